@@ -1,0 +1,3 @@
+from recaudo.cli import main
+
+main()

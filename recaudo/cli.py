@@ -1,0 +1,232 @@
+"""``recaudo``: the command line.
+
+Every command reads its configuration from the environment (see
+``recaudo settings``). With no ``KAFKA_BOOTSTRAP_SERVERS`` set, commands attach
+to the embedded runtime that ``recaudo up`` started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recaudo.settings import Settings, get_settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def resolve_settings() -> Settings:
+    """The environment's settings; attached to ``recaudo up``'s services when
+    the environment names none."""
+    settings = get_settings()
+    if not settings.uses_embedded_services:
+        return settings
+    from recaudo.embedded.attach import attach
+
+    return attach(settings)
+
+
+def _require_broker(settings: Settings) -> Settings:
+    if settings.kafka_bootstrap_servers is None:
+        raise click.ClickException(
+            "no broker: start one with `recaudo up` (in another terminal, or "
+            "`recaudo up --detach`), or set KAFKA_BOOTSTRAP_SERVERS=host:port."
+        )
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="recaudo")
+def cli() -> None:
+    """recaudo: Kafka-native contact pipeline for debt collection.
+
+    \b
+    Quick start (embedded broker and Postgres, nothing to install):
+      recaudo up                      start everything; Ctrl-C stops it
+      recaudo publish examples/portfolio.jsonl
+      recaudo status
+      recaudo down
+    """
+
+
+# --- runtime ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--detach", is_flag=True, help="Start in the background and return once ready.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Replicas of each stream worker and connector.",
+)
+def up(detach: bool, workers: int) -> None:
+    """Start the pipeline: broker, Postgres, topics, stream workers, connectors.
+
+    Without KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL it starts its own Tansu broker
+    and Postgres (data in RECAUDO_STATE_DIR, default ~/.recaudo); with them set
+    it starts none of its own.
+    """
+    from recaudo.embedded import runtime
+    from recaudo.workers import worker_specs
+
+    settings = get_settings()
+    _configure_logging(settings)
+    if detach:
+        sys.exit(runtime.run_detached(settings, workers=workers, progress=click.echo))
+    sys.exit(runtime.run_up(settings, worker_specs(workers), progress=click.echo))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Show what `recaudo up` is running (exit 1 if it is not running)."""
+    from recaudo.embedded import runtime
+
+    report = runtime.run_status(get_settings())
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo(runtime.format_status(report))
+    sys.exit(0 if report.get("running") else 1)
+
+
+@cli.command()
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="Seconds to wait.")
+def down(timeout: float) -> None:
+    """Stop everything `recaudo up` started (no process left behind)."""
+    from recaudo.embedded import runtime
+
+    if runtime.run_down(get_settings(), timeout_s=timeout):
+        click.echo("recaudo stopped.")
+    else:
+        click.echo("recaudo was not running.")
+
+
+# --- topics ----------------------------------------------------------------------
+
+
+@cli.group()
+def topics() -> None:
+    """The topic catalogue."""
+
+
+@topics.command("list")
+def topics_list() -> None:
+    """Print the catalogue: name, partitions, cleanup policy, retention, record."""
+    from recaudo.topics import Topics
+
+    for t in Topics.from_settings(get_settings()):
+        retention = (
+            "forever" if t.spec.retention_ms < 0 else f"{t.spec.retention_ms // 86_400_000}d"
+        )
+        click.echo(
+            f"{t.name:<32} {t.partitions:>3}p  {t.spec.cleanup_policy:<8} {retention:>8}  "
+            f"{t.spec.record:<16} {t.spec.description}"
+        )
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create missing catalogue topics with explicit configs (idempotent)."""
+    from recaudo.topics_admin import ensure_topics
+
+    settings = _require_broker(resolve_settings())
+    created = ensure_topics(settings)
+    click.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+# --- publishing --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="Default: from the file's extension.",
+)
+@click.option(
+    "--source",
+    default="recaudo-publish",
+    show_default=True,
+    help="CloudEvents source for rows that name none.",
+)
+def publish(file: Path, fmt: str | None, source: str) -> None:
+    """Publish debt events and profiles from a JSON Lines or CSV file.
+
+    Invalid rows are reported with their line number and reason; every valid
+    row is still published. Exit status 1 if any row was invalid.
+    """
+    from recaudo.producer import RecaudoProducer
+    from recaudo.publish import RowError, read_events
+
+    settings = _require_broker(resolve_settings())
+    errors: list[RowError] = []
+    try:
+        rows = list(read_events(file, fmt, source))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with RecaudoProducer(settings) as producer:
+        for row in rows:
+            if isinstance(row, RowError):
+                errors.append(row)
+            else:
+                producer.publish(row.event)
+        report = producer.flush()
+    for err in errors:
+        click.echo(f"{file}:{err}", err=True)
+    click.echo(f"published {report.delivered} event(s); {len(errors)} invalid row(s) skipped")
+    if errors:
+        sys.exit(1)
+
+
+# --- workers ------------------------------------------------------------------------
+
+
+@cli.group()
+def streams() -> None:
+    """Stream processors."""
+
+
+@streams.command("run")
+@click.option("--name", type=click.Choice(["view"]), default="view", show_default=True)
+def streams_run(name: str) -> None:
+    """Run one stream processor in the foreground (what `recaudo up` supervises)."""
+    settings = _require_broker(resolve_settings())
+    _configure_logging(settings)
+    from streams.debtor_view import run
+
+    run(settings)
+
+
+# --- inspection -----------------------------------------------------------------------
+
+
+@cli.command("settings")
+def settings_cmd() -> None:
+    """Print the effective settings, secrets masked."""
+    data: dict[str, Any] = resolve_settings().redacted()
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def main() -> None:
+    cli(prog_name="recaudo")
+
+
+if __name__ == "__main__":
+    main()

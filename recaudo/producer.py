@@ -1,0 +1,189 @@
+"""The producer banks (and recaudo itself) publish events with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from opentelemetry.trace import SpanKind
+
+from recaudo import telemetry
+from recaudo.cloudevents import ce_headers
+from recaudo.events import (
+    ChannelResponse,
+    ContactDecision,
+    DebtEvent,
+    DebtorProfile,
+    DebtorView,
+    DispatchCommand,
+    Envelope,
+    Event,
+)
+from recaudo.serde import Serde
+from recaudo.settings import Settings
+from recaudo.topics import Topics
+
+
+class DeliveryError(RuntimeError):
+    """Some events were not acknowledged by the brokers."""
+
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        self.failures = failures
+        shown = "; ".join(f"{eid}: {err}" for eid, err in failures[:5])
+        more = f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(f"{len(failures)} event(s) not delivered: {shown}{more}")
+
+
+def topic_for(topics: Topics, event: Envelope) -> str:
+    """Where an event belongs: one topic per record, dispatches by channel."""
+    if isinstance(event, DispatchCommand):
+        return topics.dispatch(event.channel)
+    by_type: dict[type[Envelope], str] = {
+        DebtEvent: topics.debt_events,
+        DebtorProfile: topics.debtor_profiles,
+        ContactDecision: topics.contact_decisions,
+        ChannelResponse: topics.channel_responses,
+        DebtorView: topics.debtor_view,
+    }
+    try:
+        return by_type[type(event)]
+    except KeyError:
+        raise TypeError(f"no topic carries {type(event).__name__}") from None
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+class RecaudoProducer:
+    """Idempotent, ``acks=all`` producer of recaudo events.
+
+    Events are keyed by ``debtor_id`` (one debtor, one partition), carry
+    CloudEvents headers and the W3C trace context, and are serialized as
+    Confluent-framed Avro. :meth:`flush` confirms delivery: it raises
+    :class:`DeliveryError` naming every event the brokers did not acknowledge.
+
+    >>> with RecaudoProducer(settings) as producer:
+    ...     producer.publish(event)
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        serde: Serde | None = None,
+        **config_overrides: Any,
+    ) -> None:
+        self.settings = settings
+        self.serde = serde or Serde(settings)
+        self.topics = self.serde.topics
+        self._producer = Producer(settings.producer_config(**config_overrides))
+        self._report = DeliveryReport()
+        self._tracer = telemetry.tracer()
+
+    def _on_delivery(self, event_id: str, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self._report.delivered += 1
+        else:
+            self._report.failures.append((event_id, err.str()))
+
+    def publish(self, event: Envelope, topic: str | None = None, key: str | None = None) -> None:
+        """Queue one event; delivery is confirmed by :meth:`flush`."""
+        topic = topic or topic_for(self.topics, event)
+        if key is None:
+            if not isinstance(event, Event):
+                raise TypeError(f"{type(event).__name__} has no debtor_id: pass key=")
+            key = event.debtor_id
+        value = self.serde.serialize(topic, event)
+        event_id = str(event.event_id)
+        with self._tracer.start_as_current_span(
+            f"publish {topic}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": topic,
+                "messaging.message.id": event_id,
+                "messaging.kafka.message.key": key,
+            },
+        ):
+            headers = ce_headers(event, self.settings.source)
+            telemetry.inject(headers)
+            self._produce(topic, key.encode(), value, headers, event_id)
+
+    def produce_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Send bytes as they are (dead letters, replays)."""
+        self._produce(topic, key, value, headers or [], "raw")
+
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        event_id: str,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    key=key,
+                    value=value,
+                    headers=headers,
+                    on_delivery=lambda err, msg: self._on_delivery(event_id, err, msg),
+                )
+                break
+            except BufferError:
+                # Local queue full: let librdkafka drain before queueing more.
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def publish_many(self, events: Iterable[Envelope]) -> int:
+        count = 0
+        for event in events:
+            self.publish(event)
+            count += 1
+        return count
+
+    def flush(self, timeout_s: float = 30.0) -> DeliveryReport:
+        """Wait for every queued event's acknowledgement.
+
+        Returns the report since the last flush; raises DeliveryError if any
+        event failed or is still unacknowledged after ``timeout_s``.
+        """
+        remaining = self._producer.flush(timeout_s)
+        report, self._report = self._report, DeliveryReport()
+        if remaining:
+            report.failures.append(
+                ("*", f"{remaining} message(s) unacknowledged after {timeout_s}s")
+            )
+        if report.failures:
+            raise DeliveryError(report.failures)
+        return report
+
+    def close(self) -> None:
+        self._producer.flush(10)
+
+    def __enter__(self) -> RecaudoProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.flush()
+        else:
+            self.close()

@@ -1,0 +1,120 @@
+"""What every recaudo stream processor shares: the quixstreams Application
+wired to recaudo's settings, topics, Avro serde and dead-letter queue."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
+from quixstreams.models import TopicConfig
+from quixstreams.models.serializers import Deserializer, Serializer
+from quixstreams.models.topics import Topic as QxTopic
+
+from recaudo.dlq import DeadLetterWriter
+from recaudo.events import Envelope
+from recaudo.serde import DeadLetterError, Serde
+from recaudo.settings import Settings
+from recaudo.topics import Topic, Topics
+
+log = logging.getLogger(__name__)
+
+
+class AvroEventDeserializer(Deserializer):
+    """Confluent-framed Avro to a validated event model; a bad message raises a
+    DeadLetterError, which the Application's consumer-error hook dead-letters."""
+
+    def __init__(self, serde: Serde) -> None:
+        self._serde = serde
+
+    def __call__(self, value: bytes, ctx: Any) -> Envelope:
+        return self._serde.deserialize(ctx.topic, value)
+
+
+class AvroEventSerializer(Serializer):
+    def __init__(self, serde: Serde) -> None:
+        self._serde = serde
+
+    def __call__(self, value: Envelope, ctx: Any) -> bytes:
+        return self._serde.serialize(ctx.topic, value)
+
+
+def _state_dir(settings: Settings, name: str) -> Path:
+    # One directory per replica: two workers of one group on one machine must
+    # not share a RocksDB directory.
+    import os
+
+    instance = os.environ.get("RECAUDO_INSTANCE_ID", "0")
+    return settings.state_dir / "streams" / name / instance
+
+
+class StreamProcessor:
+    """A quixstreams Application with recaudo's conventions.
+
+    - consumer group ``<prefix>.<name>``; the embedded broker's client quirks
+      applied from ``Settings.consumer_config`` (one place);
+    - every catalogue topic declared with its explicit configs;
+    - undecodable or invalid input dead-lettered with its original bytes, and
+      processing goes on.
+    """
+
+    def __init__(self, settings: Settings, name: str, *, commit_interval: float = 1.0) -> None:
+        self.settings = settings
+        self.name = name
+        self.group = f"{settings.topic_prefix}.{name}"
+        self.serde = Serde(settings)
+        self.topics: Topics = self.serde.topics
+        self.dead_letters = DeadLetterWriter(settings, self.serde, f"recaudo.{name}", self.group)
+        conn = settings.kafka_config()
+        consumer_conf = settings.consumer_config(self.group)
+        # Application sets these itself; everything else (quirks, TLS) passes through.
+        for key in (*conn, "group.id", "auto.offset.reset", "enable.auto.commit"):
+            consumer_conf.pop(key, None)
+        self.app = Application(
+            broker_address=ConnectionConfig.from_librdkafka_dict(conn, ignore_extras=True),
+            consumer_group=self.group,
+            auto_offset_reset="earliest",
+            commit_interval=commit_interval,
+            consumer_extra_config=consumer_conf,
+            producer_extra_config={"enable.idempotence": True, "acks": "all"},
+            state_dir=_state_dir(settings, name),
+            on_consumer_error=self._on_consumer_error,
+            loglevel=settings.log_level,
+            processing_guarantee="at-least-once",
+        )
+        self._deserializer = AvroEventDeserializer(self.serde)
+        self._serializer = AvroEventSerializer(self.serde)
+
+    def _on_consumer_error(self, exc: Exception, message: Any, logger: logging.Logger) -> bool:
+        if message is None or not isinstance(exc, DeadLetterError):
+            return False  # broker or programming errors are not the message's fault
+        self.dead_letters.send(message, exc)
+        return True
+
+    def topic(self, key: str) -> QxTopic:
+        """A catalogue topic as a quixstreams Topic with recaudo's serde."""
+        spec: Topic = self.topics.get(key)
+        return self.app.topic(
+            spec.name,
+            key_deserializer="str",
+            value_deserializer=self._deserializer,
+            key_serializer="str",
+            value_serializer=self._serializer,
+            config=TopicConfig(
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication_factor,
+                extra_config=spec.config,
+            ),
+        )
+
+    def run(self) -> None:
+        log.info("stream processor %s starting (group %s)", self.name, self.group)
+        try:
+            self.app.run()
+        finally:
+            self.dead_letters.close()
+
+    def stop(self) -> None:
+        self.app.stop()

@@ -1,0 +1,6 @@
+"""Shared fixtures live in ``fixtures.py`` files, registered here."""
+
+pytest_plugins = [
+    "tests.fixtures",
+    "tests.integration.fixtures",
+]

@@ -1,0 +1,56 @@
+"""Real services for integration tests: one Tansu broker and one PostgreSQL per
+test session, started here on 127.0.0.1 (nothing needs to be installed)."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.embedded.postgres import EmbeddedPostgres
+from recaudo.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    log = Path(tempfile.gettempdir()) / f"recaudo-test-broker-{uuid.uuid4().hex[:6]}.log"
+    with EmbeddedBroker(log_path=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    # Short path: Postgres' Unix socket lives in the data directory (107-byte limit).
+    data_dir = Path(tempfile.mkdtemp(prefix="rcpg"))
+    with EmbeddedPostgres(data_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def kafka_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """Settings on the session broker with a topic prefix of this test's own."""
+    return Settings(
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        embedded_broker=True,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        topic_partitions=3,
+        state_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def topics_ready(kafka_settings: Settings) -> Settings:
+    from recaudo.topics_admin import ensure_topics
+
+    ensure_topics(kafka_settings)
+    return kafka_settings
+
+
+@pytest.fixture
+def pg_settings(kafka_settings: Settings, postgres: EmbeddedPostgres) -> Settings:
+    return kafka_settings.model_copy(update={"database_url": SecretStr(postgres.url)})
