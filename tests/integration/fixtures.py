@@ -51,6 +51,21 @@ def topics_ready(kafka_settings: Settings) -> Settings:
     return kafka_settings
 
 
+
+
 @pytest.fixture
-def pg_settings(kafka_settings: Settings, postgres: EmbeddedPostgres) -> Settings:
-    return kafka_settings.model_copy(update={"database_url": SecretStr(postgres.url)})
+def pg_dsn(postgres: EmbeddedPostgres) -> str:
+    """A fresh, empty database of this test's own on the session Postgres."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    base, _, query = postgres.url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def pg_settings(topics_ready: Settings, pg_dsn: str) -> Settings:
+    """Broker with topics created, plus a database of this test's own."""
+    return topics_ready.model_copy(update={"database_url": SecretStr(pg_dsn)})
