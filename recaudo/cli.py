@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from recaudo.events import Bucket
 from recaudo.settings import Settings, get_settings
 
 
@@ -24,6 +25,8 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pgserver narrates every pg_ctl call at INFO; its failures still show.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 def resolve_settings() -> Settings:
@@ -214,6 +217,76 @@ def streams_run(name: str) -> None:
     run(settings)
 
 
+# --- the debtor view ---------------------------------------------------------------------
+
+
+def _database(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise click.ClickException(
+            "no Postgres: start one with `recaudo up`, or set DATABASE_URL=postgresql://..."
+        )
+    return settings.database_dsn()
+
+
+@cli.group()
+def debtor() -> None:
+    """Read the 360-degree debtor view (from Postgres)."""
+
+
+@debtor.command("show")
+@click.argument("debtor_id")
+@click.option("--json", "as_json", is_flag=True, help="The DebtorView record as JSON.")
+def debtor_show(debtor_id: str, as_json: bool) -> None:
+    """Everything recaudo knows about one debtor."""
+    import psycopg
+
+    from recaudo.db.view_store import read_view
+    from recaudo.view_format import render_view
+
+    with psycopg.connect(_database(resolve_settings())) as conn:
+        view = read_view(conn, debtor_id)
+    if view is None:
+        raise click.ClickException(f"no debtor {debtor_id!r} in the view (yet?)")
+    click.echo(view.model_dump_json(indent=2) if as_json else render_view(view))
+
+
+BUCKET_ALIASES: dict[str, Bucket] = {
+    "current": "CURRENT",
+    "1-30": "DPD_1_30",
+    "31-60": "DPD_31_60",
+    "61-90": "DPD_61_90",
+    "90+": "DPD_90_PLUS",
+}
+
+
+@debtor.command("list")
+@click.option(
+    "--bucket",
+    type=click.Choice(list(BUCKET_ALIASES)),
+    default=None,
+    help="Only debtors in this days-past-due bucket.",
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One DebtorView JSON object per line.")
+def debtor_list(bucket: str | None, limit: int, as_json: bool) -> None:
+    """Debtors, most days past due first."""
+    import psycopg
+
+    from recaudo.db.view_store import list_views
+    from recaudo.money import format_money
+
+    with psycopg.connect(_database(resolve_settings())) as conn:
+        views = list_views(conn, BUCKET_ALIASES[bucket] if bucket else None, limit)
+    for v in views:
+        if as_json:
+            click.echo(v.model_dump_json())
+            continue
+        owed = ", ".join(format_money(t.balance_minor, t.currency) for t in v.totals) or "—"
+        click.echo(f"{v.debtor_id:<16} {v.bucket:<11} DPD {v.max_days_past_due:>4}  {owed}")
+    if not as_json:
+        click.echo(f"{len(views)} debtor(s)", err=True)
+
+
 # --- inspection -----------------------------------------------------------------------
 
 
@@ -225,6 +298,10 @@ def settings_cmd() -> None:
 
 
 def main() -> None:
+    import warnings
+
+    # confluent-kafka's registry client imports authlib's deprecated httpx shim.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     cli(prog_name="recaudo")
 
 

@@ -12,6 +12,7 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models import TopicConfig
 from quixstreams.models.serializers import Deserializer, Serializer
 from quixstreams.models.topics import Topic as QxTopic
+from quixstreams.state.rocksdb import RocksDBOptions
 
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Envelope
@@ -41,6 +42,30 @@ class AvroEventSerializer(Serializer):
         return self._serde.serialize(ctx.topic, value)
 
 
+def _raw_bytes(value: Any) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError(
+            f"recaudo state values are bytes each processor encodes itself, not {type(value)}"
+        )
+    return value
+
+
+def _identity(value: bytes) -> bytes:
+    return value
+
+
+# Each processor stores compact bytes it encodes itself (no JSON round trip),
+# and the embedded default must fit a laptop: RocksDB's defaults reserve a
+# 1 GiB block cache and 192 MiB of write buffers per store.
+STATE_OPTIONS = RocksDBOptions(
+    dumps=_raw_bytes,
+    loads=_identity,
+    write_buffer_size=8 * 1024 * 1024,
+    max_write_buffer_number=2,
+    block_cache_size=64 * 1024 * 1024,
+)
+
+
 def _state_dir(settings: Settings, name: str) -> Path:
     # One directory per replica: two workers of one group on one machine must
     # not share a RocksDB directory.
@@ -60,10 +85,17 @@ class StreamProcessor:
       processing goes on.
     """
 
-    def __init__(self, settings: Settings, name: str, *, commit_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        name: str,
+        *,
+        commit_interval: float = 1.0,
+        group: str | None = None,
+    ) -> None:
         self.settings = settings
         self.name = name
-        self.group = f"{settings.topic_prefix}.{name}"
+        self.group = group or f"{settings.topic_prefix}.{name}"
         self.serde = Serde(settings)
         self.topics: Topics = self.serde.topics
         self.dead_letters = DeadLetterWriter(settings, self.serde, f"recaudo.{name}", self.group)
@@ -80,6 +112,7 @@ class StreamProcessor:
             consumer_extra_config=consumer_conf,
             producer_extra_config={"enable.idempotence": True, "acks": "all"},
             state_dir=_state_dir(settings, name),
+            rocksdb_options=STATE_OPTIONS,
             on_consumer_error=self._on_consumer_error,
             loglevel=settings.log_level,
             processing_guarantee="at-least-once",

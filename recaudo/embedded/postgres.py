@@ -31,7 +31,9 @@ class EmbeddedPostgres:
             ) from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # "stop" shuts the server down on cleanup but keeps the data directory.
-        self._server = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
+        self._server = pgserver.get_server(  # type: ignore[attr-defined]
+            str(self.data_dir), cleanup_mode="stop"
+        )
         return self
 
     @property

@@ -3,6 +3,7 @@ test session, started here on 127.0.0.1 (nothing needs to be installed)."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,8 +28,11 @@ def broker() -> Iterator[EmbeddedBroker]:
 def postgres() -> Iterator[EmbeddedPostgres]:
     # Short path: Postgres' Unix socket lives in the data directory (107-byte limit).
     data_dir = Path(tempfile.mkdtemp(prefix="rcpg"))
-    with EmbeddedPostgres(data_dir) as running:
-        yield running
+    try:
+        with EmbeddedPostgres(data_dir) as running:
+            yield running
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
