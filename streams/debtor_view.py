@@ -13,12 +13,14 @@ debtor-view topic and to Postgres.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from confluent_kafka import Producer
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
+from recaudo.view import ApplyResult, DebtorState, apply, snapshot
 
 from recaudo.cloudevents import ce_headers
 from recaudo.db.migrate import migrate
@@ -26,7 +28,6 @@ from recaudo.db.view_store import write_views
 from recaudo.events import DebtEvent, Event
 from recaudo.serde import Serde
 from recaudo.settings import Settings
-from recaudo.view import ApplyResult, DebtorState, apply, snapshot
 from streams.runtime import StreamProcessor
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,10 @@ class DebtorViewProcessor:
         publish_views: bool = True,
         group: str | None = None,
         commit_interval: float = 1.0,
+        on_processed: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.processor = StreamProcessor(
-            settings, NAME, group=group, commit_interval=commit_interval
+            settings, NAME, group=group, commit_interval=commit_interval, on_processed=on_processed
         )
         dsn = settings.database_dsn() if settings.database_url is not None else None
         self.sink = DebtorViewSink(

@@ -4,6 +4,7 @@ wired to recaudo's settings, topics, Avro serde and dead-letter queue."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ class StreamProcessor:
         *,
         commit_interval: float = 1.0,
         group: str | None = None,
+        on_processed: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -116,6 +118,7 @@ class StreamProcessor:
             on_consumer_error=self._on_consumer_error,
             loglevel=settings.log_level,
             processing_guarantee="at-least-once",
+            on_message_processed=on_processed,
         )
         self._deserializer = AvroEventDeserializer(self.serde)
         self._serializer = AvroEventSerializer(self.serde)

@@ -1,0 +1,258 @@
+"""Debtor-view throughput: recaudo's view processor against two naive baselines,
+on the same events, the same broker, in the same run.
+
+    python -m bench.view_bench --events 200000 --debtors 10000
+
+1. generates N debt events over K debtors (recaudo.portfolio) and publishes them
+   twice: Confluent-framed Avro for recaudo, JSON for the baselines;
+2. runs recaudo's view processor (streams/debtor_view.py: compact state,
+   derived events, coalesced snapshots to the debtor-view topic);
+3. runs a naive quixstreams view: JSON in, one state key per debtor holding a
+   dict, a full JSON snapshot out per event;
+4. runs a naive faust-streaming table agent (bench/faust_view.py);
+5. prints sustained events/s of each (from its first event to its last, so
+   consumer-group joins are not counted), the ratios, and the state bytes per
+   debtor of recaudo's view.
+
+Uses the embedded Tansu broker unless KAFKA_BOOTSTRAP_SERVERS is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.embedded.quirks import consumer_overrides
+from recaudo.events import DebtEvent
+from recaudo.portfolio import generate
+from recaudo.producer import RecaudoProducer
+from recaudo.settings import Settings
+from recaudo.topics_admin import ensure_topics
+
+
+class Meter:
+    """Counts processed events; stops the app when all have been seen."""
+
+    def __init__(self, expected: int, stop: Callable[[], None]) -> None:
+        self.expected = expected
+        self.count = 0
+        self.first = 0.0
+        self.last = 0.0
+        self._stop = stop
+
+    def __call__(self, *_: Any) -> None:
+        now = time.perf_counter()
+        if not self.count:
+            self.first = now
+        self.count += 1
+        self.last = now
+        if self.count == self.expected:
+            threading.Timer(0.2, self._stop).start()
+
+    @property
+    def rate(self) -> float:
+        return (self.count - 1) / (self.last - self.first) if self.count > 1 else 0.0
+
+
+def debt_events(n_events: int, n_debtors: int) -> list[DebtEvent]:
+    days = max(2, n_events // n_debtors)
+    out = [e for e in generate(n_debtors, days=days, seed=11) if isinstance(e, DebtEvent)]
+    return out[:n_events]
+
+
+def publish(settings: Settings, events: list[DebtEvent], json_topic: str) -> None:
+    with RecaudoProducer(settings) as producer:
+        for event in events:
+            producer.publish(event)
+    raw = Producer(settings.producer_config())
+    for event in events:
+        body = event.model_dump(mode="json")
+        raw.produce(json_topic, key=event.debtor_id.encode(), value=json.dumps(body).encode())
+        raw.poll(0)
+    raw.flush(60)
+
+
+def run_recaudo(settings: Settings, expected: int) -> Meter:
+    from streams.debtor_view import DebtorViewProcessor
+
+    holder: dict[str, DebtorViewProcessor] = {}
+    meter = Meter(expected, lambda: holder["p"].stop())
+    # Only debt events count towards the figure; the derived events it writes
+    # back are consumed too, so let it see those as extra, not expected.
+    holder["p"] = DebtorViewProcessor(settings, group=f"bench-recaudo-{uuid.uuid4().hex[:6]}",
+                                      on_processed=meter)  # fmt: skip
+    guard = threading.Timer(900, holder["p"].stop)
+    guard.start()
+    holder["p"].run()
+    guard.cancel()
+    return meter
+
+
+def run_naive_quix(settings: Settings, topic: str, out_topic: str, expected: int) -> Meter:
+    from quixstreams import Application
+    from quixstreams.models import TopicConfig
+
+    state_dir = tempfile.mkdtemp(prefix="naiveqx")
+    group = f"bench-naive-{uuid.uuid4().hex[:6]}"
+    app = Application(
+        broker_address=settings.require_bootstrap_servers(),
+        consumer_group=group,
+        auto_offset_reset="earliest",
+        commit_interval=1.0,
+        consumer_extra_config=consumer_overrides(group),
+        state_dir=state_dir,
+        loglevel="WARNING",
+    )
+    meter = Meter(expected, app.stop)
+    config = TopicConfig(
+        num_partitions=settings.topic_partitions,
+        replication_factor=1,
+        extra_config={"retention.ms": "86400000", "cleanup.policy": "delete"},
+    )
+    source = app.topic(topic, value_deserializer="json", config=config)
+    sink = app.topic(out_topic, value_serializer="json", config=config)
+
+    def fold(event: dict[str, Any], state: Any) -> dict[str, Any]:
+        view = state.get("view") or {"accounts": {}, "seen": [], "version": 0}
+        if event["event_id"] in view["seen"]:
+            return view
+        account = view["accounts"].setdefault(
+            event["account_id"], {"balance": 0, "dpd": 0, "overdue": 0}
+        )
+        payload, kind = event["payload"], event["type"]
+        if kind == "DEBT_OPENED":
+            account["balance"] = payload["balance_minor"]
+        elif kind == "DAYS_PAST_DUE_UPDATED":
+            account["dpd"] = payload["days_past_due"]
+            account["balance"] = payload["balance_minor"]
+        elif kind == "PAYMENT_MISSED":
+            account["overdue"] += payload["amount_minor"]
+        elif kind == "PAYMENT_RECEIVED":
+            account["balance"] -= payload["amount_minor"]
+            account["overdue"] = max(0, account["overdue"] - payload["amount_minor"])
+        view["seen"] = [*view["seen"][-255:], event["event_id"]]
+        view["version"] += 1
+        state.set("view", view)
+        return view
+
+    sdf = app.dataframe(source).apply(fold, stateful=True).update(lambda _v: meter())
+    sdf.to_topic(sink)
+    guard = threading.Timer(900, app.stop)
+    guard.start()
+    app.run()
+    guard.cancel()
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return meter
+
+
+def run_faust(bootstrap: str, topic: str, expected: int, partitions: int) -> float | None:
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.faust_view", bootstrap, topic, str(expected)],
+            capture_output=True, text=True, timeout=1800,
+            env={**os.environ, "BENCH_PARTITIONS": str(partitions)},
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        print("faust: did not finish within 30 min")
+        return None
+    # faust routes a worker's stdout into its log, which goes to stderr.
+    found = re.search(r"processed (\d+) in ([\d.]+) s", proc.stdout + proc.stderr)
+    if found:
+        return (int(found.group(1)) - 1) / float(found.group(2))
+    print("faust failed:", (proc.stderr or proc.stdout)[-2000:])
+    return None
+
+
+def state_bytes_per_debtor(events: list[DebtEvent]) -> float:
+    from recaudo.view import DebtorState, apply
+
+    states: dict[str, DebtorState | None] = {}
+    for event in events:
+        states[event.debtor_id] = apply(states.get(event.debtor_id), event).state
+    sizes = [len(s.encode()) for s in states.values() if s is not None]
+    return sum(sizes) / len(sizes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--debtors", type=int, default=10_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--skip-faust", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="viewbench"))
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None if external else EmbeddedBroker(log_path=work / "broker.log").start()
+    try:
+        bootstrap = external or broker.bootstrap_servers  # type: ignore[union-attr]
+        settings = Settings(
+            kafka_bootstrap_servers=bootstrap,
+            embedded_broker=broker is not None,
+            topic_prefix=f"bench{uuid.uuid4().hex[:6]}",
+            topic_partitions=args.partitions,
+            state_dir=work,
+            log_level="WARNING",
+        )
+        ensure_topics(settings)
+        json_topic = f"{settings.topic_prefix}.debt-events-json"
+        admin = AdminClient(settings.kafka_config())
+        futures = admin.create_topics([
+            NewTopic(t, args.partitions, 1, config={"retention.ms": "86400000",
+                                                    "cleanup.policy": "delete"})
+            for t in (json_topic, f"{json_topic}-out")
+        ])  # fmt: skip
+        for future in futures.values():
+            future.result()
+
+        t0 = time.perf_counter()
+        events = debt_events(args.events, args.debtors)
+        print(f"generated {len(events):,} debt events over {args.debtors:,} debtors "
+              f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+        t0 = time.perf_counter()
+        publish(settings, events, json_topic)
+        print(f"published them (Avro and JSON) in {time.perf_counter() - t0:.1f} s")
+
+        recaudo = run_recaudo(settings, len(events))
+        print(f"recaudo view:          {recaudo.rate:10,.0f} events/s")
+        naive = run_naive_quix(settings, json_topic, f"{json_topic}-out", len(events))
+        print(f"naive quixstreams:     {naive.rate:10,.0f} events/s")
+        faust_rate = (
+            None
+            if args.skip_faust
+            else run_faust(bootstrap, json_topic, len(events), args.partitions)
+        )
+        if faust_rate:
+            print(f"naive faust-streaming: {faust_rate:10,.0f} events/s")
+        size = state_bytes_per_debtor(events)
+        print()
+        print(f"recaudo / naive quixstreams: {recaudo.rate / naive.rate:6.2f}x  (target >= 1.5x)")
+        if faust_rate:
+            print(
+                f"recaudo / naive faust:       {recaudo.rate / faust_rate:6.2f}x  (target >= 20x)"
+            )
+        print(f"state per debtor:            {size:6.0f} bytes (target <= 2048)")
+    finally:
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

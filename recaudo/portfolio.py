@@ -1,0 +1,218 @@
+"""A synthetic, realistic collections portfolio: debtors in the supported
+jurisdictions with their profiles and a month of debt events.
+
+Seeded and deterministic (same seed, same portfolio, same event ids), so a
+benchmark or a demo can be replayed and compared run to run.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from recaudo.events import Channel, DebtEvent, DebtorProfile
+
+NAMESPACE = uuid.UUID("0c9a4e2e-3f5b-4f7e-8c1d-6b2a9e7d5f30")
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    jurisdiction: str
+    country: str
+    subdivision: str | None
+    time_zones: tuple[str, ...]
+    language: str
+    currency: str
+    phone_prefix: str
+    #: Typical balance range in minor units.
+    balance: tuple[int, int]
+    weight: float
+
+
+MARKETS: tuple[Market, ...] = (
+    Market("co_ley_2300", "CO", None, ("America/Bogota",), "es", "COP", "+573",
+           (50_000_00, 15_000_000_00), 0.25),
+    Market("mx_condusef", "MX", None, ("America/Mexico_City", "America/Monterrey",
+           "America/Tijuana"), "es", "MXN", "+5255", (1_000_00, 150_000_00), 0.20),
+    Market("br_sp", "BR", "SP", ("America/Sao_Paulo",), "pt", "BRL", "+5511",
+           (300_00, 60_000_00), 0.20),
+    Market("us_reg_f", "US", None, ("America/New_York", "America/Chicago", "America/Denver",
+           "America/Los_Angeles"), "en", "USD", "+1312", (200_00, 25_000_00), 0.15),
+    Market("cl_ley_19496", "CL", None, ("America/Santiago",), "es", "CLP", "+569",
+           (50_000, 8_000_000), 0.10),
+    Market("pe_ley_29571", "PE", None, ("America/Lima",), "es", "PEN", "+519",
+           (500_00, 40_000_00), 0.10),
+)  # fmt: skip
+
+PRODUCTS = ("card", "personal_loan", "auto", "microcredit", "mortgage")
+RISK = ("low", "medium", "high")
+CHANNELS: tuple[Channel, ...] = ("sms", "email", "whatsapp", "voice")
+
+
+def _id(*parts: object) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, "/".join(map(str, parts)))
+
+
+@dataclass(frozen=True, slots=True)
+class Debtor:
+    debtor_id: str
+    market: Market
+    time_zone: str
+    persona: dict[str, Any]
+
+
+def _profile(debtor: Debtor, rng: random.Random, at: datetime) -> DebtorProfile:
+    m = debtor.market
+    phone = f"{m.phone_prefix}{rng.randrange(10**8, 10**9)}"
+    email = f"{debtor.debtor_id.lower()}@example.{m.country.lower()}"
+    points: list[dict[str, Any]] = []
+    for channel in CHANNELS:
+        if channel == "whatsapp" and m.country == "US":
+            continue
+        if rng.random() < 0.85:
+            points.append({
+                "channel": channel,
+                "address": email if channel == "email" else phone,
+                "consent": rng.random() < 0.92,
+                "valid": rng.random() < 0.97,
+            })  # fmt: skip
+    preferred = max(debtor.persona["affinity"], key=debtor.persona["affinity"].get)
+    return DebtorProfile(
+        event_id=_id(debtor.debtor_id, "profile"),
+        occurred_at=at,
+        source="crm",
+        debtor_id=debtor.debtor_id,
+        preferred_language=m.language,
+        time_zone=debtor.time_zone,
+        country=m.country,
+        subdivision=m.subdivision,
+        jurisdiction=m.jurisdiction,
+        preferred_channel=preferred if rng.random() < 0.4 else None,
+        risk_segment=rng.choice(RISK),
+        contact_points=points,  # type: ignore[arg-type]
+        flags={  # type: ignore[arg-type]
+            "deceased": rng.random() < 0.002,
+            "bankruptcy": rng.random() < 0.005,
+            "cease_and_desist": rng.random() < 0.004,
+            "vulnerable": rng.random() < 0.02,
+        },
+    )
+
+
+def _persona(rng: random.Random) -> dict[str, Any]:
+    weights = [rng.random() for _ in CHANNELS]
+    total = sum(weights)
+    return {
+        "affinity": {c: round(w / total, 3) for c, w in zip(CHANNELS, weights, strict=True)},
+        "best_hour": rng.choice((8, 10, 12, 13, 18, 19, 20)),
+        "propensity_to_pay": round(rng.betavariate(2, 3), 3),
+    }
+
+
+def debtors(n: int, seed: int = 7) -> list[Debtor]:
+    rng = random.Random(seed)
+    weights = [m.weight for m in MARKETS]
+    out = []
+    for i in range(n):
+        market = rng.choices(MARKETS, weights)[0]
+        out.append(Debtor(f"D{i:07d}", market, rng.choice(market.time_zones), _persona(rng)))
+    return out
+
+
+def generate(
+    n_debtors: int, start: datetime | None = None, days: int = 30, seed: int = 7
+) -> Iterator[DebtorProfile | DebtEvent]:
+    """Profiles first, then each debtor's debt events, in event-time order per debtor.
+
+    Roughly a collections book: accounts opened months ago, a spread of days
+    past due, instalments falling due and missed, some payments and promises,
+    a few disputes, daily DPD snapshots for the overdue.
+    """
+    start = start or datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
+    rng = random.Random(seed + 1)
+    book = debtors(n_debtors, seed)
+    for debtor in book:
+        yield _profile(debtor, rng, start - timedelta(days=1))
+    for debtor in book:
+        yield from _debt_history(debtor, rng, start, days)
+
+
+def _debt_history(
+    debtor: Debtor, rng: random.Random, start: datetime, days: int
+) -> Iterator[DebtEvent]:
+    m = debtor.market
+    n_accounts = rng.choices((1, 2, 3), (0.7, 0.22, 0.08))[0]
+    for a in range(n_accounts):
+        account = f"{debtor.debtor_id}-A{a}"
+        balance = rng.randrange(*m.balance)
+        instalment = max(1, balance // rng.choice((6, 12, 24, 36)))
+        dpd = rng.choices((0, rng.randint(1, 30), rng.randint(31, 60), rng.randint(61, 90),
+                           rng.randint(91, 240)), (0.45, 0.25, 0.12, 0.08, 0.10))[0]  # fmt: skip
+        due_day = rng.randint(1, 28)
+        seq = 0
+
+        def event(type_: str, at: datetime, payload: dict[str, Any]) -> DebtEvent:
+            nonlocal seq
+            seq += 1
+            return DebtEvent(
+                event_id=_id(account, seq),
+                occurred_at=at,
+                source="core-banking",
+                debtor_id=debtor.debtor_id,
+                account_id=account,
+                type=type_,  # type: ignore[arg-type]
+                payload=payload,  # type: ignore[arg-type]
+            )
+
+        opened = start - timedelta(days=rng.randint(90, 900))
+        first_due = date(start.year, start.month, due_day)
+        yield event("DEBT_OPENED", opened, {
+            "principal_minor": balance + instalment * rng.randint(0, 12), "currency": m.currency,
+            "balance_minor": balance, "product": rng.choice(PRODUCTS), "days_past_due": 0,
+            "instalment_minor": instalment, "next_due_date": first_due,
+        })  # fmt: skip
+        if dpd:
+            yield event(
+                "DAYS_PAST_DUE_UPDATED",
+                start,
+                {"days_past_due": dpd, "balance_minor": balance, "currency": m.currency},
+            )
+        payer = rng.random() < debtor.persona["propensity_to_pay"]
+        instalment_no = rng.randint(2, 20)
+        for day in range(days):
+            now = start + timedelta(days=day, hours=rng.randint(0, 3))
+            on = (start + timedelta(days=day)).date()
+            if on.day == due_day:
+                yield event("INSTALMENT_DUE", now - timedelta(days=3), {
+                    "instalment_number": instalment_no, "amount_minor": instalment,
+                    "currency": m.currency, "due_date": on})  # fmt: skip
+                if payer and rng.random() < 0.6:
+                    yield event("PAYMENT_RECEIVED", now, {
+                        "payment_id": f"{account}-P{instalment_no}", "amount_minor": instalment,
+                        "currency": m.currency, "method": "transfer"})  # fmt: skip
+                else:
+                    yield event("PAYMENT_MISSED", now + timedelta(days=1), {
+                        "instalment_number": instalment_no, "amount_minor": instalment,
+                        "currency": m.currency, "due_date": on})  # fmt: skip
+                instalment_no += 1
+            if dpd:
+                dpd += 1
+                yield event(
+                    "DAYS_PAST_DUE_UPDATED",
+                    now,
+                    {"days_past_due": dpd, "balance_minor": balance, "currency": m.currency},
+                )
+            if dpd and rng.random() < 0.02:
+                yield event("PROMISE_TO_PAY", now, {
+                    "promise_id": f"{account}-PR{day}", "amount_minor": instalment,
+                    "currency": m.currency, "promised_date": on + timedelta(days=7)})  # fmt: skip
+            if dpd and rng.random() < 0.002:
+                yield event(
+                    "DISPUTE_OPENED",
+                    now,
+                    {"dispute_id": f"{account}-DS{day}", "reason": "amount not recognised"},
+                )
