@@ -7,6 +7,7 @@ benchmark or a demo can be replayed and compared run to run.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import Iterator
@@ -153,13 +154,12 @@ def _debt_history(
         dpd = rng.choices((0, rng.randint(1, 30), rng.randint(31, 60), rng.randint(61, 90),
                            rng.randint(91, 240)), (0.45, 0.25, 0.12, 0.08, 0.10))[0]  # fmt: skip
         due_day = rng.randint(1, 28)
-        seq = 0
+        seq = itertools.count(1)
 
-        def event(type_: str, at: datetime, payload: dict[str, Any]) -> DebtEvent:
-            nonlocal seq
-            seq += 1
+        def event(type_: str, at: datetime, payload: dict[str, Any], account: str = account,
+                  seq: Iterator[int] = seq) -> DebtEvent:  # fmt: skip
             return DebtEvent(
-                event_id=_id(account, seq),
+                event_id=_id(account, next(seq)),
                 occurred_at=at,
                 source="core-banking",
                 debtor_id=debtor.debtor_id,

@@ -55,8 +55,6 @@ def topics_ready(kafka_settings: Settings) -> Settings:
     return kafka_settings
 
 
-
-
 @pytest.fixture
 def pg_dsn(postgres: EmbeddedPostgres) -> str:
     """A fresh, empty database of this test's own on the session Postgres."""

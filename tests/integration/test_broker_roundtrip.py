@@ -33,23 +33,54 @@ def one_of_each() -> list[Envelope]:
         debt_event(),
         debtor_profile(),
         ContactDecision(
-            occurred_at=T0, source="recaudo.orchestrator", debtor_id="D-1", trigger="payment_missed",
-            step=0, channel="sms", outcome="DEFERRED", not_before=T0 + timedelta(hours=10),
-            rules_fired=[RuleHit(rule_id="quiet_hours.local_window", reason_code="OUTSIDE_ALLOWED_HOURS")],
+            occurred_at=T0,
+            source="recaudo.orchestrator",
+            debtor_id="D-1",
+            trigger="payment_missed",
+            step=0,
+            channel="sms",
+            outcome="DEFERRED",
+            not_before=T0 + timedelta(hours=10),
+            rules_fired=[
+                RuleHit(rule_id="quiet_hours.local_window", reason_code="OUTSIDE_ALLOWED_HOURS")
+            ],
         ),
         DispatchCommand(
-            occurred_at=T0, source="recaudo.orchestrator", debtor_id="D-1", dispatch_id="d-abc",
-            channel="email", address="d1@example.co", template="reminder_1", locale="es",
-            variables={"amount": "COP 250.000"}, not_before=T0, expires_at=T0 + timedelta(days=1),
-            trigger="payment_missed", step=0, strategy="early", arm="champion",
+            occurred_at=T0,
+            source="recaudo.orchestrator",
+            debtor_id="D-1",
+            dispatch_id="d-abc",
+            channel="email",
+            address="d1@example.co",
+            template="reminder_1",
+            locale="es",
+            variables={"amount": "COP 250.000"},
+            not_before=T0,
+            expires_at=T0 + timedelta(days=1),
+            trigger="payment_missed",
+            step=0,
+            strategy="early",
+            arm="champion",
         ),
         ChannelResponse(
-            occurred_at=T0, source="connector.sms", debtor_id="D-1", dispatch_id="d-abc",
-            channel="sms", status="REPLIED", provider="simulator", provider_message_id="SM1",
+            occurred_at=T0,
+            source="connector.sms",
+            debtor_id="D-1",
+            dispatch_id="d-abc",
+            channel="sms",
+            status="REPLIED",
+            provider="simulator",
+            provider_message_id="SM1",
             text="quiero un plan",
         ),
-        DebtorView(occurred_at=T0, source="recaudo.view", debtor_id="D-1", version=3,
-                   bucket="DPD_1_30", max_days_past_due=12),
+        DebtorView(
+            occurred_at=T0,
+            source="recaudo.view",
+            debtor_id="D-1",
+            version=3,
+            bucket="DPD_1_30",
+            max_days_past_due=12,
+        ),
     ]
 
 
@@ -82,8 +113,14 @@ def test_every_contract_roundtrips_through_the_broker(topics_ready: Settings) ->
 def test_dead_letter_record_roundtrips(topics_ready: Settings) -> None:
     serde = Serde(topics_ready)
     letter = DeadLetter(
-        occurred_at=datetime.now(UTC), source="test", source_topic="x", source_partition=1,
-        source_offset=7, key=b"D-1", value=b"\xff\x00garbage", error_type="DECODE_ERROR",
+        occurred_at=datetime.now(UTC),
+        source="test",
+        source_topic="x",
+        source_partition=1,
+        source_offset=7,
+        key=b"D-1",
+        value=b"\xff\x00garbage",
+        error_type="DECODE_ERROR",
         error_message="not framed",
     )
     topic = serde.topics.dlq

@@ -16,7 +16,9 @@ from tests.fixtures import T0
 pytestmark = pytest.mark.integration
 
 
-def view(debtor_id: str, version: int, balance: int = 10_000, bucket: str = "DPD_1_30") -> DebtorView:
+def view(
+    debtor_id: str, version: int, balance: int = 10_000, bucket: str = "DPD_1_30"
+) -> DebtorView:
     return DebtorView(
         event_id=uuid.uuid5(uuid.NAMESPACE_OID, f"{debtor_id}/{version}/{balance}"),
         occurred_at=T0, source="recaudo.view", debtor_id=debtor_id, version=version,
