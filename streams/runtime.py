@@ -14,6 +14,7 @@ from quixstreams.models import TopicConfig
 from quixstreams.models.serializers import Deserializer, Serializer
 from quixstreams.models.topics import Topic as QxTopic
 from quixstreams.state.rocksdb import RocksDBOptions
+from quixstreams.utils.json import dumps as json_dumps
 
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Envelope
@@ -44,20 +45,22 @@ class AvroEventSerializer(Serializer):
 
 
 def _raw_bytes(value: Any) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError(
-            f"recaudo state values are bytes each processor encodes itself, not {type(value)}"
-        )
-    return value
+    # State keys (strings) go through quixstreams' JSON; values are the bytes
+    # each processor encodes itself and pass through untouched.
+    if isinstance(value, bytes):
+        return value
+    encoded: bytes = json_dumps(value)
+    return encoded
 
 
 def _identity(value: bytes) -> bytes:
     return value
 
 
-# Each processor stores compact bytes it encodes itself (no JSON round trip),
-# and the embedded default must fit a laptop: RocksDB's defaults reserve a
-# 1 GiB block cache and 192 MiB of write buffers per store.
+# Values are compact bytes each processor encodes itself (no JSON round trip:
+# a processor must store bytes, which `loads` hands back as they are), and the
+# embedded default must fit a laptop: RocksDB's defaults reserve a 1 GiB block
+# cache and 192 MiB of write buffers per store.
 STATE_OPTIONS = RocksDBOptions(
     dumps=_raw_bytes,
     loads=_identity,

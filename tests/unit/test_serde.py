@@ -92,3 +92,43 @@ def test_cloudevents_headers() -> None:
     assert header_value(headers, "ce_source") == "core-banking"
     assert header_value(headers, "ce_specversion") == "1.0"
     assert header_value(headers, "ce_time") == "2026-11-02T15:00:00Z"
+
+
+def test_fast_decode_agrees_with_confluent_deserializer(serde: Serde) -> None:
+    from tests.integration.test_broker_roundtrip import one_of_each
+
+    for event in one_of_each():
+        from recaudo.producer import topic_for
+
+        topic = topic_for(serde.topics, event)
+        data = serde.serialize(topic, event)
+        assert serde.decode(topic, data) == serde.decode_with_confluent(topic, data)
+
+
+def test_older_writer_schema_is_resolved_to_the_current_one(serde: Serde) -> None:
+    """A producer on a previous schema version (here: without `method`) still decodes."""
+    import copy
+    import io
+
+    from confluent_kafka.schema_registry import Schema
+
+    from recaudo.schemas import schema_json
+
+    old = copy.deepcopy(schema_json("DebtEvent"))
+    for branch in old["fields"][6]["type"]:
+        if branch["name"] == "PaymentReceived":
+            branch["fields"] = [f for f in branch["fields"] if f["name"] != "method"]
+    topic = serde.topics.debt_events
+    old_id = serde.registry.register_schema(f"{topic}-value", Schema(json.dumps(old), "AVRO"))
+    event = debt_event(
+        type="PAYMENT_RECEIVED", payload={"payment_id": "p", "amount_minor": 5, "currency": "USD"}
+    )
+    record = event.to_avro()
+    record["payload"].pop("method")
+    record["payload"]["-type"] = "recaudo.v1.PaymentReceived"
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(old), record)
+    data = b"\x00" + old_id.to_bytes(4, "big") + buf.getvalue()
+    # Resolution fills the field the old writer lacked with its schema default.
+    assert "method" in serde.decode(topic, data)["payload"]
+    assert serde.deserialize(topic, data) == event
