@@ -23,6 +23,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,13 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+RESPONSE_NAMESPACE = uuid.UUID("8f0d8f7e-2b8c-4b7a-9a53-1c7f3f0b6a21")
+
+
+def response_id(dispatch_id: str, status: str, *extra: str) -> uuid.UUID:
+    return uuid.uuid5(RESPONSE_NAMESPACE, "/".join((dispatch_id, status, *extra)))
+
+
 @dataclass
 class ConnectorStats:
     consumed: int = 0
@@ -66,6 +74,7 @@ class ConnectorStats:
     failed: int = 0
     retries: int = 0
     dead_letters: int = 0
+    follow_ups: int = 0
     batches: int = 0
     last_batch_at: float = field(default=0.0)
 
@@ -78,7 +87,7 @@ class ConnectorConfig:
     burst: float | None = None
     concurrency: int = 64
     batch_size: int = 500
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Longest wait for a command's not_before before sending it anyway.
     max_hold_s: float = 300.0
 
@@ -93,6 +102,7 @@ def _outbound(cmd: DispatchCommand) -> OutboundMessage:
         locale=cmd.locale,
         template=cmd.template,
         variables=dict(cmd.variables),
+        debtor_id=cmd.debtor_id,
     )
 
 
@@ -143,16 +153,15 @@ class Connector:
         return self._ready.is_set()
 
     def run(self) -> None:
-        self._consumer.subscribe(
-            [self.topic], on_assign=lambda _c, _p: self._ready.set()
-        )
+        self._consumer.subscribe([self.topic], on_assign=lambda _c, _p: self._ready.set())
         log.info("connector %s/%s consuming %s", self.config.channel, self.adapter.name, self.topic)
         loop = asyncio.new_event_loop()
         try:
             while not self._stop.is_set():
-                messages = self._consumer.consume(self.config.batch_size, timeout=0.5)
+                messages = self._consumer.consume(self.config.batch_size, timeout=0.2)
                 if messages:
                     loop.run_until_complete(self._handle_batch(messages))
+                self._emit_follow_ups()
         finally:
             loop.run_until_complete(self.adapter.aclose())
             loop.close()
@@ -163,6 +172,14 @@ class Connector:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def metrics(self) -> dict[str, float]:
+        labels = f'{{channel="{self.config.channel}",provider="{self.adapter.name}"}}'
+        return {
+            f"recaudo_connector_{name}_total{labels}": float(value)
+            for name, value in vars(self.stats).items()
+            if name != "last_batch_at"
+        }
 
     # --- one batch ------------------------------------------------------------------
 
@@ -186,15 +203,19 @@ class Connector:
 
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
-        async def bounded(msg: Message, cmd: DispatchCommand) -> tuple[Message, DispatchCommand,
-                                                                      LedgerEntry, bool]:
+        async def bounded(cmd: DispatchCommand) -> tuple[LedgerEntry, bool]:
             async with semaphore:
-                return (msg, cmd, *await self._deliver(cmd))
+                return await self._deliver(cmd)
 
-        outcomes = await asyncio.gather(*(bounded(m, c) for m, c in commands))
-        self._ledger.record_many([entry for _, _, entry, fresh in outcomes if fresh])
+        # The same dispatch twice in one batch (a replay) is delivered once.
+        unique: dict[str, tuple[Message, DispatchCommand]] = {}
+        for msg, cmd in commands:
+            unique.setdefault(cmd.dispatch_id, (msg, cmd))
+        self.stats.from_ledger += len(commands) - len(unique)
+        results = await asyncio.gather(*(bounded(cmd) for _, cmd in unique.values()))
+        self._ledger.record_many([entry for entry, fresh in results if fresh])
         failures: list[str] = []
-        for msg, cmd, entry, _ in outcomes:
+        for (msg, cmd), (entry, _) in zip(unique.values(), results, strict=True):
             self._emit(msg, cmd, entry, failures)
         remaining = self._producer.flush(30)
         if remaining or failures:
@@ -257,10 +278,43 @@ class Connector:
                 self.stats.retries += 1
                 await asyncio.sleep(self.config.retry.delay(attempt, self._rng, exc.retry_after_s))
 
+    def _emit_follow_ups(self) -> None:
+        """Delivery receipts, reads, replies and call outcomes that arrive after
+        the send (the simulator reports them here; real providers call the
+        webhook service instead)."""
+        due = getattr(self.adapter, "due", None)
+        if due is None:
+            return
+        topic = self.topics.channel_responses
+        for item in due(self.clock()):
+            response = ChannelResponse(
+                event_id=response_id(item.dispatch_id, item.status, str(item.seq)),
+                occurred_at=item.at,
+                source=f"connector.{item.channel}.{self.adapter.name}",
+                debtor_id=item.debtor_id,
+                dispatch_id=item.dispatch_id,
+                channel=item.channel,
+                status=item.status,
+                provider=self.adapter.name,
+                provider_message_id=item.provider_message_id,
+                text=item.text,
+            )
+            self._producer.produce(
+                topic,
+                key=item.debtor_id.encode(),
+                value=self.serde.serialize(topic, response),
+                headers=ce_headers(response),
+            )
+            self.stats.follow_ups += 1
+        self._producer.poll(0)
+
     def _emit(self, msg: Message, cmd: DispatchCommand, entry: LedgerEntry,
               failures: list[str]) -> None:  # fmt: skip
         status: ResponseStatus = entry.status  # type: ignore[assignment]
         response = ChannelResponse(
+            # Deterministic: an outcome emitted again after a redelivery is the
+            # same event, which every consumer de-duplicates.
+            event_id=response_id(cmd.dispatch_id, entry.status),
             occurred_at=self.clock(),
             source=f"connector.{cmd.channel}.{self.adapter.name}",
             debtor_id=cmd.debtor_id,
@@ -298,4 +352,3 @@ class Connector:
                 on_delivery=lambda err, _m: failures.append(err.str()) if err else None,
             )
         self._producer.poll(0)
-

@@ -217,6 +217,58 @@ def streams_run(name: str) -> None:
     run(settings)
 
 
+@cli.group()
+def connector() -> None:
+    """Channel connectors."""
+
+
+@connector.command("run")
+@click.option("--channel", type=click.Choice(["sms", "email", "whatsapp", "voice"]), required=True)
+@click.option(
+    "--provider",
+    type=click.Choice(["simulator"]),
+    default="simulator",
+    show_default=True,
+    help="Which provider adapter sends the messages.",
+)
+@click.option(
+    "--rate-limit",
+    type=float,
+    default=None,
+    help="Sends per second to the provider (default: unlimited).",
+)
+@click.option(
+    "--health-port",
+    type=int,
+    default=None,
+    help="Serve /healthz, /readyz and /metrics on this port (0: any free port).",
+)
+def connector_run(channel: str, provider: str, rate_limit: float | None,
+                  health_port: int | None) -> None:  # fmt: skip
+    """Consume dispatch.<channel>, send through the provider, emit channel responses."""
+    import signal
+
+    from connectors.service import Connector, ConnectorConfig
+    from connectors.simulator import SimulatedProvider
+    from recaudo.health import HealthServer
+
+    settings = _require_broker(resolve_settings())
+    _configure_logging(settings)
+    adapter = SimulatedProvider(channel)  # type: ignore[arg-type]
+    service = Connector(settings, ConnectorConfig(channel=channel, rate_limit=rate_limit), adapter)  # type: ignore[arg-type]
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    health = None
+    if health_port is not None:
+        health = HealthServer(health_port, lambda: service.ready, service.metrics).start()
+        click.echo(f"health on :{health.port}", err=True)
+    try:
+        service.run()
+    finally:
+        if health is not None:
+            health.stop()
+
+
 # --- the debtor view ---------------------------------------------------------------------
 
 

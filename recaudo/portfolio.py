@@ -94,8 +94,8 @@ def _profile(debtor: Debtor, rng: random.Random, at: datetime) -> DebtorProfile:
         jurisdiction=m.jurisdiction,
         preferred_channel=preferred if rng.random() < 0.4 else None,
         risk_segment=rng.choice(RISK),
-        contact_points=points,  # type: ignore[arg-type]
-        flags={  # type: ignore[arg-type]
+        contact_points=points,
+        flags={
             "deceased": rng.random() < 0.002,
             "bankruptcy": rng.random() < 0.005,
             "cease_and_desist": rng.random() < 0.004,
@@ -164,8 +164,8 @@ def _debt_history(
                 source="core-banking",
                 debtor_id=debtor.debtor_id,
                 account_id=account,
-                type=type_,  # type: ignore[arg-type]
-                payload=payload,  # type: ignore[arg-type]
+                type=type_,
+                payload=payload,
             )
 
         opened = start - timedelta(days=rng.randint(90, 900))

@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 import fastavro
-
 from confluent_kafka.schema_registry import (
     SchemaRegistryClient,
     SchemaRegistryError,

@@ -1,0 +1,79 @@
+"""What a channel provider adapter is: the edge between a connector and an
+SMS, email, WhatsApp or voice provider. No Kafka here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+from recaudo.events import Channel
+
+SendStatus = Literal["ACCEPTED", "SENT", "FAILED", "BOUNCED"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    dispatch_id: str
+    """The provider idempotency key: the same dispatch is never sent twice."""
+    channel: Channel
+    address: str
+    subject: str | None
+    body: str
+    locale: str
+    template: str
+    variables: dict[str, str] = field(default_factory=dict)
+    #: Who it is for; providers never see it, simulators model a persona by it.
+    debtor_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: SendStatus
+    provider_message_id: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+    permanent: bool = False
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientProviderError(ProviderError):
+    """Worth retrying: 429, 5xx, timeouts, connection errors."""
+
+    def __init__(
+        self, message: str, code: str | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, code)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentProviderError(ProviderError):
+    """Retrying cannot help: invalid address, unsubscribed recipient, bad request.
+    ``bounced`` marks a rejected address (the view then marks it invalid)."""
+
+    def __init__(self, message: str, code: str | None = None, bounced: bool = False) -> None:
+        super().__init__(message, code)
+        self.bounced = bounced
+
+
+class ProviderAdapter(Protocol):
+    name: str
+    channel: Channel
+
+    async def send(self, msg: OutboundMessage) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,75 @@
+"""``/healthz``, ``/readyz`` and Prometheus ``/metrics`` for a long-running service."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+
+class HealthServer:
+    """Serves liveness (the process answers), readiness (``ready()`` is true) and
+    metrics (``metrics()``: name -> value, exposed as Prometheus gauges)."""
+
+    def __init__(
+        self,
+        port: int,
+        ready: Callable[[], bool],
+        metrics: Callable[[], Mapping[str, float]] = dict,
+        host: str = "0.0.0.0",
+    ) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/healthz":
+                    self._reply(200, "ok\n")
+                elif self.path == "/readyz":
+                    ok = outer.ready()
+                    self._reply(200 if ok else 503, "ready\n" if ok else "not ready\n")
+                elif self.path == "/metrics":
+                    lines = [f"{name} {value}" for name, value in sorted(outer.metrics().items())]
+                    self._reply(200, "\n".join(lines) + "\n", "text/plain; version=0.0.4")
+                else:
+                    self._reply(404, "not found\n")
+
+            def _reply(self, code: int, body: str, ctype: str = "text/plain") -> None:
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # probes every few seconds would drown the log
+
+        self.ready = ready
+        self.metrics = metrics
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        port: int = self._server.server_address[1]
+        return port
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> HealthServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
