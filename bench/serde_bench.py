@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from recaudo.settings import Settings
 from recaudo.serde import Serde
+from recaudo.settings import Settings
 from tests.fixtures import debt_event
 
 

@@ -95,8 +95,9 @@ def run_recaudo(settings: Settings, expected: int) -> Meter:
     meter = Meter(expected, lambda: holder["p"].stop())
     # Only debt events count towards the figure; the derived events it writes
     # back are consumed too, so let it see those as extra, not expected.
-    holder["p"] = DebtorViewProcessor(settings, group=f"bench-recaudo-{uuid.uuid4().hex[:6]}",
-                                      on_processed=meter)  # fmt: skip
+    holder["p"] = DebtorViewProcessor(
+        settings, group=f"bench-recaudo-{uuid.uuid4().hex[:6]}", on_processed=meter
+    )
     guard = threading.Timer(900, holder["p"].stop)
     guard.start()
     holder["p"].run()
@@ -165,9 +166,11 @@ def run_faust(bootstrap: str, topic: str, expected: int, partitions: int) -> flo
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "bench.faust_view", bootstrap, topic, str(expected)],
-            capture_output=True, text=True, timeout=1800,
+            capture_output=True,
+            text=True,
+            timeout=1800,
             env={**os.environ, "BENCH_PARTITIONS": str(partitions)},
-        )  # fmt: skip
+        )
     except subprocess.TimeoutExpired:
         print("faust: did not finish within 30 min")
         return None
@@ -213,18 +216,26 @@ def main() -> None:
         ensure_topics(settings)
         json_topic = f"{settings.topic_prefix}.debt-events-json"
         admin = AdminClient(settings.kafka_config())
-        futures = admin.create_topics([
-            NewTopic(t, args.partitions, 1, config={"retention.ms": "86400000",
-                                                    "cleanup.policy": "delete"})
-            for t in (json_topic, f"{json_topic}-out")
-        ])  # fmt: skip
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    t,
+                    args.partitions,
+                    1,
+                    config={"retention.ms": "86400000", "cleanup.policy": "delete"},
+                )
+                for t in (json_topic, f"{json_topic}-out")
+            ]
+        )
         for future in futures.values():
             future.result()
 
         t0 = time.perf_counter()
         events = debt_events(args.events, args.debtors)
-        print(f"generated {len(events):,} debt events over {args.debtors:,} debtors "
-              f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+        print(
+            f"generated {len(events):,} debt events over {args.debtors:,} debtors "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         t0 = time.perf_counter()
         publish(settings, events, json_topic)
         print(f"published them (Avro and JSON) in {time.perf_counter() - t0:.1f} s")

@@ -238,8 +238,13 @@ class Connector:
         now = self.clock()
         if cmd.expires_at <= now:
             self.stats.expired += 1
-            return LedgerEntry(cmd.dispatch_id, "EXPIRED", None, "EXPIRED",
-                               f"expired at {cmd.expires_at.isoformat()}"), True  # fmt: skip
+            return LedgerEntry(
+                cmd.dispatch_id,
+                "EXPIRED",
+                None,
+                "EXPIRED",
+                f"expired at {cmd.expires_at.isoformat()}",
+            ), True
         hold = (cmd.not_before - now).total_seconds()
         if hold > 0:
             await asyncio.sleep(min(hold, self.config.max_hold_s))
@@ -248,8 +253,13 @@ class Connector:
             self.stats.failed += 1
         else:
             self.stats.sent += 1
-        entry = LedgerEntry(cmd.dispatch_id, result.status, result.provider_message_id,
-                            result.error_code, result.error_message)  # fmt: skip
+        entry = LedgerEntry(
+            cmd.dispatch_id,
+            result.status,
+            result.provider_message_id,
+            result.error_code,
+            result.error_message,
+        )
         return entry, True
 
     async def _send_with_retries(self, cmd: DispatchCommand) -> SendResult:
@@ -271,10 +281,13 @@ class Connector:
                 )
             except TransientProviderError as exc:
                 if not self.config.retry.should_retry(attempt):
-                    return SendResult(status="FAILED", provider_message_id=None,
-                                      error_code=exc.code or "TRANSIENT_EXHAUSTED",
-                                      error_message=f"gave up after {attempt} attempts: {exc}",
-                                      permanent=False)  # fmt: skip
+                    return SendResult(
+                        status="FAILED",
+                        provider_message_id=None,
+                        error_code=exc.code or "TRANSIENT_EXHAUSTED",
+                        error_message=f"gave up after {attempt} attempts: {exc}",
+                        permanent=False,
+                    )
                 self.stats.retries += 1
                 await asyncio.sleep(self.config.retry.delay(attempt, self._rng, exc.retry_after_s))
 
@@ -308,8 +321,9 @@ class Connector:
             self.stats.follow_ups += 1
         self._producer.poll(0)
 
-    def _emit(self, msg: Message, cmd: DispatchCommand, entry: LedgerEntry,
-              failures: list[str]) -> None:  # fmt: skip
+    def _emit(
+        self, msg: Message, cmd: DispatchCommand, entry: LedgerEntry, failures: list[str]
+    ) -> None:
         status: ResponseStatus = entry.status  # type: ignore[assignment]
         response = ChannelResponse(
             # Deterministic: an outcome emitted again after a redelivery is the

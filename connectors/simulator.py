@@ -142,8 +142,9 @@ class SimulatedProvider:
 
     async def send(self, msg: OutboundMessage) -> SendResult:
         if self.latency_scale > 0:
-            await asyncio.sleep(self._rng.lognormvariate(0, 0.5) * LATENCY_S[self.channel]
-                                * self.latency_scale)  # fmt: skip
+            await asyncio.sleep(
+                self._rng.lognormvariate(0, 0.5) * LATENCY_S[self.channel] * self.latency_scale
+            )
         failure, bounce = FAILURE_RATES[self.channel]
         roll = self._rng.random()
         if roll < bounce:
@@ -169,8 +170,14 @@ class SimulatedProvider:
 
     # --- behaviour ------------------------------------------------------------------
 
-    def _later(self, msg: OutboundMessage, message_id: str, delay_s: float,
-               status: ResponseStatus, text: str | None = None) -> None:  # fmt: skip
+    def _later(
+        self,
+        msg: OutboundMessage,
+        message_id: str,
+        delay_s: float,
+        status: ResponseStatus,
+        text: str | None = None,
+    ) -> None:
         self._seq += 1
         at = self.clock() + timedelta(seconds=delay_s * self.time_scale)
         event = SimulatedEvent(
@@ -201,13 +208,15 @@ class SimulatedProvider:
         read_p = min(0.95, (0.55 if self.channel != "email" else 0.3) * affinity * timing)
         if rng.random() < read_p:
             read_after = rng.expovariate(1 / 1800)
-            self._later(msg, message_id, 30 + read_after,
-                        "READ" if self.channel != "email" else "CLICKED")  # fmt: skip
+            self._later(
+                msg, message_id, 30 + read_after, "READ" if self.channel != "email" else "CLICKED"
+            )
             if rng.random() < min(0.8, 0.3 * affinity):
                 self._reply(msg, message_id, persona, 60 + read_after + rng.expovariate(1 / 900))
 
-    def _reply(self, msg: OutboundMessage, message_id: str, persona: Persona,
-               delay_s: float) -> None:  # fmt: skip
+    def _reply(
+        self, msg: OutboundMessage, message_id: str, persona: Persona, delay_s: float
+    ) -> None:
         rng = self._rng
         if rng.random() < persona.opt_out_risk * 3:
             text = rng.choice(REPLIES[persona.language]["stop"])
@@ -215,8 +224,9 @@ class SimulatedProvider:
             self._later(msg, message_id, delay_s + 1, "OPTED_OUT")
             return
         p = persona.propensity_to_pay
-        kind = rng.choices(("paid", "promise", "plan", "cant_pay"),
-                           (p * 0.5, p * 0.5, 0.3, (1 - p) * 0.6))[0]  # fmt: skip
+        kind = rng.choices(
+            ("paid", "promise", "plan", "cant_pay"), (p * 0.5, p * 0.5, 0.3, (1 - p) * 0.6)
+        )[0]
         if self.channel == "voice":
             return  # a call's reply is its outcome; promises come from the agent desk
         self._later(

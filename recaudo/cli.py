@@ -243,8 +243,9 @@ def connector() -> None:
     default=None,
     help="Serve /healthz, /readyz and /metrics on this port (0: any free port).",
 )
-def connector_run(channel: str, provider: str, rate_limit: float | None,
-                  health_port: int | None) -> None:  # fmt: skip
+def connector_run(
+    channel: str, provider: str, rate_limit: float | None, health_port: int | None
+) -> None:
     """Consume dispatch.<channel>, send through the provider, emit channel responses."""
     import signal
 

@@ -35,19 +35,65 @@ class Market:
 
 
 MARKETS: tuple[Market, ...] = (
-    Market("co_ley_2300", "CO", None, ("America/Bogota",), "es", "COP", "+573",
-           (50_000_00, 15_000_000_00), 0.25),
-    Market("mx_condusef", "MX", None, ("America/Mexico_City", "America/Monterrey",
-           "America/Tijuana"), "es", "MXN", "+5255", (1_000_00, 150_000_00), 0.20),
-    Market("br_sp", "BR", "SP", ("America/Sao_Paulo",), "pt", "BRL", "+5511",
-           (300_00, 60_000_00), 0.20),
-    Market("us_reg_f", "US", None, ("America/New_York", "America/Chicago", "America/Denver",
-           "America/Los_Angeles"), "en", "USD", "+1312", (200_00, 25_000_00), 0.15),
-    Market("cl_ley_19496", "CL", None, ("America/Santiago",), "es", "CLP", "+569",
-           (50_000, 8_000_000), 0.10),
-    Market("pe_ley_29571", "PE", None, ("America/Lima",), "es", "PEN", "+519",
-           (500_00, 40_000_00), 0.10),
-)  # fmt: skip
+    Market(
+        "co_ley_2300",
+        "CO",
+        None,
+        ("America/Bogota",),
+        "es",
+        "COP",
+        "+573",
+        (50_000_00, 15_000_000_00),
+        0.25,
+    ),
+    Market(
+        "mx_condusef",
+        "MX",
+        None,
+        ("America/Mexico_City", "America/Monterrey", "America/Tijuana"),
+        "es",
+        "MXN",
+        "+5255",
+        (1_000_00, 150_000_00),
+        0.20,
+    ),
+    Market(
+        "br_sp", "BR", "SP", ("America/Sao_Paulo",), "pt", "BRL", "+5511", (300_00, 60_000_00), 0.20
+    ),
+    Market(
+        "us_reg_f",
+        "US",
+        None,
+        ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+        "en",
+        "USD",
+        "+1312",
+        (200_00, 25_000_00),
+        0.15,
+    ),
+    Market(
+        "cl_ley_19496",
+        "CL",
+        None,
+        ("America/Santiago",),
+        "es",
+        "CLP",
+        "+569",
+        (50_000, 8_000_000),
+        0.10,
+    ),
+    Market(
+        "pe_ley_29571",
+        "PE",
+        None,
+        ("America/Lima",),
+        "es",
+        "PEN",
+        "+519",
+        (500_00, 40_000_00),
+        0.10,
+    ),
+)
 
 PRODUCTS = ("card", "personal_loan", "auto", "microcredit", "mortgage")
 RISK = ("low", "medium", "high")
@@ -75,12 +121,14 @@ def _profile(debtor: Debtor, rng: random.Random, at: datetime) -> DebtorProfile:
         if channel == "whatsapp" and m.country == "US":
             continue
         if rng.random() < 0.85:
-            points.append({
-                "channel": channel,
-                "address": email if channel == "email" else phone,
-                "consent": rng.random() < 0.92,
-                "valid": rng.random() < 0.97,
-            })  # fmt: skip
+            points.append(
+                {
+                    "channel": channel,
+                    "address": email if channel == "email" else phone,
+                    "consent": rng.random() < 0.92,
+                    "valid": rng.random() < 0.97,
+                }
+            )
     preferred = max(debtor.persona["affinity"], key=debtor.persona["affinity"].get)
     return DebtorProfile(
         event_id=_id(debtor.debtor_id, "profile"),
@@ -151,13 +199,20 @@ def _debt_history(
         account = f"{debtor.debtor_id}-A{a}"
         balance = rng.randrange(*m.balance)
         instalment = max(1, balance // rng.choice((6, 12, 24, 36)))
-        dpd = rng.choices((0, rng.randint(1, 30), rng.randint(31, 60), rng.randint(61, 90),
-                           rng.randint(91, 240)), (0.45, 0.25, 0.12, 0.08, 0.10))[0]  # fmt: skip
+        dpd = rng.choices(
+            (0, rng.randint(1, 30), rng.randint(31, 60), rng.randint(61, 90), rng.randint(91, 240)),
+            (0.45, 0.25, 0.12, 0.08, 0.10),
+        )[0]
         due_day = rng.randint(1, 28)
         seq = itertools.count(1)
 
-        def event(type_: str, at: datetime, payload: dict[str, Any], account: str = account,
-                  seq: Iterator[int] = seq) -> DebtEvent:  # fmt: skip
+        def event(
+            type_: str,
+            at: datetime,
+            payload: dict[str, Any],
+            account: str = account,
+            seq: Iterator[int] = seq,
+        ) -> DebtEvent:
             return DebtEvent(
                 event_id=_id(account, next(seq)),
                 occurred_at=at,
@@ -170,11 +225,19 @@ def _debt_history(
 
         opened = start - timedelta(days=rng.randint(90, 900))
         first_due = date(start.year, start.month, due_day)
-        yield event("DEBT_OPENED", opened, {
-            "principal_minor": balance + instalment * rng.randint(0, 12), "currency": m.currency,
-            "balance_minor": balance, "product": rng.choice(PRODUCTS), "days_past_due": 0,
-            "instalment_minor": instalment, "next_due_date": first_due,
-        })  # fmt: skip
+        yield event(
+            "DEBT_OPENED",
+            opened,
+            {
+                "principal_minor": balance + instalment * rng.randint(0, 12),
+                "currency": m.currency,
+                "balance_minor": balance,
+                "product": rng.choice(PRODUCTS),
+                "days_past_due": 0,
+                "instalment_minor": instalment,
+                "next_due_date": first_due,
+            },
+        )
         if dpd:
             yield event(
                 "DAYS_PAST_DUE_UPDATED",
@@ -187,17 +250,38 @@ def _debt_history(
             now = start + timedelta(days=day, hours=rng.randint(0, 3))
             on = (start + timedelta(days=day)).date()
             if on.day == due_day:
-                yield event("INSTALMENT_DUE", now - timedelta(days=3), {
-                    "instalment_number": instalment_no, "amount_minor": instalment,
-                    "currency": m.currency, "due_date": on})  # fmt: skip
+                yield event(
+                    "INSTALMENT_DUE",
+                    now - timedelta(days=3),
+                    {
+                        "instalment_number": instalment_no,
+                        "amount_minor": instalment,
+                        "currency": m.currency,
+                        "due_date": on,
+                    },
+                )
                 if payer and rng.random() < 0.6:
-                    yield event("PAYMENT_RECEIVED", now, {
-                        "payment_id": f"{account}-P{instalment_no}", "amount_minor": instalment,
-                        "currency": m.currency, "method": "transfer"})  # fmt: skip
+                    yield event(
+                        "PAYMENT_RECEIVED",
+                        now,
+                        {
+                            "payment_id": f"{account}-P{instalment_no}",
+                            "amount_minor": instalment,
+                            "currency": m.currency,
+                            "method": "transfer",
+                        },
+                    )
                 else:
-                    yield event("PAYMENT_MISSED", now + timedelta(days=1), {
-                        "instalment_number": instalment_no, "amount_minor": instalment,
-                        "currency": m.currency, "due_date": on})  # fmt: skip
+                    yield event(
+                        "PAYMENT_MISSED",
+                        now + timedelta(days=1),
+                        {
+                            "instalment_number": instalment_no,
+                            "amount_minor": instalment,
+                            "currency": m.currency,
+                            "due_date": on,
+                        },
+                    )
                 instalment_no += 1
             if dpd:
                 dpd += 1
@@ -207,9 +291,16 @@ def _debt_history(
                     {"days_past_due": dpd, "balance_minor": balance, "currency": m.currency},
                 )
             if dpd and rng.random() < 0.02:
-                yield event("PROMISE_TO_PAY", now, {
-                    "promise_id": f"{account}-PR{day}", "amount_minor": instalment,
-                    "currency": m.currency, "promised_date": on + timedelta(days=7)})  # fmt: skip
+                yield event(
+                    "PROMISE_TO_PAY",
+                    now,
+                    {
+                        "promise_id": f"{account}-PR{day}",
+                        "amount_minor": instalment,
+                        "currency": m.currency,
+                        "promised_date": on + timedelta(days=7),
+                    },
+                )
             if dpd and rng.random() < 0.002:
                 yield event(
                     "DISPUTE_OPENED",

@@ -20,7 +20,6 @@ import psycopg
 from confluent_kafka import Producer
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
-from recaudo.view import ApplyResult, DebtorState, apply, snapshot
 
 from recaudo.cloudevents import ce_headers
 from recaudo.db.migrate import migrate
@@ -28,6 +27,7 @@ from recaudo.db.view_store import write_views
 from recaudo.events import DebtEvent, Event
 from recaudo.serde import Serde
 from recaudo.settings import Settings
+from recaudo.view import ApplyResult, DebtorState, apply, snapshot
 from streams.runtime import StreamProcessor
 
 log = logging.getLogger(__name__)
@@ -132,9 +132,7 @@ class DebtorViewProcessor:
             settings, NAME, group=group, commit_interval=commit_interval, on_processed=on_processed
         )
         dsn = settings.database_dsn() if settings.database_url is not None else None
-        self.sink = DebtorViewSink(
-            settings, self.processor.serde, publish=publish_views, dsn=dsn
-        )
+        self.sink = DebtorViewSink(settings, self.processor.serde, publish=publish_views, dsn=dsn)
         app = self.processor.app
         frames = [app.dataframe(self.processor.topic(key)) for key in INPUTS]
         sdf = frames[0]

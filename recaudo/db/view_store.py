@@ -18,28 +18,68 @@ from psycopg import sql
 from recaudo.events import Bucket, DebtorView
 
 VIEW_COLUMNS = (
-    "debtor_id", "version", "snapshot_id", "last_event_at", "bucket", "max_days_past_due",
-    "language", "time_zone", "country", "jurisdiction", "risk_segment", "preferred_channel",
-    "deceased", "bankruptcy", "cease_and_desist", "vulnerable", "last_payment_at",
-    "last_payment_minor", "last_payment_currency", "snapshot",
-)  # fmt: skip
+    "debtor_id",
+    "version",
+    "snapshot_id",
+    "last_event_at",
+    "bucket",
+    "max_days_past_due",
+    "language",
+    "time_zone",
+    "country",
+    "jurisdiction",
+    "risk_segment",
+    "preferred_channel",
+    "deceased",
+    "bankruptcy",
+    "cease_and_desist",
+    "vulnerable",
+    "last_payment_at",
+    "last_payment_minor",
+    "last_payment_currency",
+    "snapshot",
+)
 
 CHILD_TABLES: dict[str, tuple[str, ...]] = {
     "debtor_total": ("currency", "balance_minor", "overdue_minor"),
     "debtor_account": (
-        "account_id", "product", "status", "currency", "balance_minor", "overdue_minor",
-        "days_past_due", "bucket", "next_due_date", "next_due_minor", "last_payment_at",
+        "account_id",
+        "product",
+        "status",
+        "currency",
+        "balance_minor",
+        "overdue_minor",
+        "days_past_due",
+        "bucket",
+        "next_due_date",
+        "next_due_minor",
+        "last_payment_at",
         "last_payment_minor",
     ),
     "debtor_promise": (
-        "promise_id", "account_id", "amount_minor", "currency", "promised_date", "status",
+        "promise_id",
+        "account_id",
+        "amount_minor",
+        "currency",
+        "promised_date",
+        "status",
     ),
     "debtor_dispute": ("dispute_id", "account_id", "status", "opened_at"),
     "debtor_channel": (
-        "channel", "address", "consent", "opted_out", "valid", "sent", "delivered", "read",
-        "replied", "failed", "last_contact_at", "last_response_at",
+        "channel",
+        "address",
+        "consent",
+        "opted_out",
+        "valid",
+        "sent",
+        "delivered",
+        "read",
+        "replied",
+        "failed",
+        "last_contact_at",
+        "last_response_at",
     ),
-}  # fmt: skip
+}
 
 _CHILD_SOURCE = {
     "debtor_total": "totals",
@@ -53,12 +93,27 @@ _CHILD_SOURCE = {
 def _view_row(view: DebtorView) -> tuple[Any, ...]:
     f = view.flags
     return (
-        view.debtor_id, view.version, view.event_id, view.occurred_at, view.bucket,
-        view.max_days_past_due, view.language, view.time_zone, view.country, view.jurisdiction,
-        view.risk_segment, view.preferred_channel, f.deceased, f.bankruptcy, f.cease_and_desist,
-        f.vulnerable, view.last_payment_at, view.last_payment_minor, view.last_payment_currency,
+        view.debtor_id,
+        view.version,
+        view.event_id,
+        view.occurred_at,
+        view.bucket,
+        view.max_days_past_due,
+        view.language,
+        view.time_zone,
+        view.country,
+        view.jurisdiction,
+        view.risk_segment,
+        view.preferred_channel,
+        f.deceased,
+        f.bankruptcy,
+        f.cease_and_desist,
+        f.vulnerable,
+        view.last_payment_at,
+        view.last_payment_minor,
+        view.last_payment_currency,
         view.model_dump_json(),
-    )  # fmt: skip
+    )
 
 
 def _copy(

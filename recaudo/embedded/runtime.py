@@ -175,9 +175,12 @@ def run_detached(
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "recaudo", "up", "--workers", str(workers)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         record = read_record(settings.state_dir)
@@ -219,12 +222,16 @@ def run_status(settings: Settings) -> dict[str, Any]:
             "pid": record.broker_pid,
             "reachable": _port_open(record.bootstrap_servers),
         },
-        "postgres": {"embedded": record.postgres_pid is not None, "pid": record.postgres_pid,
-                     "alive": pid_alive(record.postgres_pid) if record.postgres_pid else None},
-        "workers": {name: {"pid": pid, "alive": pid_alive(pid)}
-                    for name, pid in record.children.items()},
+        "postgres": {
+            "embedded": record.postgres_pid is not None,
+            "pid": record.postgres_pid,
+            "alive": pid_alive(record.postgres_pid) if record.postgres_pid else None,
+        },
+        "workers": {
+            name: {"pid": pid, "alive": pid_alive(pid)} for name, pid in record.children.items()
+        },
         "state_dir": str(settings.state_dir),
-    }  # fmt: skip
+    }
 
 
 def format_status(report: dict[str, Any]) -> str:

@@ -187,8 +187,11 @@ class Supervisor:
             child.proc = None
             log.warning(
                 "%s exited with code %s after %.1f s; restarting in %.1f s",
-                child.spec.name, code, lived, child.backoff_s,
-            )  # fmt: skip
+                child.spec.name,
+                code,
+                lived,
+                child.backoff_s,
+            )
             return
         if now >= child.next_start_at:
             child.restarts += 1

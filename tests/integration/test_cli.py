@@ -29,9 +29,12 @@ def recaudo(settings: Settings | None, *args: str, **env: str) -> subprocess.Com
         base["RECAUDO_STATE_DIR"] = str(settings.state_dir)
     base.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "recaudo", *args], env=base, capture_output=True, text=True,
+        [sys.executable, "-m", "recaudo", *args],
+        env=base,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_help_explains_every_command() -> None:

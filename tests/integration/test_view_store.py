@@ -21,17 +21,49 @@ def view(
 ) -> DebtorView:
     return DebtorView(
         event_id=uuid.uuid5(uuid.NAMESPACE_OID, f"{debtor_id}/{version}/{balance}"),
-        occurred_at=T0, source="recaudo.view", debtor_id=debtor_id, version=version,
-        bucket=bucket, max_days_past_due=12,  # type: ignore[arg-type]
+        occurred_at=T0,
+        source="recaudo.view",
+        debtor_id=debtor_id,
+        version=version,
+        bucket=bucket,
+        max_days_past_due=12,  # type: ignore[arg-type]
         totals=[Total(currency="COP", balance_minor=balance, overdue_minor=500)],
-        accounts=[AccountView(account_id="A1", status="OPEN", currency="COP", balance_minor=balance,
-                              overdue_minor=500, days_past_due=12, bucket="DPD_1_30")],
-        promises=[PromiseView(promise_id="P1", account_id="A1", amount_minor=500, currency="COP",
-                              promised_date=date(2026, 12, 1), status="PENDING")],
-        channels=[ChannelView(channel="sms", address="+573001112233", consent=True,
-                              opted_out=False, valid=True, sent=2, delivered=2, read=0,
-                              replied=1, failed=0)],
-    )  # fmt: skip
+        accounts=[
+            AccountView(
+                account_id="A1",
+                status="OPEN",
+                currency="COP",
+                balance_minor=balance,
+                overdue_minor=500,
+                days_past_due=12,
+                bucket="DPD_1_30",
+            )
+        ],
+        promises=[
+            PromiseView(
+                promise_id="P1",
+                account_id="A1",
+                amount_minor=500,
+                currency="COP",
+                promised_date=date(2026, 12, 1),
+                status="PENDING",
+            )
+        ],
+        channels=[
+            ChannelView(
+                channel="sms",
+                address="+573001112233",
+                consent=True,
+                opted_out=False,
+                valid=True,
+                sent=2,
+                delivered=2,
+                read=0,
+                replied=1,
+                failed=0,
+            )
+        ],
+    )
 
 
 def test_migrations_apply_once(pg_dsn: str) -> None:

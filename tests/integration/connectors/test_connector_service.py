@@ -23,15 +23,28 @@ pytestmark = pytest.mark.integration
 def command(i: int, *, expires_in: timedelta = timedelta(hours=1)) -> DispatchCommand:
     now = datetime.now(UTC)
     return DispatchCommand(
-        occurred_at=now, source="test", debtor_id=f"D-{i % 7}", dispatch_id=f"disp-{i}",
-        channel="sms", address="+573001112233", template="reminder", locale="es",
-        body="Hola, su cuota vence pronto", not_before=now - timedelta(seconds=1),
-        expires_at=now + expires_in, trigger="payment_missed", step=0,
-    )  # fmt: skip
+        occurred_at=now,
+        source="test",
+        debtor_id=f"D-{i % 7}",
+        dispatch_id=f"disp-{i}",
+        channel="sms",
+        address="+573001112233",
+        template="reminder",
+        locale="es",
+        body="Hola, su cuota vence pronto",
+        not_before=now - timedelta(seconds=1),
+        expires_at=now + expires_in,
+        trigger="payment_missed",
+        step=0,
+    )
 
 
-def run_until(connector: Connector, done: threading.Event | None = None,
-              timeout_s: float = 60, condition: object = None) -> None:  # fmt: skip
+def run_until(
+    connector: Connector,
+    done: threading.Event | None = None,
+    timeout_s: float = 60,
+    condition: object = None,
+) -> None:
     thread = threading.Thread(target=connector.run)
     thread.start()
     deadline = time.monotonic() + timeout_s
@@ -46,8 +59,10 @@ def test_every_command_gets_one_outcome_and_expired_ones_are_not_sent(
 ) -> None:
     serde = Serde(topics_ready)
     commands = [command(i) for i in range(40)]
-    expired = [command(100 + i, expires_in=timedelta(seconds=-1) + timedelta(milliseconds=1))
-               for i in range(5)]  # fmt: skip
+    expired = [
+        command(100 + i, expires_in=timedelta(seconds=-1) + timedelta(milliseconds=1))
+        for i in range(5)
+    ]
     with RecaudoProducer(topics_ready, serde) as producer:
         for cmd in [*commands, *expired]:
             producer.publish(cmd)
