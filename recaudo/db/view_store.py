@@ -1,9 +1,9 @@
 """The debtor view in Postgres: batched ``COPY`` + upsert, and reads for the CLI.
 
 A batch is written in one transaction: rows are copied into temporary tables,
-upserted into ``debtor_view`` where the incoming version is not older than
-the stored one (a redelivered batch never rolls a debtor back), and the child
-tables of exactly those debtors are replaced.
+upserted into ``debtor_view`` unless the stored row is further along (later
+"as of", or as late and more facts known: a redelivered or replayed batch never
+rolls a debtor back), and the child tables of exactly those debtors are replaced.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def write_views(conn: psycopg.Connection[Any], views: Sequence[DebtorView]) -> i
     latest: dict[str, DebtorView] = {}
     for view in views:
         held = latest.get(view.debtor_id)
-        if held is None or view.version >= held.version:
+        if held is None or (view.occurred_at, view.version) >= (held.occurred_at, held.version):
             latest[view.debtor_id] = view
     if not latest:
         return 0
@@ -152,7 +152,8 @@ def write_views(conn: psycopg.Connection[Any], views: Sequence[DebtorView]) -> i
             sql.SQL(
                 "INSERT INTO debtor_view ({cols}) SELECT {cols} FROM tmp_debtor_view "
                 "ON CONFLICT (debtor_id) DO UPDATE SET {updates}, written_at = now() "
-                "WHERE debtor_view.version <= EXCLUDED.version RETURNING debtor_id"
+                "WHERE (debtor_view.last_event_at, debtor_view.version)"
+                " <= (EXCLUDED.last_event_at, EXCLUDED.version) RETURNING debtor_id"
             ).format(cols=cols, updates=updates)
         )
         written = [row[0] for row in cur.fetchall()]

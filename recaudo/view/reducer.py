@@ -124,7 +124,6 @@ def tick(state: DebtorState, now: datetime, debtor_id: str) -> ApplyResult:
 
 
 def _advance(state: DebtorState, event: Envelope) -> None:
-    state.version += 1
     at = ms(event.occurred_at)
     if at > state.as_of:
         state.as_of = at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -23,8 +24,8 @@ SNAPSHOT_NAMESPACE = uuid.UUID("6a0c2b8e-1d4f-4e9a-b7c3-5f8e2d1a9b60")
 
 
 def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
-    """The view of ``state``. Its event id is derived from debtor and version, so
-    the same state always publishes the same snapshot."""
+    """The view of ``state``. Its event id is a hash of its content, so the same
+    facts always publish the same snapshot (and a replay, the same ids)."""
     accounts = []
     promises = []
     disputes = []
@@ -123,8 +124,8 @@ def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
 
     open_accounts = [a for a in accounts if a.status in ("OPEN", "CURED")]
     flags = profile[8] if profile is not None else [False, False, False, False]
-    return DebtorView(
-        event_id=uuid.uuid5(SNAPSHOT_NAMESPACE, f"{debtor_id}/{state.version}"),
+    view = DebtorView(
+        event_id=SNAPSHOT_NAMESPACE,
         occurred_at=from_ms(state.as_of),
         source="recaudo.view",
         debtor_id=debtor_id,
@@ -152,3 +153,6 @@ def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
         last_payment_minor=last_payment[1] if last_payment else None,
         last_payment_currency=last_payment[2] if last_payment else None,
     )
+    # Every list above is built in a fixed order, so the JSON is canonical.
+    digest = hashlib.blake2b(view.model_dump_json().encode(), digest_size=16).hexdigest()
+    return view.model_copy(update={"event_id": uuid.uuid5(SNAPSHOT_NAMESPACE, digest)})

@@ -1,0 +1,139 @@
+"""The view processor on the real broker and real Postgres."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from recaudo.db.view_store import all_views
+from recaudo.events import DebtEvent, DebtorView, Envelope
+from recaudo.portfolio import generate
+from recaudo.producer import RecaudoProducer
+from recaudo.serde import Serde
+from recaudo.settings import Settings, env_for_children
+from recaudo.view import DebtorState, apply, snapshot
+from streams.debtor_view import DebtorViewProcessor
+from tests.integration.kafka_io import consume_all
+
+pytestmark = pytest.mark.integration
+
+
+def expected_views(events: list[Envelope]) -> dict[str, dict[str, Any]]:
+    states: dict[str, DebtorState | None] = {}
+    for event in events:
+        assert hasattr(event, "debtor_id")
+        states[event.debtor_id] = apply(states.get(event.debtor_id), event).state  # type: ignore[attr-defined]
+    return {d: comparable(snapshot(s, d)) for d, s in states.items() if s is not None}
+
+
+def comparable(view: DebtorView) -> dict[str, Any]:
+    return view.model_dump()
+
+
+def publish(settings: Settings, events: list[Envelope]) -> None:
+    with RecaudoProducer(settings) as producer:
+        producer.publish_many(events)
+
+
+def wait_for(dsn: str, expected: dict[str, dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    got: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(dsn) as conn:
+                got = {d: comparable(v) for d, v in all_views(conn).items()}
+        except psycopg.errors.UndefinedTable:
+            pass  # the worker applies the migrations when it starts
+        if got == expected:
+            return got
+        time.sleep(0.5)
+    return got
+
+
+def run_in_thread(processor: DebtorViewProcessor) -> threading.Thread:
+    thread = threading.Thread(target=processor.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings) -> None:
+    events = list(generate(40, days=10, seed=3))
+    publish(pg_settings, events)
+    expected = expected_views(events)
+
+    processor = DebtorViewProcessor(pg_settings)
+    # The processor's signal handlers need the main thread; run it there and
+    # watch Postgres from a helper thread.
+    result: dict[str, Any] = {}
+
+    def watch() -> None:
+        try:
+            result["got"] = wait_for(pg_settings.database_dsn(), expected, timeout_s=90)
+        finally:
+            processor.stop()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    processor.run()
+    watcher.join()
+    assert result["got"] == expected
+
+    serde = Serde(pg_settings)
+    snapshots = consume_all(pg_settings, serde.topics.debtor_view, expected=len(expected))
+    latest: dict[str, DebtorView] = {}
+    for message in snapshots:
+        view = serde.deserialize(serde.topics.debtor_view, message.value())
+        assert isinstance(view, DebtorView)
+        if view.debtor_id not in latest or view.version > latest[view.debtor_id].version:
+            latest[view.debtor_id] = view
+    assert {d: comparable(v) for d, v in latest.items()} == expected
+    # Coalesced: far fewer snapshots than events.
+    assert len(snapshots) < len(events) / 3
+
+    derived = [
+        e
+        for m in consume_all(pg_settings, serde.topics.debt_events, expected=len(events) + 1)
+        if isinstance(e := serde.deserialize(serde.topics.debt_events, m.value()), DebtEvent)
+        and e.source == "recaudo.view"
+    ]
+    assert derived, "bucket changes and cures are published back"
+    assert len({e.event_id for e in derived}) == len(derived)
+
+
+def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
+    events = list(generate(60, days=12, seed=5))
+    expected = expected_views(events)
+    env = env_for_children(pg_settings, RECAUDO_INSTANCE_ID="w0", RECAUDO_LOG_LEVEL="WARNING")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "recaudo", "streams", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    worker = start()
+    try:
+        publish(pg_settings, events[: len(events) // 2])
+        time.sleep(8)  # joined, mid-stream
+        publish(pg_settings, events[len(events) // 2 :])
+        time.sleep(1)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = start()
+        got = wait_for(pg_settings.database_dsn(), expected, timeout_s=120)
+        assert got == expected
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        if worker.returncode is None:
+            os.kill(worker.pid, signal.SIGKILL)
