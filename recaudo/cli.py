@@ -340,6 +340,17 @@ def debtor_list(bucket: str | None, limit: int, as_json: bool) -> None:
         click.echo(f"{len(views)} debtor(s)", err=True)
 
 
+@cli.command()
+def rebuild() -> None:
+    """Rebuild the debtor view in Postgres from the topics (replay)."""
+    from streams.rebuild import rebuild as run_rebuild
+
+    settings = _require_broker(resolve_settings())
+    _database(settings)
+    _configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    run_rebuild(settings, progress=click.echo)
+
+
 # --- inspection -----------------------------------------------------------------------
 
 

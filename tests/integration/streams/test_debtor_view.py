@@ -137,3 +137,31 @@ def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
         worker.wait(20)
         if worker.returncode is None:
             os.kill(worker.pid, signal.SIGKILL)
+
+
+def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
+    from streams.rebuild import rebuild
+
+    events = list(generate(30, days=8, seed=9))
+    publish(pg_settings, events)
+    expected = expected_views(events)
+    processor = DebtorViewProcessor(pg_settings)
+    live: dict[str, Any] = {}
+
+    def watch() -> None:
+        try:
+            live["views"] = wait_for(pg_settings.database_dsn(), expected, timeout_s=90)
+        finally:
+            processor.stop()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    processor.run()
+    watcher.join()
+    assert live["views"] == expected
+
+    replayed = rebuild(pg_settings, progress=lambda _: None, timeout_s=120)
+    assert replayed >= len(events)
+    with psycopg.connect(pg_settings.database_dsn()) as conn:
+        rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}
+    assert rebuilt == live["views"]
