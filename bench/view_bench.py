@@ -80,7 +80,8 @@ def publish(settings: Settings, events: list[DebtEvent], json_topic: str) -> Non
     with RecaudoProducer(settings) as producer:
         for event in events:
             producer.publish(event)
-    raw = Producer(settings.producer_config())
+    # Uncompressed: the faust baseline's client (aiokafka) has no lz4 codec here.
+    raw = Producer(settings.producer_config(**{"compression.type": "none"}))
     for event in events:
         body = event.model_dump(mode="json")
         raw.produce(json_topic, key=event.debtor_id.encode(), value=json.dumps(body).encode())

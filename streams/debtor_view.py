@@ -38,20 +38,42 @@ STATE_KEY = "view"
 
 
 class DebtorViewSink(BaseSink):
-    """Coalesces changed debtors between checkpoints and, on flush, publishes
-    one snapshot per debtor to the debtor-view topic and upserts them into
-    Postgres. The checkpoint commits input offsets only after this returns, so
-    a crash re-delivers and re-writes (idempotently) rather than losing."""
+    """Everything the view publishes, written at each checkpoint.
 
-    def __init__(self, settings: Settings, serde: Serde, *, publish: bool, dsn: str | None) -> None:
+    Between checkpoints it keeps the latest state of each changed debtor and
+    the derived events; on flush it produces the derived events, then one
+    snapshot per changed debtor (a burst of events makes one snapshot) to the
+    debtor-view topic, and upserts the snapshots into Postgres. The checkpoint
+    commits the input offsets only after this returns, so a crash re-delivers
+    and re-writes (idempotently: deterministic ids, version-guarded upserts)
+    rather than losing anything.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        serde: Serde,
+        *,
+        publish_views: bool,
+        publish_derived: bool,
+        dsn: str | None,
+    ) -> None:
         super().__init__()
         self._serde = serde
-        self._topic = serde.topics.debtor_view
+        self._view_topic = serde.topics.debtor_view
+        self._events_topic = serde.topics.debt_events
+        self._publish_views = publish_views
+        self._publish_derived = publish_derived
         self._dsn = dsn
         self._conn: psycopg.Connection[Any] | None = None
-        self._producer = Producer(settings.producer_config()) if publish else None
+        self._producer = (
+            Producer(settings.producer_config()) if publish_views or publish_derived else None
+        )
         self._pending: dict[str, DebtorState] = {}
+        self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]]]] = []
+        self._failures: list[str] = []
         self.snapshots_written = 0
+        self.derived_written = 0
 
     def setup(self) -> None:
         if self._dsn is not None:
@@ -68,26 +90,55 @@ class DebtorViewSink(BaseSink):
         partition: int,
         offset: int,
     ) -> None:
-        self._pending[key] = value
+        result: ApplyResult = value
+        self._pending[key] = result.state
+        if result.derived and self._publish_derived:
+            # The trace of the input carries over; the CloudEvents identity is
+            # each derived event's own.
+            trace = [(k, v) for k, v in (headers or ()) if k in ("traceparent", "tracestate")]
+            self._derived.extend((event, trace) for event in result.derived)
+
+    def _produce(
+        self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        assert self._producer is not None
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    key=key.encode(),
+                    value=value,
+                    headers=headers,
+                    on_delivery=lambda err, _m: self._failures.append(err.str()) if err else None,
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.1)
+        self._producer.poll(0)
 
     def flush(self) -> None:
-        if not self._pending:
-            return
+        for event, trace in self._derived:
+            self._produce(
+                self._events_topic,
+                event.debtor_id,
+                self._serde.serialize(self._events_topic, event),
+                [*ce_headers(event), *trace],
+            )
+        self.derived_written += len(self._derived)
+        self._derived.clear()
         views = [snapshot(state, debtor_id) for debtor_id, state in self._pending.items()]
-        if self._producer is not None:
-            failures: list[str] = []
+        if self._publish_views:
             for view in views:
-                self._producer.produce(
-                    self._topic,
-                    key=view.debtor_id.encode(),
-                    value=self._serde.serialize(self._topic, view),
-                    headers=ce_headers(view),
-                    on_delivery=lambda err, _m: failures.append(err.str()) if err else None,
+                self._produce(
+                    self._view_topic,
+                    view.debtor_id,
+                    self._serde.serialize(self._view_topic, view),
+                    ce_headers(view),
                 )
-                self._producer.poll(0)
-            if self._producer.flush(30) or failures:
-                raise RuntimeError(f"debtor-view snapshots not acknowledged: {failures[:3]}")
-        if self._dsn is not None:
+        if self._producer is not None and (self._producer.flush(30) or self._failures):
+            failures, self._failures = self._failures, []
+            raise RuntimeError(f"debtor-view output not acknowledged: {failures[:3]}")
+        if self._dsn is not None and views:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self._dsn, autocommit=True)
             write_views(self._conn, views)
@@ -95,6 +146,8 @@ class DebtorViewSink(BaseSink):
         self._pending.clear()
 
     def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(10)
         if self._conn is not None:
             self._conn.close()
 
@@ -106,13 +159,6 @@ def fold(event: Event, state: State[Any, Any]) -> ApplyResult:
     if result.changed:
         state.set(STATE_KEY, result.state.encode())
     return result
-
-
-def _derived_headers(value: DebtEvent, _key: Any, _ts: int, headers: Any) -> list[tuple[str, Any]]:
-    # The trace context of the input carries over; the CloudEvents identity is
-    # the derived event's own.
-    kept = [(k, v) for k, v in (headers or ()) if k in ("traceparent", "tracestate")]
-    return [*ce_headers(value), *kept]
 
 
 class DebtorViewProcessor:
@@ -132,19 +178,21 @@ class DebtorViewProcessor:
             settings, NAME, group=group, commit_interval=commit_interval, on_processed=on_processed
         )
         dsn = settings.database_dsn() if settings.database_url is not None else None
-        self.sink = DebtorViewSink(settings, self.processor.serde, publish=publish_views, dsn=dsn)
+        self.sink = DebtorViewSink(
+            settings,
+            self.processor.serde,
+            publish_views=publish_views,
+            publish_derived=publish_derived,
+            dsn=dsn,
+        )
         app = self.processor.app
         frames = [app.dataframe(self.processor.topic(key)) for key in INPUTS]
         sdf = frames[0]
         for other in frames[1:]:
             sdf = sdf.concat(other)
-        results = sdf.apply(fold, stateful=True)
-        if publish_derived:
-            derived = results.apply(lambda r: r.derived, expand=True)
-            derived = derived.set_headers(_derived_headers)
-            derived.to_topic(self.processor.topic("debt-events"))
-        changed = results.filter(lambda r: r.changed).apply(lambda r: r.state)
-        changed.sink(self.sink)
+        # One chain, no branches: quixstreams deep-copies a value for each
+        # branch, which would copy every debtor state. The sink publishes.
+        sdf.apply(fold, stateful=True).filter(lambda r: r.changed).sink(self.sink)
 
     def run(self) -> None:
         try:

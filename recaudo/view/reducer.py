@@ -88,8 +88,12 @@ def apply(state: DebtorState | None, event: Envelope) -> ApplyResult:
     state = state if state is not None else DebtorState()
     if isinstance(event, DebtEvent) and event.type in DERIVED_TYPES:
         return ApplyResult(state, False)  # our own outputs, looped back
+    advancing = ms(event.occurred_at) > state.as_of
+    account_id = event.account_id if isinstance(event, DebtEvent) else None
     befores: dict[str, AccountSummary | None] = {
-        k: summarize(a, state.as_of) for k, a in state.accounts.items()
+        k: summarize(a, state.as_of)
+        for k, a in state.accounts.items()
+        if k == account_id or (advancing and _ages(a))
     }
     if isinstance(event, DebtEvent):
         befores.setdefault(event.account_id, None)
@@ -108,6 +112,13 @@ def apply(state: DebtorState | None, event: Envelope) -> ApplyResult:
         return ApplyResult(state, False)
     _advance(state, event)
     return ApplyResult(state, True, _derived(state, event, befores))
+
+
+def _ages(facts: AccountFacts) -> bool:
+    """Whether time alone can change the account (promises fall due, days past
+    due counted from a missed instalment): only those are re-examined when a
+    later event moves "as of"."""
+    return bool(facts.promises or facts.missed)
 
 
 def tick(state: DebtorState, now: datetime, debtor_id: str) -> ApplyResult:
