@@ -165,3 +165,8 @@ def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
     with psycopg.connect(pg_settings.database_dsn()) as conn:
         rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}
     assert rebuilt == live["views"]
+
+
+def test_time_alignment_is_off_for_the_order_independent_view(kafka_settings: Settings) -> None:
+    processor = DebtorViewProcessor(kafka_settings)
+    assert processor.processor.app._dataframe_registry.requires_time_alignment is False

@@ -1,0 +1,99 @@
+"""`recaudo up`, `status` and `down` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from recaudo.embedded.state import live_record, pid_alive, read_record
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def cli_env(state_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("RECAUDO_") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+    }
+    env["RECAUDO_STATE_DIR"] = str(state_dir)
+    return env
+
+
+def recaudo(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "recaudo", *args],
+        env=cli_env(state_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def recorded_pids(state_dir: Path) -> list[int]:
+    record = read_record(state_dir)
+    assert record is not None
+    pids = [record.supervisor_pid, record.broker_pid, record.postgres_pid]
+    return [p for p in [*pids, *record.children.values()] if p]
+
+
+@pytest.fixture
+def state_dir() -> Path:
+    # Short: Postgres puts its Unix socket in here.
+    return Path(tempfile.mkdtemp(prefix="rcup"))
+
+
+def test_up_publish_status_down(state_dir: Path) -> None:
+    up = recaudo(state_dir, "up", "--detach")
+    assert up.returncode == 0, up.stdout + up.stderr
+    record = live_record(state_dir)
+    assert record is not None and record.phase == "ready"
+    assert record.ready_after_s is not None and record.ready_after_s < 20
+    pids = recorded_pids(state_dir)
+    try:
+        status = recaudo(state_dir, "status", "--json")
+        report = json.loads(status.stdout)
+        assert report["running"] and report["broker"]["reachable"]
+        assert all(w["alive"] for w in report["workers"].values())
+        published = recaudo(state_dir, "publish", str(EXAMPLES / "portfolio.jsonl"))
+        assert "published 14 event(s); 0 invalid" in published.stdout, published.stderr
+        again = recaudo(state_dir, "up", "--detach")
+        assert again.returncode == 1 and "already running" in again.stdout
+    finally:
+        down = recaudo(state_dir, "down")
+    assert "recaudo stopped." in down.stdout
+    assert not any(pid_alive(p) for p in pids)
+    assert read_record(state_dir) is None
+    assert recaudo(state_dir, "status").returncode == 1
+
+
+def test_sigterm_stops_everything(state_dir: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recaudo", "up"],
+        env=cli_env(state_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        record = read_record(state_dir)
+        if record is not None and record.phase == "ready":
+            break
+        time.sleep(0.2)
+    pids = recorded_pids(state_dir)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "starting broker" in out and "recaudo is up in" in out and "stopped." in out
+    assert not any(pid_alive(p) for p in pids)
