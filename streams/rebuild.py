@@ -1,8 +1,10 @@
 """Rebuilding the debtor view from the topics: ``recaudo rebuild``.
 
 A scratch view processor (its own consumer group and state directory) reads
-every input topic from the beginning up to the offsets they had when the
-rebuild started, into emptied Postgres tables; it publishes no derived events
+every input topic from the beginning until it has passed the offsets they had
+when the rebuild started and the topics have gone quiet (the embedded broker
+can under-report high watermarks, so they are a floor, not the stop signal),
+into emptied Postgres tables; it publishes no derived events
 and no snapshots, since those are on the topics already. Because the view is a
 function of the events, not of their order, the result equals what the live
 processor built.
@@ -45,29 +47,32 @@ def end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], 
         consumer.close()
 
 
-def rebuild(settings: Settings, progress: Callable[[str], None] = print,
-            timeout_s: float = 3600) -> int:  # fmt: skip
+def rebuild(
+    settings: Settings,
+    progress: Callable[[str], None] = print,
+    timeout_s: float = 3600,
+    quiet_s: float = 3.0,
+) -> int:
     """Rebuild Postgres from the topics; returns how many messages were replayed."""
     dsn = settings.database_dsn()
     migrate(dsn)
     topics = Topics.from_settings(settings)
     ends = end_offsets(settings, [topics.name(k) for k in INPUTS])
-    total = sum(ends.values())
-    progress(f"replaying {total:,} messages from {len(ends)} partitions")
+    progress(f"replaying {len(ends)} partitions")
     with psycopg.connect(dsn) as conn:
         truncate(conn)
     scratch = Path(tempfile.mkdtemp(prefix="recaudo-rebuild-"))
-    seen: dict[tuple[str, int], int] = {}
     remaining = set(ends)
+    replayed = [0]
+    last_message = [time.monotonic()]
     done = threading.Event()
 
     def on_processed(topic: str, partition: int, offset: int) -> None:
+        replayed[0] += 1
+        last_message[0] = time.monotonic()
         key = (topic, partition)
-        seen[key] = offset
         if key in remaining and offset + 1 >= ends[key]:
             remaining.discard(key)
-            if not remaining:
-                done.set()
 
     processor = DebtorViewProcessor(
         settings.model_copy(update={"state_dir": scratch}),
@@ -76,11 +81,14 @@ def rebuild(settings: Settings, progress: Callable[[str], None] = print,
         group=f"{settings.topic_prefix}.view-rebuild-{int(time.time())}",
         on_processed=on_processed,
     )
-    if not remaining:
-        done.set()
 
     def stop_when_done() -> None:
-        done.wait(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if not remaining and time.monotonic() - last_message[0] >= quiet_s:
+                done.set()
+                break
         # One more commit interval so the last batch is flushed to Postgres.
         time.sleep(1.5)
         processor.stop()
@@ -92,5 +100,8 @@ def rebuild(settings: Settings, progress: Callable[[str], None] = print,
         shutil.rmtree(scratch, ignore_errors=True)
     if not done.is_set():
         raise TimeoutError(f"rebuild did not reach the end of {sorted(remaining)}")
-    progress(f"rebuilt the debtor view: {processor.sink.snapshots_written:,} debtors written")
-    return total
+    progress(
+        f"replayed {replayed[0]:,} messages; "
+        f"rebuilt the debtor view: {processor.sink.snapshots_written:,} debtor snapshots written"
+    )
+    return replayed[0]
