@@ -193,8 +193,6 @@ class DebtorViewProcessor:
         # One chain, no branches: quixstreams deep-copies a value for each
         # branch, which would copy every debtor state. The sink publishes.
         sdf.apply(fold, stateful=True).filter(lambda r: r.changed).sink(self.sink)
-        # The reducer's result does not depend on arrival order.
-        self.processor.without_time_alignment()
 
     def run(self) -> None:
         try:

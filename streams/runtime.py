@@ -132,22 +132,6 @@ class StreamProcessor:
         self.dead_letters.send(message, exc)
         return True
 
-    def without_time_alignment(self) -> None:
-        """Read concatenated topics as messages arrive instead of aligning them
-        by timestamp across topics.
-
-        quixstreams aligns concatenated topics by pausing and resuming
-        partitions, which throws away librdkafka's prefetched data: measured
-        here, the view processor ran ~1.7x faster without it. Only for
-        processors whose result does not depend on arrival order (the debtor
-        view is property-tested for exactly that). quixstreams has no public
-        switch, hence the attribute; tests/integration/streams guard it.
-        """
-        registry = self.app._dataframe_registry
-        if not hasattr(registry, "_requires_time_alignment"):
-            raise RuntimeError("this quixstreams no longer exposes its time-alignment switch")
-        registry._requires_time_alignment = False
-
     def topic(self, key: str) -> QxTopic:
         """A catalogue topic as a quixstreams Topic with recaudo's serde."""
         spec: Topic = self.topics.get(key)

@@ -1,7 +1,15 @@
-"""`recaudo up`, `status` and `down`: the whole pipeline on one machine."""
+"""`recaudo up`, `status` and `down`: the whole pipeline on one machine.
+
+``run_up`` starts what the environment does not provide (the Tansu broker
+without ``KAFKA_BOOTSTRAP_SERVERS``, Postgres without ``DATABASE_URL``), creates
+the topics, runs the workers under a :class:`Supervisor`, records all of it in
+``runtime.json``, and on SIGINT/SIGTERM stops everything in reverse order.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import socket
@@ -10,8 +18,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -23,25 +32,46 @@ from recaudo.embedded.state import (
     live_record,
     log_dir,
     pid_alive,
+    postgres_dir,
     read_record,
+    release_lock,
     remove_record,
-    runtime_file,
+    try_lock,
     write_record,
 )
 from recaudo.embedded.supervisor import ProcessSpec, Supervisor
 from recaudo.settings import Settings, env_for_children
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str], None]
 
+#: How long the services get to stop before `down` kills what is left.
+SERVICE_STOP_TIMEOUT_S = 10.0
 
-class AlreadyRunning(RuntimeError):
-    pass
+
+class StartupError(RuntimeError):
+    """A step of `recaudo up` failed; the message says which and why."""
 
 
-def _timed(progress: Progress, what: str, action: Callable[[], str]) -> None:
+def _already_running(pid: int | None) -> str:
+    who = f"pid {pid}" if pid else "another process"
+    return f"recaudo is already running ({who}); `recaudo down` stops it."
+
+
+def _step(progress: Progress, what: str, action: Callable[[], str]) -> None:
+    """Run one start-up step, printing ``what… detail (time)``."""
     started = time.monotonic()
-    detail = action()
+    try:
+        detail = action()
+    except Exception as exc:
+        log.debug("%s failed", what, exc_info=True)
+        progress(f"{what}… failed")
+        raise StartupError(f"{what} failed: {exc}") from exc
     progress(f"{what}… {detail} ({time.monotonic() - started:.1f} s)")
+
+
+# --- up --------------------------------------------------------------------------------
 
 
 def run_up(
@@ -50,37 +80,69 @@ def run_up(
     progress: Progress = print,
     stop_event: threading.Event | None = None,
 ) -> int:
-    """Start services and workers, then block until SIGINT/SIGTERM (or ``stop_event``)."""
-    started = time.monotonic()
+    """Start services and workers, then block until SIGINT/SIGTERM (or ``stop_event``).
+
+    Returns the process exit code: 0 after a requested stop, 1 when it could not
+    start (already running, a step failed) or an embedded service died.
+    """
     state_dir = settings.state_dir
-    running = live_record(state_dir)
-    if running is not None and running.supervisor_pid != os.getpid():
-        progress(
-            f"recaudo is already running (pid {running.supervisor_pid}); `recaudo down` stops it."
-        )
+    lock = try_lock(state_dir)
+    if lock is None:
+        record = read_record(state_dir)
+        progress(_already_running(record.supervisor_pid if record else None))
         return 1
     stop = stop_event or threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set())
-        for sig in (signal.SIGINT, signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread()
-    }
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        # Another `up` without the lock (a state dir on a filesystem that ignores
+        # flock) still leaves a live record behind.
+        running = live_record(state_dir)
+        if running is not None and running.supervisor_pid != os.getpid():
+            progress(_already_running(running.supervisor_pid))
+            return 1
+        stale = read_record(state_dir)
+        if stale is not None:
+            _clean_up_after(stale, progress)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        return _up(settings, workers or [], progress, stop)
+    finally:
+        mine = read_record(state_dir)
+        if mine is not None and mine.supervisor_pid == os.getpid():
+            remove_record(state_dir)
+        release_lock(lock)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _up(
+    settings: Settings, workers: list[ProcessSpec], progress: Progress, stop: threading.Event
+) -> int:
+    started = time.monotonic()
+    state_dir = settings.state_dir
+    logs = log_dir(state_dir)
     record = RuntimeRecord(supervisor_pid=os.getpid(), phase="starting", started_at=time.time())
     write_record(state_dir, record)
-    try:
-        with ExitStack() as stack:
-            child_settings, record = _start_services(settings, record, stack, progress)
+    code = 0
+    with ExitStack() as stack:
+        try:
+            child_settings = _start_services(settings, record, stack, progress)
             write_record(state_dir, record)
             if stop.is_set():
+                progress("interrupted while starting; stopping…")
                 return 0
 
-            from recaudo.topics_admin import ensure_topics
-
             def topics() -> str:
+                from recaudo.topics_admin import ensure_topics
+
                 created = ensure_topics(child_settings)
                 return f"{len(created)} created" if created else "all present"
 
-            _timed(progress, "creating topics", topics)
+            _step(progress, "creating topics", topics)
+            if stop.is_set():
+                progress("interrupted while starting; stopping…")
+                return 0
 
             specs = [
                 replace(
@@ -90,38 +152,66 @@ def run_up(
                         **spec.env,
                     },
                 )
-                for spec in workers or []
+                for spec in workers
             ]
-            supervisor = stack.enter_context(Supervisor(specs, log_dir(state_dir)))
             if specs:
                 progress(f"starting workers: {', '.join(s.name for s in specs)}")
-            record.children = supervisor.pids()
-            record.phase = "ready"
-            record.ready_after_s = round(time.monotonic() - started, 2)
-            write_record(state_dir, record)
+            try:
+                supervisor = stack.enter_context(Supervisor(specs, logs))
+            except Exception as exc:
+                raise StartupError(f"starting workers failed: {exc}") from exc
+        except StartupError as exc:
+            if stop.is_set():
+                # Ctrl-C also reaches the broker, which then fails the step it was in.
+                progress("interrupted while starting; stopping…")
+                return 0
+            progress(f"recaudo up: {exc}")
             progress(
-                f"recaudo is up in {record.ready_after_s:.1f} s. "
-                f"Kafka {record.bootstrap_servers} · logs {log_dir(state_dir)} · Ctrl-C to stop."
+                f"Logs are in {logs}; RECAUDO_LOG_LEVEL=DEBUG shows the traceback. "
+                "Stopping what was started."
             )
-            while not stop.wait(1.0):
-                pids = supervisor.pids()
-                if pids != record.children:
-                    record.children = pids
-                    write_record(state_dir, record)
-            progress("stopping…")
-            record.phase = "stopping"
-            write_record(state_dir, record)
-        progress("stopped.")
-        return 0
-    finally:
-        remove_record(state_dir)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            return 1
+
+        record.children = supervisor.pids()
+        record.phase = "ready"
+        record.ready_after_s = round(time.monotonic() - started, 2)
+        write_record(state_dir, record)
+        progress(
+            f"recaudo is up in {record.ready_after_s:.1f} s. "
+            f"Kafka {record.bootstrap_servers} · logs {logs} · Ctrl-C to stop."
+        )
+        services = {
+            name: pid
+            for name, pid in (("broker", record.broker_pid), ("Postgres", record.postgres_pid))
+            if pid
+        }
+        while not stop.wait(1.0):
+            dead = [name for name, pid in services.items() if not pid_alive(pid)]
+            if dead:
+                # Workers would only retry against a service that is gone, and
+                # `status` would report a runtime that cannot work: stop instead.
+                progress(
+                    f"the embedded {' and '.join(dead)} exited unexpectedly "
+                    f"(see {logs}); stopping everything."
+                )
+                code = 1
+                break
+            pids = supervisor.pids()
+            if pids != record.children:
+                record.children = pids
+                write_record(state_dir, record)
+        stopping = time.monotonic()
+        progress("stopping…")
+        record.phase = "stopping"
+        write_record(state_dir, record)
+    progress(f"stopped ({time.monotonic() - stopping:.1f} s).")
+    return code
 
 
 def _start_services(
     settings: Settings, record: RuntimeRecord, stack: ExitStack, progress: Progress
-) -> tuple[Settings, RuntimeRecord]:
+) -> Settings:
+    """Start what the environment does not provide; the settings to hand to children."""
     update: dict[str, Any] = {}
     state_dir = settings.state_dir
     if settings.kafka_bootstrap_servers is None:
@@ -131,48 +221,63 @@ def _start_services(
             stack.enter_context(broker)
             return f"ready on {broker.bootstrap_servers}"
 
-        _timed(progress, "starting broker (Tansu)", start_broker)
+        _step(progress, "starting broker (Tansu)", start_broker)
         update["kafka_bootstrap_servers"] = broker.bootstrap_servers
         update["embedded_broker"] = True
         record.broker_pid = broker.pid
     else:
         progress(f"using Kafka at {settings.kafka_bootstrap_servers}")
     if settings.database_url is None:
-        postgres = EmbeddedPostgres(state_dir / "postgres")
+        postgres = EmbeddedPostgres(postgres_dir(state_dir))
 
         def start_postgres() -> str:
             stack.enter_context(postgres)
             return f"ready, data in {postgres.data_dir}"
 
-        _timed(progress, "starting Postgres", start_postgres)
+        _step(progress, "starting Postgres", start_postgres)
         update["database_url"] = SecretStr(postgres.url)
         record.postgres_pid = postgres.pid
     else:
         progress("using the Postgres of DATABASE_URL")
     child = settings.model_copy(update=update)
-    from recaudo.db.migrate import migrate
 
-    _timed(
-        progress, "migrating the database", lambda: f"{len(migrate(child.database_dsn()))} applied"
-    )
+    def migrate() -> str:
+        from recaudo.db.migrate import migrate
+
+        return f"{len(migrate(child.database_dsn()))} applied"
+
+    _step(progress, "migrating the database", migrate)
     record.bootstrap_servers = child.kafka_bootstrap_servers
     record.embedded_broker = child.embedded_broker
     record.database_url = child.database_dsn()
-    return child, record
+    return child
+
+
+# --- up --detach -----------------------------------------------------------------------
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def run_detached(
     settings: Settings, workers: int = 1, progress: Progress = print, timeout_s: float = 60.0
 ) -> int:
-    """`recaudo up --detach`: start in a new session and return once it is ready."""
-    if live_record(settings.state_dir) is not None:
-        progress("recaudo is already running; `recaudo status` shows it.")
+    """`recaudo up --detach`: start `recaudo up` in a new session, return once it is ready."""
+    running = live_record(settings.state_dir)
+    if running is not None:
+        progress(_already_running(running.supervisor_pid))
         return 1
     logs = log_dir(settings.state_dir)
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / "up.log"
     env = {**os.environ, "RECAUDO_STATE_DIR": str(settings.state_dir)}
     with log_path.open("ab") as out:
+        # A new session: no terminal, so closing it or pressing Ctrl-C there
+        # does not reach the background runtime.
         proc = subprocess.Popen(
             [sys.executable, "-m", "recaudo", "up", "--workers", str(workers)],
             stdin=subprocess.DEVNULL,
@@ -182,23 +287,40 @@ def run_detached(
             env=env,
         )
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        record = read_record(settings.state_dir)
-        if record is not None and record.phase == "ready" and record.supervisor_pid == proc.pid:
-            progress(f"recaudo is up (pid {proc.pid}); log: {log_path}")
-            return 0
-        if proc.poll() is not None:
-            progress(f"recaudo up exited with code {proc.returncode}; see {log_path}")
-            return 1
-        time.sleep(0.2)
-    progress(f"recaudo up is not ready after {timeout_s:.0f} s; see {log_path}")
+    try:
+        while time.monotonic() < deadline:
+            record = read_record(settings.state_dir)
+            if record is not None and record.phase == "ready" and record.supervisor_pid == proc.pid:
+                progress(
+                    f"recaudo is up in {record.ready_after_s} s (pid {proc.pid}). "
+                    f"Kafka {record.bootstrap_servers}; log: {log_path}; "
+                    "`recaudo down` stops it."
+                )
+                return 0
+            if proc.poll() is not None:
+                progress(
+                    f"recaudo up exited with code {proc.returncode}; last lines of {log_path}:"
+                )
+                progress(_tail(log_path))
+                return 1
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        progress(f"still starting in the background (pid {proc.pid}); `recaudo down` stops it.")
+        return 130
+    progress(
+        f"recaudo up is not ready after {timeout_s:.0f} s and is still starting "
+        f"(pid {proc.pid}); see {log_path}, or `recaudo down` to stop it."
+    )
     return 1
+
+
+# --- status ----------------------------------------------------------------------------
 
 
 def _port_open(address: str | None) -> bool:
     if not address:
         return False
-    host, _, port = address.split(",")[0].rpartition(":")
+    host, _, port = address.split(",")[0].strip().rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=1):
             return True
@@ -207,9 +329,24 @@ def _port_open(address: str | None) -> bool:
 
 
 def run_status(settings: Settings) -> dict[str, Any]:
-    record = read_record(settings.state_dir)
-    if record is None or not pid_alive(record.supervisor_pid):
-        return {"running": False, "state_dir": str(settings.state_dir)}
+    """What `recaudo up` is running, each process checked; ``running`` False if nothing."""
+    state_dir = settings.state_dir
+    record = read_record(state_dir)
+    if record is None:
+        return {"running": False, "state_dir": str(state_dir)}
+    if not record.owns(record.supervisor_pid):
+        # `up` died without cleaning up (SIGKILL, power loss): anything it left?
+        leftovers = {
+            name: pid
+            for name, pid in record.pids().items()
+            if name != "supervisor" and record.owns(pid)
+        }
+        return {
+            "running": False,
+            "state_dir": str(state_dir),
+            "stale": True,
+            "leftovers": leftovers,
+        }
     return {
         "running": True,
         "phase": record.phase,
@@ -220,23 +357,30 @@ def run_status(settings: Settings) -> dict[str, Any]:
             "bootstrap_servers": record.bootstrap_servers,
             "embedded": record.broker_pid is not None,
             "pid": record.broker_pid,
+            "alive": record.owns(record.broker_pid) if record.broker_pid else None,
             "reachable": _port_open(record.bootstrap_servers),
         },
         "postgres": {
             "embedded": record.postgres_pid is not None,
             "pid": record.postgres_pid,
-            "alive": pid_alive(record.postgres_pid) if record.postgres_pid else None,
+            "alive": record.owns(record.postgres_pid) if record.postgres_pid else None,
         },
         "workers": {
-            name: {"pid": pid, "alive": pid_alive(pid)} for name, pid in record.children.items()
+            name: {"pid": pid, "alive": record.owns(pid)} for name, pid in record.children.items()
         },
-        "state_dir": str(settings.state_dir),
+        "state_dir": str(state_dir),
     }
 
 
 def format_status(report: dict[str, Any]) -> str:
     if not report.get("running"):
-        return f"recaudo is not running (state dir {report['state_dir']})."
+        line = f"recaudo is not running (state dir {report['state_dir']})."
+        leftovers = report.get("leftovers")
+        if leftovers:
+            names = ", ".join(f"{n} (pid {p})" for n, p in leftovers.items())
+            line += f"\nA previous run did not stop cleanly; still alive: {names}."
+            line += "\n`recaudo down` stops them."
+        return line
     broker = report["broker"]
     pg = report["postgres"]
     lines = [
@@ -245,43 +389,77 @@ def format_status(report: dict[str, Any]) -> str:
         f"  broker    {broker['bootstrap_servers']}  "
         f"{'embedded, pid ' + str(broker['pid']) if broker['embedded'] else 'external'}  "
         f"{'reachable' if broker['reachable'] else 'NOT REACHABLE'}",
-        f"  postgres  {'embedded, pid ' + str(pg['pid']) if pg['embedded'] else 'external'}",
+        f"  postgres  "
+        f"{'embedded, pid ' + str(pg['pid']) if pg['embedded'] else 'external'}"
+        f"{'  DOWN' if pg['alive'] is False else ''}",
     ]
     for name, worker in report["workers"].items():
-        lines.append(
-            f"  {name:<24} pid {worker['pid']}  {'running' if worker['alive'] else 'DOWN'}"
-        )
+        state = "running" if worker["alive"] else "DOWN (restarting)"
+        lines.append(f"  {name:<24} pid {worker['pid']}  {state}")
     return "\n".join(lines)
 
 
-def _terminate(pid: int | None, sig: int, timeout_s: float) -> None:
-    if not pid_alive(pid):
+# --- down ------------------------------------------------------------------------------
+
+
+def _terminate(
+    record: RuntimeRecord, pid: int | None, sig: int, timeout_s: float, *, group: bool = False
+) -> None:
+    """Signal ``pid`` (with ``group``, the process group it leads), wait, then SIGKILL."""
+    if not record.owns(pid):
         return
     assert pid is not None
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return
+
+    def send(s: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group and os.getpgid(pid) == pid and pid != os.getpgrp():
+                os.killpg(pid, s)
+            else:
+                os.kill(pid, s)
+
+    send(sig)
     deadline = time.monotonic() + timeout_s
     while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if pid_alive(pid):
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    if record.owns(pid):
+        log.warning("pid %d did not stop within %.0f s: killing it", pid, timeout_s)
+        send(signal.SIGKILL)
+        kill_deadline = time.monotonic() + 5
+        while pid_alive(pid) and time.monotonic() < kill_deadline:
+            time.sleep(0.05)
+
+
+def _clean_up_after(record: RuntimeRecord, progress: Progress | None = None) -> None:
+    """Stop what a dead `recaudo up` left running (its children, broker, Postgres)."""
+    leftovers = {
+        name: pid
+        for name, pid in record.pids().items()
+        if name != "supervisor" and record.owns(pid)
+    }
+    if leftovers and progress is not None:
+        names = ", ".join(f"{n} (pid {p})" for n, p in leftovers.items())
+        progress(f"a previous run did not stop cleanly; stopping what it left: {names}")
+    for pid in record.children.values():
+        # Workers lead their own process group: take whatever they spawned too.
+        _terminate(record, pid, signal.SIGTERM, 5, group=True)
+    _terminate(record, record.broker_pid, signal.SIGTERM, 5)
+    # SIGINT is Postgres' "fast" shutdown: sessions end, data is flushed.
+    _terminate(record, record.postgres_pid, signal.SIGINT, SERVICE_STOP_TIMEOUT_S)
 
 
 def run_down(settings: Settings, timeout_s: float = 20.0) -> bool:
-    """Stop a running `recaudo up`; returns whether one was running."""
-    record = read_record(settings.state_dir)
+    """Stop a running `recaudo up` and anything it left; returns whether something was running."""
+    state_dir = settings.state_dir
+    record = read_record(state_dir)
     if record is None:
         return False
-    was_running = pid_alive(record.supervisor_pid)
-    _terminate(record.supervisor_pid, signal.SIGTERM, timeout_s)
-    # Normally the supervisor stopped all of these; after a SIGKILL it could not.
-    for pid in record.children.values():
-        _terminate(pid, signal.SIGTERM, 5)
-    _terminate(record.broker_pid, signal.SIGTERM, 5)
-    _terminate(record.postgres_pid, signal.SIGINT, 10)  # Postgres' "fast" shutdown
-    if runtime_file(settings.state_dir).exists():
-        remove_record(settings.state_dir)
-    return was_running
+    something = any(record.owns(pid) for pid in record.pids().values())
+    # The supervisor stops its workers, then Postgres, then the broker, in order;
+    # not its process group, which would hit the broker first.
+    _terminate(record, record.supervisor_pid, signal.SIGTERM, timeout_s)
+    # After a SIGKILL (or a supervisor killed just now) nothing did that for it.
+    _clean_up_after(record)
+    current = read_record(state_dir)
+    if current is not None and current.supervisor_pid == record.supervisor_pid:
+        remove_record(state_dir)
+    return something

@@ -6,17 +6,68 @@ Layout of ``RECAUDO_STATE_DIR`` (default ``~/.recaudo``)::
     logs/           broker.log, one log per worker, up.log when detached
     streams/        RocksDB state of the stream processors
     runtime.json    what `recaudo up` is running: pids, addresses, readiness
+    up.lock         held by the running `recaudo up`: one per state directory
+
+A pid in ``runtime.json`` can outlive its process: after a crash or a reboot
+the number may belong to something else. Each recorded pid therefore comes
+with its process's start time, and a pid whose start time differs is treated
+as gone, never signalled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 Phase = Literal["starting", "ready", "stopping"]
+
+
+def process_start_time(pid: int) -> str | None:
+    """An opaque token that differs between two processes that had the same pid;
+    None when it cannot be read (no such process, or no way to ask)."""
+    if sys.platform.startswith("linux"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            # Field 22, start time in clock ticks since boot; the command name
+            # (field 2) may contain spaces, so count from its closing paren.
+            return stat.rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            return None
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out or None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether ``pid`` names a running process (a zombie does not count)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): signal 0 is all we can know
 
 
 @dataclass
@@ -31,6 +82,39 @@ class RuntimeRecord:
     postgres_pid: int | None = None
     children: dict[str, int | None] = field(default_factory=dict)
     ready_after_s: float | None = None
+    #: str(pid) -> process_start_time(pid) when it was recorded.
+    start_times: dict[str, str] = field(default_factory=dict)
+
+    def pids(self) -> dict[str, int]:
+        """Every recorded process by role: supervisor, broker, postgres, children."""
+        named: dict[str, int | None] = {
+            "supervisor": self.supervisor_pid,
+            "broker": self.broker_pid,
+            "postgres": self.postgres_pid,
+            **self.children,
+        }
+        return {name: pid for name, pid in named.items() if pid}
+
+    def stamp(self) -> None:
+        """Remember the start time of every recorded pid (call before writing)."""
+        times = {str(pid): process_start_time(pid) for pid in self.pids().values()}
+        self.start_times = {pid: t for pid, t in times.items() if t is not None}
+
+    def owns(self, pid: int | None) -> bool:
+        """``pid`` is running and is still the process this record names."""
+        if not pid:
+            return False
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            # PermissionError: another user's process, so not one `recaudo up` started.
+            return False
+        if not pid_alive(pid):
+            return False
+        recorded = self.start_times.get(str(pid))
+        if recorded is None:
+            return True  # start time was not readable then: the pid is all we have
+        return process_start_time(pid) == recorded
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -49,13 +133,19 @@ def log_dir(state_dir: Path) -> Path:
     return state_dir / "logs"
 
 
+def postgres_dir(state_dir: Path) -> Path:
+    return state_dir / "postgres"
+
+
 def write_record(state_dir: Path, record: RuntimeRecord) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
+    record.stamp()
     path = runtime_file(state_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(record.to_json(), encoding="utf-8")
-    # The file holds the Postgres URL: owner-only.
-    tmp.chmod(0o600)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    # The file holds the Postgres URL: owner-only from the first byte.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(record.to_json())
     tmp.replace(path)  # atomic: readers never see half a file
 
 
@@ -70,26 +160,31 @@ def remove_record(state_dir: Path) -> None:
     runtime_file(state_dir).unlink(missing_ok=True)
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped) is not running.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def live_record(state_dir: Path) -> RuntimeRecord | None:
     """The record of a `recaudo up` that is still running, else None."""
     record = read_record(state_dir)
-    if record is None or not pid_alive(record.supervisor_pid):
+    if record is None or not record.owns(record.supervisor_pid):
         return None
     return record
+
+
+def try_lock(state_dir: Path) -> IO[bytes] | None:
+    """Take the state directory's `recaudo up` lock; None if another process holds it.
+
+    Keep the returned file open for as long as the lock is needed; the kernel
+    drops it when the process exits, however it exits.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / "up.lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def release_lock(handle: IO[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()

@@ -1,9 +1,22 @@
 """Child processes of `recaudo up`: started, watched, restarted with backoff,
-and stopped with nothing left behind."""
+and stopped with nothing left behind.
+
+How nothing is left behind:
+
+* each child leads its own process group, so a Ctrl-C in the terminal reaches
+  only the supervisor, which then stops the children in order; and stopping a
+  child signals its whole group, so whatever it spawned goes with it;
+* on Linux each child also asks the kernel (``PR_SET_PDEATHSIG``) for a SIGTERM
+  when its parent goes away, so even a SIGKILLed supervisor leaves no orphan.
+  macOS has no equivalent: there a hard-killed supervisor's children are found
+  and stopped by `recaudo down`, from the pids in ``runtime.json``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -11,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -18,25 +32,49 @@ from typing import IO
 
 log = logging.getLogger(__name__)
 
-#: A child that stayed up this long is healthy again: its backoff resets.
-HEALTHY_AFTER_S = 30.0
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM us if the supervisor dies,
-    so even a SIGKILLed supervisor leaves no orphan. Elsewhere the stop path
-    (signals and `recaudo down`) is what cleans up."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        except OSError:
-            pass
+class SupervisorError(RuntimeError):
+    pass
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    # Resolved once in the parent: loading a library between fork and exec can
+    # deadlock on the loader's lock when the parent has threads.
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl: Callable[..., int] = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
+def _child_setup(parent_pid: int) -> Callable[[], None]:
+    """What a child runs before exec (``preexec_fn``)."""
+    sigterm = int(signal.SIGTERM)
+
+    def setup() -> None:
+        if _PRCTL is None:
+            return
+        _PRCTL(PR_SET_PDEATHSIG, sigterm)
+        # The parent may have died between fork and prctl: then no signal will
+        # ever come, so leave now rather than run as an orphan.
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return setup
 
 
 @dataclass(frozen=True)
 class ProcessSpec:
+    """One supervised process: ``argv`` run with ``env`` on top of our environment."""
+
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
@@ -57,26 +95,37 @@ class Supervisor:
     """Runs each spec as a child process and keeps it running.
 
     A child that exits is restarted after ``backoff_initial`` seconds, doubling
-    up to ``backoff_max`` while it keeps dying young. :meth:`stop` sends SIGTERM
-    to every child, waits ``grace_s``, then SIGKILLs whatever remains.
+    up to ``backoff_max`` while it keeps dying young; once it has stayed up for
+    ``healthy_after_s`` its backoff starts over. Output goes to
+    ``log_dir/<name>.log``, with a line from the supervisor at each restart.
+    :meth:`stop` sends SIGTERM to every child's process group, waits
+    ``grace_s``, then SIGKILLs whatever remains.
+
+    PR_SET_PDEATHSIG follows the *thread* that started a child: call
+    :meth:`start` from a thread that lives as long as the supervisor (the main
+    thread, normally). Restarts are spawned by the supervisor's own thread.
     """
 
     def __init__(
         self,
         specs: list[ProcessSpec],
         log_dir: Path,
-        *,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        *,
+        healthy_after_s: float = 30.0,
         grace_s: float = 10.0,
         poll_s: float = 0.2,
     ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"process names must be unique: {names}")
+        if bad := [n for n in names if not n or "/" in n or n.startswith(".")]:
+            raise ValueError(f"process names become log file names; not usable: {bad}")
         self.log_dir = log_dir
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.healthy_after_s = healthy_after_s
         self.grace_s = grace_s
         self.poll_s = poll_s
         self._children = [_Child(spec) for spec in specs]
@@ -90,7 +139,15 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             for child in self._children:
-                self._spawn(child)
+                try:
+                    self._spawn(child)
+                except OSError as exc:
+                    # A command that cannot start now will not start later either:
+                    # say so at once, and leave nothing running.
+                    self._stop_locked()
+                    raise SupervisorError(
+                        f"cannot start {child.spec.name} ({child.spec.argv[0]}): {exc}"
+                    ) from exc
         self._watcher = threading.Thread(target=self._watch, name="supervisor", daemon=True)
         self._watcher.start()
         return self
@@ -100,25 +157,7 @@ class Supervisor:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         with self._lock:
-            running = [c for c in self._children if c.proc is not None and c.proc.poll() is None]
-            for child in running:
-                assert child.proc is not None
-                child.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + self.grace_s
-            for child in running:
-                assert child.proc is not None
-                try:
-                    child.proc.wait(max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    log.warning(
-                        "%s ignored SIGTERM for %.0f s: killing it", child.spec.name, self.grace_s
-                    )
-                    child.proc.kill()
-                    child.proc.wait()
-            for child in self._children:
-                if child.log is not None:
-                    child.log.close()
-                    child.log = None
+            self._stop_locked()
 
     def __enter__(self) -> Supervisor:
         return self.start()
@@ -134,6 +173,7 @@ class Supervisor:
     # --- state -----------------------------------------------------------------------
 
     def pids(self) -> dict[str, int | None]:
+        """Each child's pid, None while it waits to be restarted."""
         with self._lock:
             return {
                 c.spec.name: (c.proc.pid if c.proc is not None and c.proc.poll() is None else None)
@@ -146,6 +186,50 @@ class Supervisor:
 
     # --- internals -------------------------------------------------------------------
 
+    def _stop_locked(self) -> None:
+        self._stopping.set()
+        running = [c for c in self._children if c.proc is not None and c.proc.poll() is None]
+        for child in running:
+            self._signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for child in running:
+            assert child.proc is not None
+            try:
+                child.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning(
+                    "%s ignored SIGTERM for %.0f s: killing it", child.spec.name, self.grace_s
+                )
+                self._signal_group(child, signal.SIGKILL)
+                child.proc.wait()
+        for child in running:
+            # Whatever the child spawned and left behind still holds its group id
+            # (the kernel does not reuse it while the group has members).
+            assert child.proc is not None
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.proc.pid, signal.SIGKILL)
+        for child in self._children:
+            if child.log is not None:
+                child.log.close()
+                child.log = None
+
+    @staticmethod
+    def _signal_group(child: _Child, sig: signal.Signals) -> None:
+        assert child.proc is not None
+        try:
+            os.killpg(child.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            # A child that left its group (setsid) is still signalled itself.
+            with contextlib.suppress(ProcessLookupError):
+                child.proc.send_signal(sig)
+
+    def _note(self, child: _Child, message: str) -> None:
+        """A line in the child's own log, where its user looks first."""
+        if child.log is not None:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            child.log.write(f"--- {stamp} recaudo supervisor: {message}\n".encode())
+            child.log.flush()
+
     def _spawn(self, child: _Child) -> None:
         if child.log is None:
             child.log = (self.log_dir / f"{child.spec.name}.log").open("ab")
@@ -155,7 +239,8 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             stdout=child.log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            process_group=0,
+            preexec_fn=_child_setup(os.getpid()),
         )
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.spec.name, child.proc.pid)
@@ -169,30 +254,44 @@ class Supervisor:
                 for child in self._children:
                     self._check(child, now)
 
+    def _schedule_restart(self, child: _Child, now: float) -> None:
+        child.backoff_s = (
+            self.backoff_initial
+            if not child.backoff_s
+            else min(child.backoff_s * 2, self.backoff_max)
+        )
+        child.next_start_at = now + child.backoff_s
+
     def _check(self, child: _Child, now: float) -> None:
         proc = child.proc
         if proc is not None:
             code = proc.poll()
             if code is None:
-                if child.backoff_s and now - child.started_at > HEALTHY_AFTER_S:
+                if child.backoff_s and now - child.started_at >= self.healthy_after_s:
                     child.backoff_s = 0.0
                 return
             lived = now - child.started_at
-            child.backoff_s = (
-                self.backoff_initial
-                if not child.backoff_s
-                else min(child.backoff_s * 2, self.backoff_max)
-            )
-            child.next_start_at = now + child.backoff_s
+            if child.backoff_s and lived >= self.healthy_after_s:
+                child.backoff_s = 0.0  # it was healthy; this is a fresh failure
+            self._schedule_restart(child, now)
             child.proc = None
-            log.warning(
-                "%s exited with code %s after %.1f s; restarting in %.1f s",
-                child.spec.name,
-                code,
-                lived,
-                child.backoff_s,
+            message = (
+                f"{child.spec.name} exited with code {code} after {lived:.1f} s; "
+                f"restarting in {child.backoff_s:.1f} s"
             )
+            log.warning("%s", message)
+            self._note(child, message)
             return
-        if now >= child.next_start_at:
-            child.restarts += 1
+        if now < child.next_start_at:
+            return
+        child.restarts += 1
+        try:
             self._spawn(child)
+        except OSError as exc:
+            # Keep watching the others; try this one again later.
+            self._schedule_restart(child, now)
+            message = (
+                f"cannot restart {child.spec.name}: {exc}; trying again in {child.backoff_s:.1f} s"
+            )
+            log.error("%s", message)
+            self._note(child, message)

@@ -34,9 +34,9 @@ def test_bad_messages_are_dead_lettered_and_valid_ones_flow(topics_ready: Settin
     good = [debt_event(debtor_id=f"D-{i}") for i in range(3)]
 
     negative = debt_event(debtor_id="D-neg").to_avro()
-    negative["payload"]["amount_minor"] = -500
+    negative["payload"][1]["amount_minor"] = -500
     unknown_currency = debt_event(debtor_id="D-cur").to_avro()
-    unknown_currency["payload"]["currency"] = "XXQ"
+    unknown_currency["payload"][1]["currency"] = "XXQ"
     bad: list[tuple[bytes, bytes, str, str]] = [
         (b"D-garbage", b"\x13\x37 not avro at all", "DECODE_ERROR", "not Confluent-framed"),
         (b"D-schema", _framed(9999, good[0].to_avro()), "UNKNOWN_SCHEMA", "schema id 9999"),

@@ -166,7 +166,3 @@ def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
         rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}
     assert rebuilt == live["views"]
 
-
-def test_time_alignment_is_off_for_the_order_independent_view(kafka_settings: Settings) -> None:
-    processor = DebtorViewProcessor(kafka_settings)
-    assert processor.processor.app._dataframe_registry.requires_time_alignment is False
