@@ -89,7 +89,7 @@ def publish(settings: Settings, events: list[DebtEvent], json_topic: str) -> Non
     raw.flush(60)
 
 
-def run_recaudo(settings: Settings, expected: int) -> Meter:
+def run_recaudo(settings: Settings, expected: int, commit_interval: float) -> Meter:
     from streams.debtor_view import DebtorViewProcessor
 
     holder: dict[str, DebtorViewProcessor] = {}
@@ -97,7 +97,10 @@ def run_recaudo(settings: Settings, expected: int) -> Meter:
     # Only debt events count towards the figure; the derived events it writes
     # back are consumed too, so let it see those as extra, not expected.
     holder["p"] = DebtorViewProcessor(
-        settings, group=f"bench-recaudo-{uuid.uuid4().hex[:6]}", on_processed=meter
+        settings,
+        group=f"bench-recaudo-{uuid.uuid4().hex[:6]}",
+        on_processed=meter,
+        commit_interval=commit_interval,
     )
     guard = threading.Timer(900, holder["p"].stop)
     guard.start()
@@ -199,6 +202,12 @@ def main() -> None:
     parser.add_argument("--debtors", type=int, default=10_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--skip-faust", action="store_true")
+    parser.add_argument(
+        "--commit-interval",
+        type=float,
+        default=5.0,
+        help="recaudo view checkpoint interval, s (snapshots coalesce over it)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="viewbench"))
@@ -241,7 +250,7 @@ def main() -> None:
         publish(settings, events, json_topic)
         print(f"published them (Avro and JSON) in {time.perf_counter() - t0:.1f} s")
 
-        recaudo = run_recaudo(settings, len(events))
+        recaudo = run_recaudo(settings, len(events), args.commit_interval)
         print(f"recaudo view:          {recaudo.rate:10,.0f} events/s")
         naive = run_naive_quix(settings, json_topic, f"{json_topic}-out", len(events))
         print(f"naive quixstreams:     {naive.rate:10,.0f} events/s")

@@ -171,7 +171,7 @@ class DebtorViewProcessor:
         publish_derived: bool = True,
         publish_views: bool = True,
         group: str | None = None,
-        commit_interval: float = 1.0,
+        commit_interval: float = 5.0,
         on_processed: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.processor = StreamProcessor(

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
@@ -231,7 +232,11 @@ def _start_services(
         postgres = EmbeddedPostgres(postgres_dir(state_dir))
 
         def start_postgres() -> str:
-            stack.enter_context(postgres)
+            with warnings.catch_warnings():
+                # pgserver asks platformdirs for a runtime dir it does not need here;
+                # on servers without XDG_RUNTIME_DIR that warning is only noise.
+                warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+                stack.enter_context(postgres)
             return f"ready, data in {postgres.data_dir}"
 
         _step(progress, "starting Postgres", start_postgres)
@@ -298,9 +303,7 @@ def run_detached(
                 )
                 return 0
             if proc.poll() is not None:
-                progress(
-                    f"recaudo up exited with code {proc.returncode}; last lines of {log_path}:"
-                )
+                progress(f"recaudo up exited with code {proc.returncode}; end of {log_path}:")
                 progress(_tail(log_path))
                 return 1
             time.sleep(0.2)
@@ -328,6 +331,12 @@ def _port_open(address: str | None) -> bool:
         return False
 
 
+def _leftovers(record: RuntimeRecord) -> dict[str, int]:
+    """Recorded processes other than the supervisor that are still running."""
+    pids = record.pids().items()
+    return {name: pid for name, pid in pids if name != "supervisor" and record.owns(pid)}
+
+
 def run_status(settings: Settings) -> dict[str, Any]:
     """What `recaudo up` is running, each process checked; ``running`` False if nothing."""
     state_dir = settings.state_dir
@@ -336,16 +345,11 @@ def run_status(settings: Settings) -> dict[str, Any]:
         return {"running": False, "state_dir": str(state_dir)}
     if not record.owns(record.supervisor_pid):
         # `up` died without cleaning up (SIGKILL, power loss): anything it left?
-        leftovers = {
-            name: pid
-            for name, pid in record.pids().items()
-            if name != "supervisor" and record.owns(pid)
-        }
         return {
             "running": False,
             "state_dir": str(state_dir),
             "stale": True,
-            "leftovers": leftovers,
+            "leftovers": _leftovers(record),
         }
     return {
         "running": True,
@@ -431,11 +435,7 @@ def _terminate(
 
 def _clean_up_after(record: RuntimeRecord, progress: Progress | None = None) -> None:
     """Stop what a dead `recaudo up` left running (its children, broker, Postgres)."""
-    leftovers = {
-        name: pid
-        for name, pid in record.pids().items()
-        if name != "supervisor" and record.owns(pid)
-    }
+    leftovers = _leftovers(record)
     if leftovers and progress is not None:
         names = ", ".join(f"{n} (pid {p})" for n, p in leftovers.items())
         progress(f"a previous run did not stop cleanly; stopping what it left: {names}")

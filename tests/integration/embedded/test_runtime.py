@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from recaudo.embedded.runtime import run_down
 from recaudo.embedded.state import live_record, pid_alive, read_record
+from recaudo.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +52,12 @@ def recorded_pids(state_dir: Path) -> list[int]:
 
 
 @pytest.fixture
-def state_dir() -> Path:
+def state_dir() -> Iterator[Path]:
     # Short: Postgres puts its Unix socket in here.
-    return Path(tempfile.mkdtemp(prefix="rcup"))
+    path = Path(tempfile.mkdtemp(prefix="rcup"))
+    yield path
+    run_down(Settings(state_dir=path), timeout_s=5)  # whatever a failed test left
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_up_publish_status_down(state_dir: Path) -> None:
@@ -86,14 +93,16 @@ def test_sigterm_stops_everything(state_dir: Path) -> None:
         text=True,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    record = None
+    while time.monotonic() < deadline and proc.poll() is None:
         record = read_record(state_dir)
         if record is not None and record.phase == "ready":
             break
         time.sleep(0.2)
+    assert record is not None and record.phase == "ready", proc.communicate(timeout=30)[0]
     pids = recorded_pids(state_dir)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    assert "starting broker" in out and "recaudo is up in" in out and "stopped." in out
+    assert "starting broker" in out and "recaudo is up in" in out and "stopped (" in out
     assert not any(pid_alive(p) for p in pids)

@@ -2,45 +2,93 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from recaudo.embedded.state import pid_alive
-from recaudo.embedded.supervisor import ProcessSpec, Supervisor
+from recaudo.embedded.supervisor import ProcessSpec, Supervisor, SupervisorError
 
 
 def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def wait(condition: object, timeout_s: float = 10) -> bool:
+SLEEP = python("import time; time.sleep(60)")
+
+
+def wait(condition: Callable[[], bool], timeout_s: float = 10) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if callable(condition) and condition():
+        if condition():
             return True
-        time.sleep(0.05)
+        time.sleep(0.02)
     return False
+
+
+def read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 def test_a_dying_child_is_restarted_with_backoff(tmp_path: Path) -> None:
     spec = ProcessSpec("flaky", python("import sys; sys.exit(3)"))
-    with Supervisor([spec], tmp_path, backoff_initial=0.1, backoff_max=0.4, poll_s=0.02) as sup:
+    with Supervisor([spec], tmp_path, 0.1, 0.4, poll_s=0.02) as sup:
         assert wait(lambda: sup.restarts()["flaky"] >= 4)
         started = time.monotonic()
         before = sup.restarts()["flaky"]
         assert wait(lambda: sup.restarts()["flaky"] >= before + 2)
         # Capped backoff: two more restarts take at least ~2 x 0.4 s.
         assert time.monotonic() - started >= 0.6
+    log = read(tmp_path / "flaky.log")
+    assert "flaky exited with code 3" in log and "restarting in 0.4 s" in log
+
+
+def test_backoff_starts_over_once_a_child_was_healthy(tmp_path: Path) -> None:
+    # Lives 0.3 s, past healthy_after_s: each exit is a first failure again,
+    # where without the reset the waits would grow 0.1, 0.2, 0.4 s.
+    spec = ProcessSpec("steady", python("import time; time.sleep(0.3)"))
+    with Supervisor([spec], tmp_path, 0.1, 10, healthy_after_s=0.2, poll_s=0.02) as sup:
+        assert wait(lambda: sup.restarts()["steady"] >= 3, 5)
+    lines = read(tmp_path / "steady.log").splitlines()
+    waits = [line.rsplit("restarting in ", 1)[1] for line in lines if "restarting in" in line]
+    assert len(waits) >= 3 and set(waits) == {"0.1 s"}
 
 
 def test_stop_leaves_no_child_behind(tmp_path: Path) -> None:
-    specs = [ProcessSpec(f"w{i}", python("import time; time.sleep(60)")) for i in range(3)]
+    specs = [ProcessSpec(f"w{i}", SLEEP) for i in range(3)]
     sup = Supervisor(specs, tmp_path).start()
     pids = sup.pids()
     assert all(pid_alive(p) for p in pids.values())
     sup.stop()
     assert not any(pid_alive(p) for p in pids.values())
+
+
+def test_stop_takes_what_a_child_spawned(tmp_path: Path) -> None:
+    spawner = python(
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    sup = Supervisor([ProcessSpec("spawner", spawner)], tmp_path, grace_s=2).start()
+    assert wait(lambda: read(tmp_path / "spawner.log").strip().isdigit())
+    grandchild = int(read(tmp_path / "spawner.log"))
+    assert pid_alive(grandchild)
+    sup.stop()
+    assert wait(lambda: not pid_alive(grandchild), 3)
+
+
+def test_children_lead_their_own_process_group(tmp_path: Path) -> None:
+    # A Ctrl-C in the terminal reaches the supervisor's group only: the
+    # supervisor, not the terminal, decides when and in which order children stop.
+    with Supervisor([ProcessSpec("c", SLEEP)], tmp_path) as sup:
+        (pid,) = sup.pids().values()
+        assert pid is not None
+        assert os.getpgid(pid) == pid != os.getpgrp()
 
 
 def test_a_child_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
@@ -49,7 +97,7 @@ def test_a_child_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
         "print('ready', flush=True); time.sleep(60)"
     )
     sup = Supervisor([ProcessSpec("stubborn", stubborn)], tmp_path, grace_s=0.5).start()
-    assert wait(lambda: "ready" in (tmp_path / "stubborn.log").read_text())
+    assert wait(lambda: "ready" in read(tmp_path / "stubborn.log"))
     (pid,) = sup.pids().values()
     started = time.monotonic()
     sup.stop()
@@ -64,12 +112,40 @@ def test_children_get_their_environment_and_logs(tmp_path: Path) -> None:
         {"RECAUDO_X": "hello"},
     )
     with Supervisor([spec], tmp_path, backoff_initial=5):
-        assert wait(lambda: "hello" in (tmp_path / "env.log").read_text())
+        assert wait(lambda: "hello" in read(tmp_path / "env.log"))
 
 
+def test_a_command_that_cannot_start_is_reported_and_nothing_is_left(tmp_path: Path) -> None:
+    good = ProcessSpec("good", SLEEP)
+    bad = ProcessSpec("bad", [str(tmp_path / "no-such-program")])
+    sup = Supervisor([good, bad], tmp_path)
+    with pytest.raises(SupervisorError, match="cannot start bad"):
+        sup.start()
+    assert not any(pid_alive(p) for p in sup.pids().values())
+
+
+def test_a_failed_restart_is_retried(tmp_path: Path) -> None:
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/sh\nexit 1\n")
+    script.chmod(0o755)
+    with Supervisor([ProcessSpec("job", [str(script)])], tmp_path, 0.05, 0.1, poll_s=0.02) as sup:
+        assert wait(lambda: sup.restarts()["job"] >= 1)
+        script.unlink()
+        assert wait(lambda: "cannot restart job" in read(tmp_path / "job.log"))
+        script.write_text("#!/bin/sh\nsleep 60\n")
+        script.chmod(0o755)
+        assert wait(lambda: pid_alive(sup.pids()["job"]), 5)
+
+
+def test_names_must_be_unique_and_usable_as_file_names(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unique"):
+        Supervisor([ProcessSpec("a", SLEEP), ProcessSpec("a", SLEEP)], tmp_path)
+    with pytest.raises(ValueError, match="log file"):
+        Supervisor([ProcessSpec("../a", SLEEP)], tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
-    import subprocess
-
     code = (
         "import sys, time; from pathlib import Path; "
         "from recaudo.embedded.supervisor import ProcessSpec, Supervisor; "

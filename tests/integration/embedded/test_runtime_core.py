@@ -1,0 +1,254 @@
+"""``run_up`` / ``run_status`` / ``run_down`` with the real Tansu and Postgres,
+and stand-in workers: the runtime's own promises, without the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from recaudo.embedded.runtime import run_down, run_status, run_up
+from recaudo.embedded.state import RuntimeRecord, pid_alive, read_record
+from recaudo.settings import Settings
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not Path("/proc").is_dir(), reason="looks for leftovers in /proc"),
+]
+
+READY_WITHIN_S = 20.0
+
+UP = """
+import sys
+from recaudo.embedded.runtime import run_up
+from recaudo.embedded.supervisor import ProcessSpec
+from recaudo.settings import Settings
+
+sleeper = [sys.executable, "-c", "import time; time.sleep(1000)"]
+workers = [ProcessSpec(f"sleeper-{i}", sleeper) for i in range(2)]
+sys.exit(run_up(Settings(), workers, progress=lambda line: print(line, flush=True)))
+"""
+
+
+def clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("RECAUDO_") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+    }
+    return {**env, "RECAUDO_STATE_DIR": str(state_dir), **extra}
+
+
+def start_up(state_dir: Path, *, own_group: bool = False, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", UP],
+        env=clean_env(state_dir, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        process_group=0 if own_group else None,
+    )
+
+
+def wait_ready(state_dir: Path, proc: subprocess.Popen[str]) -> tuple[RuntimeRecord, float]:
+    started = time.monotonic()
+    while time.monotonic() - started < READY_WITHIN_S:
+        record = read_record(state_dir)
+        if record is not None and record.phase == "ready":
+            return record, time.monotonic() - started
+        if proc.poll() is not None:
+            pytest.fail(f"run_up exited with {proc.returncode}:\n{proc.communicate()[0]}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"not ready within {READY_WITHIN_S} s:\n{proc.communicate()[0]}")
+
+
+def processes_of(state_dir: Path, record: RuntimeRecord) -> list[str]:
+    """Command lines of any process still tied to this runtime: its Postgres
+    (data dir in the command line), its Tansu (port), its workers."""
+    port = (record.bootstrap_servers or "").rpartition(":")[2]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        ours = str(state_dir) in cmd or ("tansu" in cmd and f":{port} " in f"{cmd} ")
+        if ours and pid_alive(int(entry.name)):
+            found.append(f"{entry.name}: {cmd}")
+    return found
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    # Short: Postgres puts its Unix socket in here.
+    path = Path(tempfile.mkdtemp(prefix="rc"))
+    yield path
+    run_down(Settings(state_dir=path), timeout_s=5)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_status_roundtrip_down(state_dir: Path) -> None:
+    proc = start_up(state_dir)
+    record, took = wait_ready(state_dir, proc)
+    print(f"run_up ready in {took:.2f} s (own measure {record.ready_after_s} s)")
+    settings = Settings(state_dir=state_dir)
+
+    status = run_status(settings)
+    assert status["running"] and status["phase"] == "ready"
+    assert status["broker"]["embedded"] and status["broker"]["alive"]
+    assert status["broker"]["reachable"]
+    assert status["postgres"]["embedded"] and status["postgres"]["alive"]
+    assert set(status["workers"]) == {"sleeper-0", "sleeper-1"}
+    assert all(w["alive"] for w in status["workers"].values())
+
+    refused: list[str] = []
+    assert run_up(settings, [], progress=refused.append) == 1
+    assert refused == [f"recaudo is already running (pid {proc.pid}); `recaudo down` stops it."]
+
+    assert record.bootstrap_servers is not None
+    topic = "recaudo.debt-events"
+    value = uuid.uuid4().hex.encode()
+    producer = Producer({"bootstrap.servers": record.bootstrap_servers})
+    producer.produce(topic, value, key=b"debtor-1", partition=0)
+    assert producer.flush(10) == 0
+    # An open client connection holds Tansu's shutdown up to its 5 s stop timeout.
+    del producer
+    consumer = Consumer(
+        {
+            "bootstrap.servers": record.bootstrap_servers,
+            "group.id": "t",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    got = None
+    deadline = time.monotonic() + 10
+    while got is None and time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is not None and not msg.error() and msg.value() == value:
+            got = msg
+    consumer.close()
+    assert got is not None and got.key() == b"debtor-1"
+
+    pids = record.pids()
+    assert run_down(settings) is True
+    assert proc.wait(5) == 0
+    out = proc.communicate()[0]
+    for line in (
+        "starting broker (Tansu)… ready on 127.0.0.1:",
+        "starting Postgres… ready",
+        "creating topics…",
+        "starting workers: sleeper-0, sleeper-1",
+        "recaudo is up in",
+        "stopping…",
+        "stopped (",
+    ):
+        assert line in out, out
+    assert not [name for name, pid in pids.items() if pid_alive(pid)]
+    assert processes_of(state_dir, record) == []
+    assert read_record(state_dir) is None
+    assert run_status(settings) == {"running": False, "state_dir": str(state_dir)}
+    assert run_down(settings) is False
+
+
+def test_sigterm_to_up_leaves_no_orphan(state_dir: Path) -> None:
+    proc = start_up(state_dir)
+    record, _ = wait_ready(state_dir, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert not [pid for pid in record.pids().values() if pid_alive(pid)]
+    assert processes_of(state_dir, record) == []
+    assert read_record(state_dir) is None
+
+
+def test_ctrl_c_in_the_terminal_stops_everything_in_order(state_dir: Path) -> None:
+    # A terminal sends SIGINT to its whole foreground process group.
+    proc = start_up(state_dir, own_group=True)
+    record, _ = wait_ready(state_dir, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+    assert "stopped (" in out and "exited unexpectedly" not in out, out
+    assert not [pid for pid in record.pids().values() if pid_alive(pid)]
+    assert processes_of(state_dir, record) == []
+    # Workers are in groups of their own: stopped by the supervisor, not the terminal.
+    for name in ("sleeper-0", "sleeper-1"):
+        assert "KeyboardInterrupt" not in (state_dir / "logs" / f"{name}.log").read_text()
+
+
+def test_a_dead_broker_stops_the_runtime(state_dir: Path) -> None:
+    proc = start_up(state_dir)
+    record, _ = wait_ready(state_dir, proc)
+    assert record.broker_pid is not None
+    os.kill(record.broker_pid, signal.SIGKILL)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 1, out
+    assert "the embedded broker exited unexpectedly" in out
+    assert not [pid for pid in record.pids().values() if pid_alive(pid)]
+    assert processes_of(state_dir, record) == []
+
+
+def test_down_cleans_up_after_a_killed_up(state_dir: Path) -> None:
+    proc = start_up(state_dir)
+    record, _ = wait_ready(state_dir, proc)
+    proc.kill()  # no chance to clean up: only what the kernel and `down` do
+    proc.wait()
+    settings = Settings(state_dir=state_dir)
+    # Workers go with their parent (PR_SET_PDEATHSIG); the services outlive it.
+    workers = [pid for pid in record.children.values() if pid]
+    deadline = time.monotonic() + 5
+    while any(pid_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(pid_alive(p) for p in workers)
+    status = run_status(settings)
+    assert not status["running"] and status["stale"]
+    assert set(status["leftovers"]) == {"broker", "postgres"}
+    assert run_down(settings) is True
+    assert processes_of(state_dir, record) == []
+    assert read_record(state_dir) is None
+
+
+def test_a_failing_step_exits_1_with_a_clear_message(state_dir: Path) -> None:
+    proc = start_up(state_dir, RECAUDO_TANSU_BIN=str(state_dir / "no-tansu"))
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1, out
+    assert "recaudo up: starting broker (Tansu) failed:" in out
+    assert "no-tansu" in out
+    assert read_record(state_dir) is None
+
+
+def test_with_real_services_configured_it_starts_none(
+    state_dir: Path, broker: object, pg_dsn: str
+) -> None:
+    from recaudo.embedded.broker import EmbeddedBroker
+
+    assert isinstance(broker, EmbeddedBroker)
+    proc = start_up(
+        state_dir,
+        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+        DATABASE_URL=pg_dsn,
+        RECAUDO_TOPIC_PREFIX=f"t{uuid.uuid4().hex[:8]}",
+    )
+    record, _ = wait_ready(state_dir, proc)
+    assert record.broker_pid is None and record.postgres_pid is None
+    assert record.bootstrap_servers == broker.bootstrap_servers
+    assert not (state_dir / "postgres").exists()
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+    assert f"using Kafka at {broker.bootstrap_servers}" in out
+    assert "using the Postgres of DATABASE_URL" in out
+    assert "starting broker" not in out and "starting Postgres" not in out
