@@ -12,6 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from recaudo.embedded.supervisor import child_setup
+
 START_TIMEOUT_S = 20.0
 
 
@@ -113,6 +115,11 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            # Its own process group, so a terminal's Ctrl-C reaches the
+            # supervisor first and the broker is stopped last; and it dies
+            # with its parent even if that parent is killed outright.
+            process_group=0,
+            preexec_fn=child_setup(os.getpid()),
         )
         try:
             wait_for_port(self.host, self.port, START_TIMEOUT_S, self._proc)

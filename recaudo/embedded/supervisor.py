@@ -55,7 +55,7 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def _child_setup(parent_pid: int) -> Callable[[], None]:
+def child_setup(parent_pid: int) -> Callable[[], None]:
     """What a child runs before exec (``preexec_fn``)."""
     sigterm = int(signal.SIGTERM)
 
@@ -240,7 +240,7 @@ class Supervisor:
             stdout=child.log,
             stderr=subprocess.STDOUT,
             process_group=0,
-            preexec_fn=_child_setup(os.getpid()),
+            preexec_fn=child_setup(os.getpid()),
         )
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.spec.name, child.proc.pid)

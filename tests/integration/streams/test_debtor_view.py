@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -134,9 +133,11 @@ def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
         assert got == expected
     finally:
         worker.terminate()
-        worker.wait(20)
-        if worker.returncode is None:
-            os.kill(worker.pid, signal.SIGKILL)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:

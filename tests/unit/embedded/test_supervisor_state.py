@@ -30,6 +30,11 @@ def record(**fields: object) -> RuntimeRecord:
     )
 
 
+def write_record_raw(state_dir: Path, rec: RuntimeRecord) -> None:
+    """As written, start times included (write_record would take fresh ones)."""
+    runtime_file(state_dir).write_text(rec.to_json())
+
+
 def test_record_round_trip_is_private(tmp_path: Path) -> None:
     rec = record(broker_pid=os.getpid(), children={"w": None}, database_url="postgresql://x")
     write_record(tmp_path, rec)
@@ -64,10 +69,6 @@ def test_a_record_owns_only_its_own_live_processes(tmp_path: Path) -> None:
     write_record_raw(tmp_path, rec)
     assert not rec.owns(os.getpid())
     assert live_record(tmp_path) is None
-
-
-def write_record_raw(state_dir: Path, rec: RuntimeRecord) -> None:
-    runtime_file(state_dir).write_text(rec.to_json())
 
 
 def test_pids_by_role() -> None:
