@@ -18,9 +18,12 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Producer
+from opentelemetry.trace import SpanKind
+from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
 
+from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import write_views
@@ -152,6 +155,27 @@ class DebtorViewSink(BaseSink):
             self._conn.close()
 
 
+def fold_traced(
+    event: Event, key: Any, timestamp: int, headers: Any, state: State[Any, Any]
+) -> ApplyResult:
+    """:func:`fold` inside a span that continues the producer's trace."""
+    ctx = message_context()
+    with telemetry.tracer().start_as_current_span(
+        f"process {ctx.topic}",
+        context=telemetry.extract(headers),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": ctx.topic,
+            "messaging.destination.partition.id": str(ctx.partition),
+            "messaging.kafka.offset": ctx.offset,
+            "messaging.message.id": str(event.event_id),
+        },
+    ):
+        return fold(event, state)
+
+
 def fold(event: Event, state: State[Any, Any]) -> ApplyResult:
     raw = state.get(STATE_KEY)
     current = DebtorState.decode(raw) if raw is not None else None
@@ -172,6 +196,7 @@ class DebtorViewProcessor:
         publish_views: bool = True,
         group: str | None = None,
         commit_interval: float = 5.0,
+        traced: bool | None = None,
         on_processed: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.processor = StreamProcessor(
@@ -192,7 +217,14 @@ class DebtorViewProcessor:
             sdf = sdf.concat(other)
         # One chain, no branches: quixstreams deep-copies a value for each
         # branch, which would copy every debtor state. The sink publishes.
-        sdf.apply(fold, stateful=True).filter(lambda r: r.changed).sink(self.sink)
+        # A span per event costs a few µs: only when traces go somewhere.
+        traced = settings.otel_exporter_otlp_endpoint is not None if traced is None else traced
+        results = (
+            sdf.apply(fold_traced, stateful=True, metadata=True)
+            if traced
+            else sdf.apply(fold, stateful=True)
+        )
+        results.filter(lambda r: r.changed).sink(self.sink)
 
     def run(self) -> None:
         try:

@@ -166,4 +166,3 @@ def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
     with psycopg.connect(pg_settings.database_dsn()) as conn:
         rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}
     assert rebuilt == live["views"]
-
