@@ -361,11 +361,21 @@ def settings_cmd() -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def main() -> None:
+def quiet_third_party_warnings() -> None:
+    """confluent-kafka's registry client imports authlib's deprecated httpx shim,
+    and authlib forces its own deprecation warnings on at import: import it
+    first, then silence that one warning."""
     import warnings
 
-    # confluent-kafka's registry client imports authlib's deprecated httpx shim.
+    try:
+        import authlib.deprecate  # noqa: F401
+    except ImportError:
+        return
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+
+
+def main() -> None:
+    quiet_third_party_warnings()
     cli(prog_name="recaudo")
 
 
