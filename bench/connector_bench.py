@@ -11,22 +11,15 @@ sustained rate, from the first batch handled to the last outcome acknowledged.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.harness import bench_settings
 from connectors.service import Connector, ConnectorConfig
 from connectors.simulator import SimulatedProvider
-from recaudo.embedded.broker import EmbeddedBroker
 from recaudo.events import DispatchCommand
 from recaudo.producer import RecaudoProducer
-from recaudo.settings import Settings
-from recaudo.topics_admin import ensure_topics
 
 
 def commands(n: int) -> list[DispatchCommand]:
@@ -56,19 +49,7 @@ def main() -> None:
     parser.add_argument("--dispatches", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="connbench"))
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None if external else EmbeddedBroker(log_path=work / "broker.log").start()
-    try:
-        settings = Settings(
-            kafka_bootstrap_servers=external or broker.bootstrap_servers,  # type: ignore[union-attr]
-            embedded_broker=broker is not None,
-            topic_prefix=f"cb{uuid.uuid4().hex[:6]}",
-            topic_partitions=args.partitions,
-            state_dir=work,
-            log_level="WARNING",
-        )
-        ensure_topics(settings)
+    with bench_settings("cb", args.partitions) as settings:
         with RecaudoProducer(settings) as producer:
             producer.publish_many(commands(args.dispatches))
         provider = SimulatedProvider("sms", latency_scale=0, seed=1)
@@ -98,10 +79,6 @@ def main() -> None:
         print(
             f"one connector, simulator, no rate limit: {rate:,.0f} dispatches/s (target >= 5,000)"
         )
-    finally:
-        if broker is not None:
-            broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,19 +31,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from recaudo.embedded.broker import EmbeddedBroker
+from bench.harness import bench_settings
 from recaudo.embedded.quirks import consumer_overrides
 from recaudo.events import DebtEvent
 from recaudo.portfolio import generate
 from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
-from recaudo.topics_admin import ensure_topics
 
 
 class Meter:
@@ -210,20 +208,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="viewbench"))
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None if external else EmbeddedBroker(log_path=work / "broker.log").start()
-    try:
-        bootstrap = external or broker.bootstrap_servers  # type: ignore[union-attr]
-        settings = Settings(
-            kafka_bootstrap_servers=bootstrap,
-            embedded_broker=broker is not None,
-            topic_prefix=f"bench{uuid.uuid4().hex[:6]}",
-            topic_partitions=args.partitions,
-            state_dir=work,
-            log_level="WARNING",
-        )
-        ensure_topics(settings)
+    with bench_settings("vb", args.partitions) as settings:
+        bootstrap = settings.require_bootstrap_servers()
         json_topic = f"{settings.topic_prefix}.debt-events-json"
         admin = AdminClient(settings.kafka_config())
         futures = admin.create_topics(
@@ -269,10 +255,6 @@ def main() -> None:
                 f"recaudo / naive faust:       {recaudo.rate / faust_rate:6.2f}x  (target >= 20x)"
             )
         print(f"state per debtor:            {size:6.0f} bytes (target <= 2048)")
-    finally:
-        if broker is not None:
-            broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

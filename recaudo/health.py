@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+
+from recaudo.lifecycle import Service
 
 
-class HealthServer:
+class HealthServer(Service):
     """Serves liveness (the process answers), readiness (``ready()`` is true) and
     metrics (``metrics()``: name -> value, exposed as Prometheus gauges)."""
 
@@ -62,14 +63,3 @@ class HealthServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-    def __enter__(self) -> HealthServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

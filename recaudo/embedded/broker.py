@@ -9,10 +9,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from recaudo.embedded.supervisor import child_setup
+from recaudo.lifecycle import Service
 
 START_TIMEOUT_S = 20.0
 
@@ -67,7 +67,7 @@ def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen
     raise BrokerError(f"Tansu did not listen on {host}:{port} within {timeout_s:.0f} s")
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(Service):
     """A Tansu broker process on 127.0.0.1 (memory storage: nothing survives a stop).
 
     Tansu listens on IPv4 only, so clients must use 127.0.0.1, not localhost.
@@ -140,14 +140,3 @@ class EmbeddedBroker:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from recaudo.lifecycle import Service
 
 
 class PostgresError(RuntimeError):
     pass
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(Service):
     """PostgreSQL with its data in ``data_dir`` (kept across runs), reached over a
     Unix socket inside that directory, so it needs no TCP port.
     """
@@ -54,14 +55,3 @@ class EmbeddedPostgres:
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()
-
-    def __enter__(self) -> EmbeddedPostgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

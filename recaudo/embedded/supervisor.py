@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO
+
+from recaudo.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class _Child:
     next_start_at: float = 0.0
 
 
-class Supervisor:
+class Supervisor(Service):
     """Runs each spec as a child process and keeps it running.
 
     A child that exits is restarted after ``backoff_initial`` seconds, doubling
@@ -158,17 +159,6 @@ class Supervisor:
             self._watcher.join(timeout=5)
         with self._lock:
             self._stop_locked()
-
-    def __enter__(self) -> Supervisor:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- state -----------------------------------------------------------------------
 
