@@ -207,15 +207,16 @@ def test_down_cleans_up_after_a_killed_up(state_dir: Path) -> None:
     proc.kill()  # no chance to clean up: only what the kernel and `down` do
     proc.wait()
     settings = Settings(state_dir=state_dir)
-    # Workers go with their parent (PR_SET_PDEATHSIG); the services outlive it.
-    workers = [pid for pid in record.children.values() if pid]
+    # Workers and the broker go with their parent (PR_SET_PDEATHSIG); Postgres,
+    # daemonised by pg_ctl, outlives it until `down`.
+    workers = [pid for pid in [*record.children.values(), record.broker_pid] if pid]
     deadline = time.monotonic() + 5
     while any(pid_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(pid_alive(p) for p in workers)
     status = run_status(settings)
     assert not status["running"] and status["stale"]
-    assert set(status["leftovers"]) == {"broker", "postgres"}
+    assert set(status["leftovers"]) == {"postgres"}
     assert run_down(settings) is True
     assert processes_of(state_dir, record) == []
     assert read_record(state_dir) is None
