@@ -10,7 +10,7 @@ from typing import Any
 
 from quixstreams import Application
 from quixstreams.kafka.configuration import ConnectionConfig
-from quixstreams.models import TopicConfig
+from quixstreams.models import Row, TopicConfig
 from quixstreams.models.serializers import Deserializer, Serializer
 from quixstreams.models.topics import Topic as QxTopic
 from quixstreams.state.rocksdb import RocksDBOptions
@@ -42,6 +42,43 @@ class AvroEventSerializer(Serializer):
 
     def __call__(self, value: Envelope, ctx: Any) -> bytes:
         return self._serde.serialize(ctx.topic, value)
+
+
+class RowMessage:
+    """A processed row seen as the Kafka message it came from, for dead letters.
+
+    The row holds the decoded event, so its value is re-encoded: the same
+    Avro record, not necessarily the producer's exact bytes.
+    """
+
+    def __init__(self, row: Row, serde: Serde) -> None:
+        self._row = row
+        self._serde = serde
+
+    def topic(self) -> str:
+        return self._row.topic
+
+    def partition(self) -> int:
+        return self._row.partition
+
+    def offset(self) -> int:
+        return self._row.offset
+
+    def key(self) -> bytes | None:
+        key = self._row.key
+        return key.encode() if isinstance(key, str) else key
+
+    def value(self) -> bytes | None:
+        value = self._row.value
+        if isinstance(value, Envelope):
+            return self._serde.serialize(self._row.topic, value)
+        return None
+
+    def headers(self) -> list[tuple[str, bytes | None]] | None:
+        return list(self._row.headers or [])
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._row.timestamp)
 
 
 def _raw_bytes(value: Any) -> bytes:
@@ -119,12 +156,23 @@ class StreamProcessor:
             state_dir=_state_dir(settings, name),
             rocksdb_options=STATE_OPTIONS,
             on_consumer_error=self._on_consumer_error,
+            on_processing_error=self._on_processing_error,
             loglevel=settings.log_level,
             processing_guarantee="at-least-once",
             on_message_processed=on_processed,
         )
         self._deserializer = AvroEventDeserializer(self.serde)
         self._serializer = AvroEventSerializer(self.serde)
+
+    def _on_processing_error(self, exc: Exception, row: Row | None, logger: logging.Logger) -> bool:
+        """An event that decoded but the processor failed on: dead-letter it and
+        go on, instead of crash-looping on it. (Checkpoint failures, such as an
+        unreachable Postgres, are not this: they stop the worker, which the
+        supervisor restarts, and the batch is retried.)"""
+        if row is None:
+            return False
+        self.dead_letters.send(RowMessage(row, self.serde), exc)
+        return True
 
     def _on_consumer_error(self, exc: Exception, message: Any, logger: logging.Logger) -> bool:
         if message is None or not isinstance(exc, DeadLetterError):

@@ -85,3 +85,40 @@ def test_bad_messages_are_dead_lettered_and_valid_ones_flow(topics_ready: Settin
         assert letter.source_offset >= 0
         assert ("origin", b"test") in [(h.key, h.value) for h in letter.headers]
         assert letter.consumer_group == f"{topics_ready.topic_prefix}.dlq-test"
+
+
+def test_an_event_the_processor_fails_on_is_dead_lettered(topics_ready: Settings) -> None:
+    serde = Serde(topics_ready)
+    poison = debt_event(debtor_id="D-poison")
+    good = [debt_event(debtor_id=f"D-{i}") for i in range(2)]
+    with RecaudoProducer(topics_ready, serde) as producer:
+        for event in (good[0], poison, good[1]):
+            producer.publish(event)
+
+    processor = StreamProcessor(topics_ready, "poison-test")
+    seen: list[DebtEvent] = []
+
+    def handle(event: DebtEvent) -> None:
+        if event.debtor_id == "D-poison":
+            raise ValueError("cannot fold this event")
+        seen.append(event)
+        if len(seen) == len(good):
+            threading.Timer(0.5, processor.stop).start()
+
+    processor.app.dataframe(processor.topic("debt-events")).update(handle)
+    guard = threading.Timer(90, processor.stop)
+    guard.start()
+    try:
+        processor.run()
+    finally:
+        guard.cancel()
+
+    assert {e.event_id for e in seen} == {e.event_id for e in good}
+    (message,) = consume_all(topics_ready, serde.topics.dlq, expected=1)
+    letter = serde.deserialize(serde.topics.dlq, message.value())
+    assert isinstance(letter, DeadLetter)
+    assert letter.error_type == "PROCESSING_ERROR"
+    assert letter.error_message == "cannot fold this event"
+    assert letter.key == b"D-poison"
+    assert letter.value is not None
+    assert serde.deserialize(serde.topics.debt_events, letter.value) == poison
