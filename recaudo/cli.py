@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from recaudo.cli_deploy import deploy
 from recaudo.events import Bucket
 from recaudo.settings import Settings, get_settings
 
@@ -208,13 +209,29 @@ def streams() -> None:
 
 @streams.command("run")
 @click.option("--name", type=click.Choice(["view"]), default="view", show_default=True)
-def streams_run(name: str) -> None:
+@click.option(
+    "--health-port",
+    type=int,
+    default=None,
+    help="Serve /healthz, /readyz and /metrics on this port (0: any free port).",
+)
+def streams_run(name: str, health_port: int | None) -> None:
     """Run one stream processor in the foreground (what `recaudo up` supervises)."""
     settings = _require_broker(resolve_settings())
     _configure_logging(settings)
-    from streams.debtor_view import run
+    from recaudo.health import HealthServer
+    from streams.debtor_view import DebtorViewProcessor
 
-    run(settings)
+    processor = DebtorViewProcessor(settings)
+    health = None
+    if health_port is not None:
+        health = HealthServer(health_port, lambda: processor.running, processor.metrics).start()
+        click.echo(f"health on :{health.port}", err=True)
+    try:
+        processor.run()
+    finally:
+        if health is not None:
+            health.stop()
 
 
 @cli.group()
@@ -372,6 +389,9 @@ def quiet_third_party_warnings() -> None:
     except ImportError:
         return
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+
+
+cli.add_command(deploy)
 
 
 def main() -> None:

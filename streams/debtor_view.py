@@ -199,6 +199,7 @@ class DebtorViewProcessor:
         traced: bool | None = None,
         on_processed: Callable[[str, int, int], None] | None = None,
     ) -> None:
+        self.running = False
         self.processor = StreamProcessor(
             settings, NAME, group=group, commit_interval=commit_interval, on_processed=on_processed
         )
@@ -227,14 +228,19 @@ class DebtorViewProcessor:
         results.filter(lambda r: r.changed).sink(self.sink)
 
     def run(self) -> None:
+        self.running = True
         try:
             self.processor.run()
         finally:
+            self.running = False
             self.sink.close()
 
     def stop(self) -> None:
         self.processor.stop()
 
-
-def run(settings: Settings) -> None:
-    DebtorViewProcessor(settings).run()
+    def metrics(self) -> dict[str, float]:
+        return {
+            "recaudo_view_snapshots_written_total": float(self.sink.snapshots_written),
+            "recaudo_view_derived_events_total": float(self.sink.derived_written),
+            "recaudo_view_dead_letters_total": float(self.processor.dead_letters.written),
+        }

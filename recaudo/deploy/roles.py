@@ -1,0 +1,64 @@
+"""The long-running processes of a deployment: one image, one command line each.
+
+Compose and Kubernetes run exactly these argument lists after the image's
+``recaudo`` entrypoint (a test holds the compose file to them), so a change to a
+command's options is made here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from recaudo.events import CHANNELS, Channel
+
+#: Every role serves ``/healthz`` (liveness), ``/readyz`` (readiness) and
+#: ``/metrics`` on this port; Kubernetes probes and Prometheus use it.
+HEALTH_PORT = 8080
+
+Component = Literal["streams", "connector", "webhooks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """One kind of process: scaled as a unit (a compose service, a Deployment)."""
+
+    name: str
+    component: Component
+    args: tuple[str, ...]
+    description: str
+    channel: Channel | None = None
+
+
+def _health(*args: str) -> tuple[str, ...]:
+    return (*args, "--health-port", str(HEALTH_PORT))
+
+
+STREAMS_VIEW = Role(
+    "streams-view",
+    "streams",
+    _health("streams", "run", "--name", "view"),
+    "Stream worker: the debtor 360 view (one consumer group; replicas split the partitions).",
+)
+
+CONNECTORS: tuple[Role, ...] = tuple(
+    Role(
+        f"connector-{channel}",
+        "connector",
+        _health("connector", "run", "--channel", channel, "--provider", "simulator"),
+        f"Channel connector: consumes dispatch.{channel}, calls the provider, reports outcomes.",
+        channel,
+    )
+    for channel in CHANNELS
+)
+
+#: The webhook service takes provider callbacks and answers the probes on the
+#: same port, so one Service and one port serve both.
+WEBHOOKS = Role(
+    "webhooks",
+    "webhooks",
+    ("webhooks", "run", "--port", str(HEALTH_PORT)),
+    "Inbound provider webhooks (delivery receipts, replies) onto channel-responses.",
+)
+
+ROLES: tuple[Role, ...] = (STREAMS_VIEW, *CONNECTORS, WEBHOOKS)
