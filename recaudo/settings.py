@@ -133,7 +133,10 @@ class Settings(BaseSettings):
     # --- runtime -------------------------------------------------------------
     state_dir: Path = Field(
         default=DEFAULT_STATE_DIR,
-        description="Where the embedded runtime keeps Postgres data, logs and its pid file.",
+        description=(
+            "Local state: the embedded runtime's Postgres data, logs and runtime.json, the "
+            "stream processors' RocksDB state and the connectors' sent-ledgers."
+        ),
     )
     source: str = Field(
         default="recaudo",
