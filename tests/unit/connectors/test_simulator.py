@@ -1,0 +1,105 @@
+"""The simulated provider behaves like a channel: seeded, lifelike, complete."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from connectors.providers.base import OutboundMessage, PermanentProviderError
+from connectors.simulator import REPLIES, SimulatedProvider, persona_for
+from recaudo.events import Channel
+
+T0 = datetime(2026, 11, 3, 15, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def message(i: int, channel: Channel = "sms", locale: str = "es") -> OutboundMessage:
+    return OutboundMessage(
+        dispatch_id=f"d{i}",
+        channel=channel,
+        address="+573001112233" if channel != "email" else "a@b.co",
+        subject=None,
+        body="hola",
+        locale=locale,
+        template="t",
+        debtor_id=f"D{i % 50}",
+    )
+
+
+def run(provider: SimulatedProvider, messages: list[OutboundMessage]) -> tuple[int, int]:
+    async def send_all() -> tuple[int, int]:
+        ok = failed = 0
+        for msg in messages:
+            try:
+                await provider.send(msg)
+                ok += 1
+            except PermanentProviderError:
+                failed += 1
+        return ok, failed
+
+    return asyncio.run(send_all())
+
+
+def test_personas_are_stable_per_debtor_and_seed() -> None:
+    assert persona_for("D1", "es", seed=3) == persona_for("D1", "es", seed=3)
+    assert persona_for("D1", "es", seed=3) != persona_for("D2", "es", seed=3)
+    assert abs(sum(persona_for("D1", "pt").affinity.values()) - 1) < 1e-9
+    assert persona_for("D1", "pt-BR").language == "pt"
+
+
+def test_failure_rates_are_realistic_and_follow_ups_arrive_in_time_order() -> None:
+    clock = Clock()
+    provider = SimulatedProvider("sms", clock=clock, seed=7, latency_scale=0)
+    ok, failed = run(provider, [message(i) for i in range(2000)])
+    assert 0.01 < failed / 2000 < 0.06  # 3% expected
+    assert provider.due() == []  # nothing happens before time passes
+    clock.now = T0 + timedelta(days=2)
+    events = provider.due()
+    assert events == sorted(events)
+    statuses = Counter(e.status for e in events)
+    assert statuses["DELIVERED"] == ok
+    assert 0 < statuses["READ"] < ok and 0 < statuses["REPLIED"] < statuses["READ"]
+    assert provider.pending == 0
+
+
+def test_replies_speak_the_debtors_language_and_opt_outs_follow_stop() -> None:
+    clock = Clock()
+    provider = SimulatedProvider("whatsapp", clock=clock, seed=11, latency_scale=0)
+    run(provider, [message(i, "whatsapp", "pt") for i in range(3000)])
+    clock.now = T0 + timedelta(days=3)
+    events = provider.due()
+    portuguese = {text for texts in REPLIES["pt"].values() for text in texts}
+    replies = [e for e in events if e.status == "REPLIED"]
+    assert replies and all(e.text in portuguese for e in replies)
+    stops = {e.dispatch_id for e in replies if e.text in REPLIES["pt"]["stop"]}
+    opted = {e.dispatch_id for e in events if e.status == "OPTED_OUT"}
+    assert stops == opted
+
+
+def test_calls_have_call_outcomes() -> None:
+    clock = Clock()
+    provider = SimulatedProvider("voice", clock=clock, seed=5, latency_scale=0)
+    run(provider, [message(i, "voice") for i in range(500)])
+    clock.now = T0 + timedelta(hours=1)
+    statuses = {e.status for e in provider.due()}
+    assert {"CALL_ANSWERED", "CALL_NO_ANSWER", "CALL_VOICEMAIL"} <= statuses
+    assert "DELIVERED" not in statuses
+
+
+def test_same_seed_same_story() -> None:
+    def story() -> list[tuple[str, str]]:
+        clock = Clock()
+        provider = SimulatedProvider("email", clock=clock, seed=2, latency_scale=0)
+        run(provider, [message(i, "email") for i in range(200)])
+        clock.now = T0 + timedelta(days=1)
+        return [(e.dispatch_id, e.status) for e in provider.due()]
+
+    assert story() == story()
