@@ -15,6 +15,8 @@ from typing import Any
 
 import faust
 
+from bench.naive_view import empty_view, fold
+
 BOOTSTRAP, TOPIC, EXPECTED = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 app = faust.App(
@@ -29,30 +31,11 @@ app = faust.App(
     topic_allow_declare=True,
 )
 events = app.topic(TOPIC, key_type=str, value_serializer="json")
-views = app.Table("views", default=dict, partitions=int(os.environ.get("BENCH_PARTITIONS", "6")))
+views = app.Table(
+    "views", default=empty_view, partitions=int(os.environ.get("BENCH_PARTITIONS", "6"))
+)
 clock: dict[str, float] = {}
 count = 0
-
-
-def fold(view: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-    accounts = view.setdefault("accounts", {})
-    account = accounts.setdefault(event["account_id"], {"balance": 0, "dpd": 0, "overdue": 0})
-    payload = event["payload"]
-    kind = event["type"]
-    if kind == "DEBT_OPENED":
-        account["balance"] = payload["balance_minor"]
-    elif kind == "DAYS_PAST_DUE_UPDATED":
-        account["dpd"] = payload["days_past_due"]
-        account["balance"] = payload["balance_minor"]
-    elif kind == "PAYMENT_MISSED":
-        account["overdue"] += payload["amount_minor"]
-    elif kind == "PAYMENT_RECEIVED":
-        account["balance"] -= payload["amount_minor"]
-        account["overdue"] = max(0, account["overdue"] - payload["amount_minor"])
-    seen = view.setdefault("seen", [])
-    seen.append(event["event_id"])
-    view["version"] = view.get("version", 0) + 1
-    return view
 
 
 @app.agent(events)

@@ -37,6 +37,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.harness import bench_settings
+from bench.naive_view import empty_view
+from bench.naive_view import fold as naive_fold
 from recaudo.embedded.quirks import consumer_overrides
 from recaudo.events import DebtEvent
 from recaudo.portfolio import generate
@@ -132,25 +134,7 @@ def run_naive_quix(settings: Settings, topic: str, out_topic: str, expected: int
     sink = app.topic(out_topic, value_serializer="json", config=config)
 
     def fold(event: dict[str, Any], state: Any) -> dict[str, Any]:
-        view = state.get("view") or {"accounts": {}, "seen": [], "version": 0}
-        if event["event_id"] in view["seen"]:
-            return view
-        account = view["accounts"].setdefault(
-            event["account_id"], {"balance": 0, "dpd": 0, "overdue": 0}
-        )
-        payload, kind = event["payload"], event["type"]
-        if kind == "DEBT_OPENED":
-            account["balance"] = payload["balance_minor"]
-        elif kind == "DAYS_PAST_DUE_UPDATED":
-            account["dpd"] = payload["days_past_due"]
-            account["balance"] = payload["balance_minor"]
-        elif kind == "PAYMENT_MISSED":
-            account["overdue"] += payload["amount_minor"]
-        elif kind == "PAYMENT_RECEIVED":
-            account["balance"] -= payload["amount_minor"]
-            account["overdue"] = max(0, account["overdue"] - payload["amount_minor"])
-        view["seen"] = [*view["seen"][-255:], event["event_id"]]
-        view["version"] += 1
+        view = naive_fold(state.get("view") or empty_view(), event)
         state.set("view", view)
         return view
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -219,19 +220,27 @@ def streams_run(name: str, health_port: int | None) -> None:
     """Run one stream processor in the foreground (what `recaudo up` supervises)."""
     settings = _require_broker(resolve_settings())
     _configure_logging(settings)
-    from recaudo.health import HealthServer
     from streams.debtor_view import DebtorViewProcessor
 
     processor = DebtorViewProcessor(settings)
-    health = None
-    if health_port is not None:
-        health = HealthServer(health_port, lambda: processor.running, processor.metrics).start()
+    _run_with_health(processor.run, health_port, lambda: processor.running, processor.metrics)
+
+
+def _run_with_health(
+    run: Callable[[], None],
+    port: int | None,
+    ready: Callable[[], bool],
+    metrics: Callable[[], Mapping[str, float]],
+) -> None:
+    """Run a long-lived service, serving its probes and metrics on ``port`` if given."""
+    from recaudo.health import HealthServer
+
+    if port is None:
+        run()
+        return
+    with HealthServer(port, ready, metrics) as health:
         click.echo(f"health on :{health.port}", err=True)
-    try:
-        processor.run()
-    finally:
-        if health is not None:
-            health.stop()
+        run()
 
 
 @cli.group()
@@ -268,7 +277,6 @@ def connector_run(
 
     from connectors.service import Connector, ConnectorConfig
     from connectors.simulator import SimulatedProvider
-    from recaudo.health import HealthServer
 
     settings = _require_broker(resolve_settings())
     _configure_logging(settings)
@@ -276,15 +284,7 @@ def connector_run(
     service = Connector(settings, ConnectorConfig(channel=channel, rate_limit=rate_limit), adapter)  # type: ignore[arg-type]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
-    health = None
-    if health_port is not None:
-        health = HealthServer(health_port, lambda: service.ready, service.metrics).start()
-        click.echo(f"health on :{health.port}", err=True)
-    try:
-        service.run()
-    finally:
-        if health is not None:
-            health.stop()
+    _run_with_health(service.run, health_port, lambda: service.ready, service.metrics)
 
 
 # --- the debtor view ---------------------------------------------------------------------

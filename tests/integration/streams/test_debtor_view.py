@@ -57,25 +57,17 @@ def wait_for(dsn: str, expected: dict[str, dict[str, Any]], timeout_s: float) ->
     return got
 
 
-def run_in_thread(processor: DebtorViewProcessor) -> threading.Thread:
-    thread = threading.Thread(target=processor.run, daemon=True)
-    thread.start()
-    return thread
+def run_until_views(settings: Settings, expected: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Run the view processor until Postgres holds ``expected`` (or 90 s pass).
 
-
-def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings) -> None:
-    events = list(generate(40, days=10, seed=3))
-    publish(pg_settings, events)
-    expected = expected_views(events)
-
-    processor = DebtorViewProcessor(pg_settings)
-    # The processor's signal handlers need the main thread; run it there and
-    # watch Postgres from a helper thread.
+    The processor's signal handlers need the main thread: it runs there, and a
+    helper thread watches Postgres and stops it."""
+    processor = DebtorViewProcessor(settings)
     result: dict[str, Any] = {}
 
     def watch() -> None:
         try:
-            result["got"] = wait_for(pg_settings.database_dsn(), expected, timeout_s=90)
+            result["views"] = wait_for(settings.database_dsn(), expected, timeout_s=90)
         finally:
             processor.stop()
 
@@ -83,7 +75,14 @@ def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings
     watcher.start()
     processor.run()
     watcher.join()
-    assert result["got"] == expected
+    return result["views"]  # type: ignore[no-any-return]
+
+
+def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings) -> None:
+    events = list(generate(40, days=10, seed=3))
+    publish(pg_settings, events)
+    expected = expected_views(events)
+    assert run_until_views(pg_settings, expected) == expected
 
     serde = Serde(pg_settings)
     snapshots = consume_all(pg_settings, serde.topics.debtor_view, expected=len(expected))
@@ -146,23 +145,11 @@ def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
     events = list(generate(30, days=8, seed=9))
     publish(pg_settings, events)
     expected = expected_views(events)
-    processor = DebtorViewProcessor(pg_settings)
-    live: dict[str, Any] = {}
-
-    def watch() -> None:
-        try:
-            live["views"] = wait_for(pg_settings.database_dsn(), expected, timeout_s=90)
-        finally:
-            processor.stop()
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    processor.run()
-    watcher.join()
-    assert live["views"] == expected
+    live = run_until_views(pg_settings, expected)
+    assert live == expected
 
     replayed = rebuild(pg_settings, progress=lambda _: None, timeout_s=120)
     assert replayed >= len(events)
     with psycopg.connect(pg_settings.database_dsn()) as conn:
         rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}
-    assert rebuilt == live["views"]
+    assert rebuilt == live
