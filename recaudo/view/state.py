@@ -1,197 +1,246 @@
-"""The per-debtor state behind the 360-degree view: facts, not running totals.
+"""The per-debtor state behind the 360-degree view, and its bytes.
 
-Every event is stored as the fact it states, under the key that makes it
-unique: a payment under its ``payment_id``, a missed instalment under its
-number, a promise under its id, a days-past-due snapshot or a profile as the
-latest by event time (ties broken by a hash of the event id), a channel
-outcome under (dispatch, status). Applying an event twice therefore changes
-nothing, and the order events arrive in does not matter: the view is computed
-from the facts, sorted by event time. Memory stays bounded because the
-natural keys are bounded (instalments, payments and promises of a debt;
-outcomes per dispatch), and the list of recent contacts is capped.
+What is kept, and why that makes the view order-free, is told in
+:mod:`recaudo.view.facts`. This module holds it together and frames it as
+bytes for the processor's store (layout 1): a header (layout, clock, latest
+event time, debtor id), then the profile, each account and each channel as a
+length-prefixed section (:mod:`recaudo.view.codec`). Each account's ``wake_at``
+sits outside its section, so time-driven checks read it without decoding.
 
-Encoded as compact JSON (orjson): arrays instead of objects, times as epoch
-milliseconds, dates as ordinals, identifiers hashed where only equality matters.
+Sections decode lazily: a decoded state holds the bytes of each section and
+turns one into objects only when it is read, and encoding copies the bytes of
+sections nobody read. An event touches one account or one channel, so the
+processor's decode-apply-encode cycle pays for that section only.
 """
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Iterator
+from datetime import datetime
+from struct import Struct
+from typing import TYPE_CHECKING
 
-import orjson
+from recaudo.events import CHANNELS, Channel
+from recaudo.view.codec import (
+    PROFILE_KEY,
+    Reader,
+    decode_account,
+    decode_channel,
+    decode_profile,
+    encode_account,
+    encode_channel,
+    encode_profile,
+    text,
+)
+from recaudo.view.facts import AccountFacts, ChannelFacts, Profile
+from recaudo.view.timebase import from_ms
 
-# Positions in the fact arrays (JSON arrays, so names cost nothing on disk).
-AT = 0
+if TYPE_CHECKING:
+    from recaudo.view.contacts import ChannelEngagement
 
-#: Recent dispatched contacts kept for caps and cooldowns (the newest win).
-MAX_CONTACTS = 32
-#: Conversations (replies, right-party calls) kept for cooldowns.
-MAX_CONVERSATIONS = 8
-#: Outcome keys kept per channel and status before older ones fold into a count.
-MAX_KEYS = 64
-
-
-def ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def from_ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, UTC)
-
-
-def day(value: date) -> int:
-    return value.toordinal()
-
-
-def from_day(value: int) -> date:
-    return date.fromordinal(value)
+LAYOUT = 1
+_HEADER = Struct("<BqqHBI")
+_ACCOUNT = Struct("<qI")
+_CHANNEL = Struct("<BI")
 
 
-def tag(text: str) -> int:
-    """A stable 32-bit hash (crc32) of an identifier, for equality and tie-breaks."""
-    return zlib.crc32(text.encode())
-
-
-def newer(candidate: list[Any] | None, held: list[Any] | None, tie: int) -> bool:
-    """Last-writer-wins by event time; the event-id hash at position -1 breaks ties."""
-    if held is None:
-        return True
-    assert candidate is not None
-    return (candidate[AT], tie) > (held[AT], held[-1])
-
-
-@dataclass(slots=True)
-class AccountFacts:
-    currency: str = ""
-    #: DEBT_OPENED: [at, principal, balance, product, dpd, instalment|None, next_due|None, tie]
-    opened: list[Any] | None = None
-    #: DAYS_PAST_DUE_UPDATED (latest): [at, dpd, balance, tie]
-    snapshot: list[Any] | None = None
-    #: INSTALMENT_DUE (latest): [at, number, amount, due_day, tie]
-    due: list[Any] | None = None
-    #: PAYMENT_MISSED by instalment number: [at, amount, due_day]
-    missed: dict[str, list[int]] = field(default_factory=dict)
-    #: PAYMENT_RECEIVED by payment id: [at, amount]
-    payments: dict[str, list[int]] = field(default_factory=dict)
-    #: PROMISE_TO_PAY by promise id: [at, amount, promised_day]
-    promises: dict[str, list[int]] = field(default_factory=dict)
-    #: disputes by id: [opened_at|None, resolved_at|None, outcome|None]
-    disputes: dict[str, list[Any]] = field(default_factory=dict)
-    #: DEBT_SETTLED: [at, amount, tie]; DEBT_WRITTEN_OFF: [at, balance, tie]
-    settled: list[Any] | None = None
-    written_off: list[Any] | None = None
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.currency,
-            self.opened,
-            self.snapshot,
-            self.due,
-            self.missed,
-            self.payments,
-            self.promises,
-            self.disputes,
-            self.settled,
-            self.written_off,
-        ]
-
-    @classmethod
-    def from_json(cls, data: list[Any]) -> AccountFacts:
-        return cls(*data)
-
-
-@dataclass(slots=True)
-class ChannelFacts:
-    #: status code -> hashes of the outcomes seen (dispatch, status[, reply]).
-    keys: dict[str, list[int]] = field(default_factory=dict)
-    #: status code -> outcomes folded out of ``keys`` when it grew past MAX_KEYS.
-    folded: dict[str, int] = field(default_factory=dict)
-    last_contact: int | None = None
-    last_response: int | None = None
-    #: when an outcome marked the address invalid / the debtor opted out.
-    invalid_at: int | None = None
-    opted_out_at: int | None = None
-    #: replies per six-hour block of the UTC day (engagement by time of day).
-    reply_blocks: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.keys,
-            self.folded,
-            self.last_contact,
-            self.last_response,
-            self.invalid_at,
-            self.opted_out_at,
-            self.reply_blocks,
-        ]
-
-    @classmethod
-    def from_json(cls, data: list[Any]) -> ChannelFacts:
-        return cls(*data)
-
-    def count(self, code: str) -> int:
-        return len(self.keys.get(code, ())) + self.folded.get(code, 0)
-
-
-@dataclass(slots=True)
 class DebtorState:
-    #: latest DebtorProfile: [at, language, tz, country, subdivision, jurisdiction,
-    #: preferred_channel, risk, flags(4 bools), contact points [[channel, address,
-    #: consent, valid]...], tie]
-    profile: list[Any] | None = None
-    accounts: dict[str, AccountFacts] = field(default_factory=dict)
-    channels: dict[str, ChannelFacts] = field(default_factory=dict)
-    #: recent DISPATCHED decisions: [at, channel, account|None, tag(dispatch_id)]
-    contacts: list[list[Any]] = field(default_factory=list)
-    #: recent conversations: [at, channel, tag]
-    conversations: list[list[Any]] = field(default_factory=list)
-    #: latest event time seen (the view's "as of")
-    as_of: int = 0
+    """Everything the view knows about one debtor; typically well under 2 KiB
+    encoded.
+
+    Owned by its caller: :func:`~recaudo.view.reducer.apply` and
+    :func:`~recaudo.view.reducer.tick` update it in place and return it. A
+    plain slots class rather than a dataclass: sections are decoded on first
+    read (see the module docstring), which needs accessors, not fields.
+    """
+
+    __slots__ = (
+        "_accounts",
+        "_channels",
+        "_profile",
+        "_raw_accounts",
+        "_raw_channels",
+        "_raw_profile",
+        "clock",
+        "debtor_id",
+        "seen",
+    )
+
+    def __init__(self, debtor_id: str = "", clock: int = 0, seen: int = 0) -> None:
+        self.debtor_id = debtor_id
+        #: "now" for aging and promises: the latest event time seen or tick's now (ms)
+        self.clock = clock
+        #: the latest event time seen (ms): the view's ``occurred_at``
+        self.seen = seen
+        self._profile: Profile | None = None
+        self._raw_profile: bytes | None = None
+        self._accounts: dict[str, AccountFacts] = {}
+        #: account id -> (wake_at, framed section, where its body starts), not decoded yet
+        self._raw_accounts: dict[str, tuple[int, bytes, int]] = {}
+        self._channels: dict[Channel, ChannelFacts] = {}
+        #: channel -> framed section (the body starts after _CHANNEL), not decoded yet
+        self._raw_channels: dict[Channel, bytes] = {}
+
+    # --- profile ---------------------------------------------------------------------
+
+    @property
+    def profile(self) -> Profile | None:
+        if self._raw_profile is not None:
+            self._profile, self._raw_profile = decode_profile(self._raw_profile), None
+        return self._profile
+
+    @profile.setter
+    def profile(self, value: Profile | None) -> None:
+        self._profile, self._raw_profile = value, None
+
+    def profile_key(self) -> tuple[int, int] | None:
+        """(event time, tie) of the profile held, without decoding it."""
+        if self._raw_profile is not None:
+            at, tie = PROFILE_KEY.unpack_from(self._raw_profile)
+            return at, tie
+        return (self._profile.at, self._profile.tie) if self._profile is not None else None
+
+    # --- accounts --------------------------------------------------------------------
+
+    def account(self, account_id: str) -> AccountFacts | None:
+        facts = self._accounts.get(account_id)
+        if facts is None and account_id in self._raw_accounts:
+            wake_at, framed, body = self._raw_accounts.pop(account_id)
+            facts = self._accounts[account_id] = decode_account(framed[body:], wake_at)
+        return facts
+
+    def add_account(self, account_id: str) -> AccountFacts:
+        facts = self.account(account_id)
+        if facts is None:
+            facts = self._accounts[account_id] = AccountFacts()
+        return facts
+
+    @property
+    def accounts(self) -> dict[str, AccountFacts]:
+        """Every account, decoded (by id)."""
+        for account_id in list(self._raw_accounts):
+            self.account(account_id)
+        return self._accounts
+
+    def wake_times(self) -> Iterator[tuple[str, int]]:
+        """(account id, wake_at) of every account, decoded or not."""
+        for account_id, facts in self._accounts.items():
+            yield account_id, facts.wake_at
+        for account_id, (wake_at, _, _) in self._raw_accounts.items():
+            yield account_id, wake_at
+
+    # --- channels --------------------------------------------------------------------
+
+    def channel(self, channel: Channel) -> ChannelFacts | None:
+        facts = self._channels.get(channel)
+        if facts is None and channel in self._raw_channels:
+            framed = self._raw_channels.pop(channel)
+            facts = self._channels[channel] = decode_channel(framed[_CHANNEL.size :])
+        return facts
+
+    def add_channel(self, channel: Channel) -> ChannelFacts:
+        facts = self.channel(channel)
+        if facts is None:
+            facts = self._channels[channel] = ChannelFacts()
+        return facts
+
+    @property
+    def channels(self) -> dict[Channel, ChannelFacts]:
+        """Every channel with contacts, decoded."""
+        for channel in list(self._raw_channels):
+            self.channel(channel)
+        return self._channels
+
+    # --- whole state -----------------------------------------------------------------
 
     @property
     def version(self) -> int:
-        """How many facts are known: never decreases, whatever order events
-        arrive in, and ends equal for the same events. Together with ``as_of``
-        it orders snapshots of one debtor even across a crash and a replay,
-        which a count of processed messages would not."""
-        count = 1 if self.profile is not None else 0
-        for a in self.accounts.values():
-            slots = (a.opened, a.snapshot, a.due, a.settled, a.written_off)
-            count += sum(f is not None for f in slots)
-            count += len(a.missed) + len(a.payments) + len(a.promises)
-            count += sum((d[0] is not None) + (d[1] is not None) for d in a.disputes.values())
-        for c in self.channels.values():
-            count += sum(len(k) for k in c.keys.values()) + sum(c.folded.values())
-            times = (c.last_contact, c.last_response, c.invalid_at, c.opted_out_at)
-            count += sum(t is not None for t in times)
-        return count + len(self.contacts) + len(self.conversations)
+        """How many facts are known. It never decreases (a replaced fact
+        counts once, a fact dropped by a bound stays counted in ``retired``)
+        and, within the bounds, ends equal for the same events in any order."""
+        count = 1 if self.profile_key() is not None else 0
+        count += sum(a.fact_count() for a in self.accounts.values())
+        return count + sum(c.fact_count() for c in self.channels.values())
+
+    @property
+    def next_wakeup(self) -> datetime | None:
+        """When :func:`~recaudo.view.reducer.tick` next has something to
+        derive (a bucket boundary, a promise date), for the processor's
+        timer; None when only a new event can change anything."""
+        wakes = [wake_at for _, wake_at in self.wake_times() if wake_at]
+        return from_ms(min(wakes)) if wakes else None
+
+    def engagement(self) -> dict[Channel, ChannelEngagement]:
+        """Per channel: attempts, deliveries, reads, replies and replies by
+        local six-hour block, for the orchestrator's channel choice and the learner."""
+        from recaudo.view.contacts import engagement
+
+        return engagement(self)
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            [
-                1,  # layout version
-                self.profile,
-                {k: a.to_json() for k, a in self.accounts.items()},
-                {k: c.to_json() for k, c in self.channels.items()},
-                self.contacts,
-                self.conversations,
-                self.as_of,
-            ]
-        )
+        if self._raw_profile is not None:
+            profile = self._raw_profile
+        else:
+            profile = encode_profile(self._profile) if self._profile is not None else b""
+        account_ids = sorted([*self._accounts, *self._raw_accounts])
+        channels = [c for c in CHANNELS if c in self._channels or c in self._raw_channels]
+        out = [
+            _HEADER.pack(
+                LAYOUT, self.clock, self.seen, len(account_ids), len(channels), len(profile)
+            ),
+            text(self.debtor_id),
+            profile,
+        ]
+        # Sections nobody read are copied through, frame and all.
+        for account_id in account_ids:
+            facts = self._accounts.get(account_id)
+            if facts is None:
+                out.append(self._raw_accounts[account_id][1])
+            else:
+                raw = encode_account(facts)
+                out += [text(account_id), _ACCOUNT.pack(facts.wake_at, len(raw)), raw]
+        for channel in channels:
+            c = self._channels.get(channel)
+            if c is None:
+                out.append(self._raw_channels[channel])
+            else:
+                raw = encode_channel(c)
+                out += [_CHANNEL.pack(CHANNELS.index(channel), len(raw)), raw]
+        return b"".join(out)
 
     @classmethod
     def decode(cls, data: bytes) -> DebtorState:
-        layout, profile, accounts, channels, contacts, conversations, as_of = orjson.loads(data)
-        if layout != 1:
-            raise ValueError(f"debtor state layout {layout} is newer than this recaudo")
-        return cls(
-            profile=profile,
-            accounts={k: AccountFacts.from_json(v) for k, v in accounts.items()},
-            channels={k: ChannelFacts.from_json(v) for k, v in channels.items()},
-            contacts=contacts,
-            conversations=conversations,
-            as_of=as_of,
+        r = Reader(data)
+        layout, clock, seen, n_accounts, n_channels, profile_len = r.take(_HEADER)
+        if layout != LAYOUT:
+            raise ValueError(f"debtor state layout {layout} is not one this recaudo reads")
+        state = cls(r.str(), clock, seen)
+        if profile_len:
+            state._raw_profile = r.bytes(profile_len)
+        for _ in range(n_accounts):
+            start = r.pos
+            account_id = r.str()
+            wake_at, length = r.take(_ACCOUNT)
+            body = r.pos - start
+            r.pos += length
+            state._raw_accounts[account_id] = (wake_at, data[start : r.pos], body)
+        for _ in range(n_channels):
+            start = r.pos
+            code, length = r.take(_CHANNEL)
+            r.pos += length
+            state._raw_channels[CHANNELS[code]] = data[start : r.pos]
+        r.done()
+        return state
+
+    def __eq__(self, other: object) -> bool:
+        # Encoding is canonical: equal bytes are equal states.
+        return isinstance(other, DebtorState) and self.encode() == other.encode()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"DebtorState(debtor_id={self.debtor_id!r}, clock={self.clock}, seen={self.seen}, "
+            f"accounts={sorted([*self._accounts, *self._raw_accounts])}, "
+            f"channels={[c for c in CHANNELS if c in self._channels or c in self._raw_channels]})"
         )
