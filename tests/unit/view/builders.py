@@ -37,8 +37,8 @@ def debt(type_: str, when: float, account: str = ACCOUNT, **payload: Any) -> Deb
         source="core-banking",
         debtor_id=DEBTOR,
         account_id=account,
-        type=type_,  # type: ignore[arg-type]
-        payload=payload,  # type: ignore[arg-type]
+        type=type_,
+        payload=payload,
     )
 
 
@@ -143,8 +143,8 @@ def response(
         source="connector",
         debtor_id=DEBTOR,
         dispatch_id=dispatch,
-        channel=channel,  # type: ignore[arg-type]
-        status=status,  # type: ignore[arg-type]
+        channel=channel,
+        status=status,
         provider="sim",
         **kw,
     )
@@ -157,7 +157,7 @@ def decision(when: float, channel: str = "sms", dispatch: str = "d1", **kw: Any)
         debtor_id=DEBTOR,
         trigger="payment_missed",
         step=0,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         outcome=kw.pop("outcome", "DISPATCHED"),
         dispatch_id=dispatch,
         **kw,
@@ -187,7 +187,7 @@ def derived(*events: Event) -> list[DebtEvent]:
 
 def kinds(events: list[DebtEvent]) -> list[tuple[str, str, str]]:
     """(type, from, to) of derived events, for readable assertions."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for e in events:
         p = e.payload
         out.append(

@@ -58,7 +58,7 @@ def _when(event: Event) -> tuple[object, int]:
     return (event.occurred_at, tie64(event.event_id))
 
 
-@fast(300)
+@fast(200)
 @given(events=histories(), data=st.data())
 def test_any_permutation_and_duplication_gives_the_same_view(
     events: list[Event], data: st.DataObject
@@ -70,7 +70,7 @@ def test_any_permutation_and_duplication_gives_the_same_view(
     assert snapshot(state, DEBTOR) == snapshot(reference, DEBTOR)
 
 
-@fast(300)
+@fast(150)
 @given(events=histories(), data=st.data())
 def test_bases_in_order_and_the_rest_in_any_order_give_the_same_bytes(
     events: list[Event], data: st.DataObject
@@ -83,7 +83,7 @@ def test_bases_in_order_and_the_rest_in_any_order_give_the_same_bytes(
     assert {e.event_id for e in implied(state)} == {e.event_id for e in implied(reference)}
 
 
-@fast(250)
+@fast(120)
 @given(events=histories(), data=st.data())
 def test_every_order_publishes_the_milestones_of_its_final_state(
     events: list[Event], data: st.DataObject
@@ -92,7 +92,7 @@ def test_every_order_publishes_the_milestones_of_its_final_state(
     assert {e.event_id for e in implied(state)} <= {e.event_id for e in published}
 
 
-@fast(200)
+@fast(120)
 @given(events=histories(), data=st.data())
 def test_duplicates_anywhere_derive_nothing_more(events: list[Event], data: st.DataObject) -> None:
     order = data.draw(st.permutations(events))
@@ -101,13 +101,13 @@ def test_duplicates_anywhere_derive_nothing_more(events: list[Event], data: st.D
     assert [e.event_id for e in noisy] == [e.event_id for e in clean]
 
 
-@fast(100)
+@fast(60)
 @given(events=histories())
 def test_a_replay_derives_identical_events(events: list[Event]) -> None:
     assert run(events)[1] == run(events)[1]
 
 
-@fast(150)
+@fast(100)
 @given(events=histories(), data=st.data())
 def test_redelivery_changes_nothing(events: list[Event], data: st.DataObject) -> None:
     state, _ = run(bases_in_order(data.draw(st.permutations(events))))
@@ -119,7 +119,7 @@ def test_redelivery_changes_nothing(events: list[Event], data: st.DataObject) ->
     assert state.encode() == before
 
 
-@fast(150)
+@fast(80)
 @given(events=histories(), data=st.data())
 def test_redelivery_in_any_order_never_changes_the_view(
     events: list[Event], data: st.DataObject
@@ -131,7 +131,7 @@ def test_redelivery_in_any_order_never_changes_the_view(
     assert snapshot(state, DEBTOR) == view
 
 
-@fast(150)
+@fast(80)
 @given(events=histories())
 def test_state_survives_encoding(events: list[Event]) -> None:
     state, _ = run(events)
@@ -140,7 +140,7 @@ def test_state_survives_encoding(events: list[Event]) -> None:
     assert snapshot(decoded, DEBTOR) == snapshot(state, DEBTOR)
 
 
-@fast(150)
+@fast(80)
 @given(events=histories(), data=st.data())
 def test_version_never_decreases(events: list[Event], data: st.DataObject) -> None:
     state: DebtorState | None = None

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from recaudo.events import DebtEvent
+from recaudo.events import ChannelView, DebtEvent, DebtorView, PromiseBroken
 from recaudo.view import DebtorState, apply, bucket_for, snapshot, tick
 from tests.unit.view.builders import (
     DEBTOR,
@@ -214,7 +214,8 @@ def test_promise_broken_is_derived_once_by_a_later_event() -> None:
     broken = [e for e in events if e.type == "PROMISE_BROKEN"]
     assert len(broken) == 1
     payload = broken[0].payload
-    assert (payload.promise_id, payload.amount_minor, payload.currency) == ("P1", 10_000, "USD")  # type: ignore[union-attr]
+    assert isinstance(payload, PromiseBroken)
+    assert (payload.promise_id, payload.amount_minor, payload.currency) == ("P1", 10_000, "USD")
     assert broken[0].source == "recaudo.view"
 
 
@@ -256,26 +257,26 @@ def test_the_newest_profile_wins_whatever_the_order() -> None:
         assert (v.time_zone, v.country, v.jurisdiction) == ("America/Bogota", "CO", "co_ley_2300")
 
 
-def channel(v: object, name: str) -> object:
-    return next(c for c in v.channels if c.channel == name)  # type: ignore[attr-defined]
+def channel(v: DebtorView, name: str) -> ChannelView:
+    return next(c for c in v.channels if c.channel == name)
 
 
 def test_a_bounce_invalidates_the_email_until_a_newer_profile() -> None:
     bounce = response("BOUNCED", 2, "email")
     e = channel(view(profile(0), bounce), "email")
-    assert (e.valid, e.failed, e.address) == (False, 1, "d1@example.co")  # type: ignore[attr-defined]
-    assert channel(view(profile(0), bounce, profile(3)), "email").valid  # type: ignore[attr-defined]
-    assert not channel(view(profile(1), bounce, profile(0)), "email").valid  # type: ignore[attr-defined]
-    assert channel(view(profile(0), bounce), "sms").valid  # type: ignore[attr-defined]
+    assert (e.valid, e.failed, e.address) == (False, 1, "d1@example.co")
+    assert channel(view(profile(0), bounce, profile(3)), "email").valid
+    assert not channel(view(profile(1), bounce, profile(0)), "email").valid
+    assert channel(view(profile(0), bounce), "sms").valid
 
 
 def test_a_permanent_failure_invalidates_a_phone_channel_only() -> None:
     failed = response("FAILED", 2, "sms", error_code="30003")
-    assert not channel(view(profile(0), failed), "sms").valid  # type: ignore[attr-defined]
+    assert not channel(view(profile(0), failed), "sms").valid
     soft = response("FAILED", 2, "sms")
-    assert channel(view(profile(0), soft), "sms").valid  # type: ignore[attr-defined]
+    assert channel(view(profile(0), soft), "sms").valid
     on_email = response("FAILED", 2, "email", error_code="550")
-    assert channel(view(profile(0), on_email), "email").valid  # type: ignore[attr-defined]
+    assert channel(view(profile(0), on_email), "email").valid
 
 
 @pytest.mark.parametrize(
@@ -291,16 +292,16 @@ def test_a_permanent_failure_invalidates_a_phone_channel_only() -> None:
 )
 def test_a_reply_can_opt_out(text: str | None, opted_out: bool) -> None:
     reply = response("REPLIED", 2, "sms", text=text)
-    assert channel(view(profile(0), reply), "sms").opted_out is opted_out  # type: ignore[attr-defined]
+    assert channel(view(profile(0), reply), "sms").opted_out is opted_out
 
 
 def test_opt_out_is_lifted_only_by_newer_consent() -> None:
     out = response("OPTED_OUT", 2, "sms", dispatch=None)
-    assert channel(view(profile(0), out), "sms").opted_out  # type: ignore[attr-defined]
+    assert channel(view(profile(0), out), "sms").opted_out
     points = [{"channel": "sms", "address": "+573001112233", "consent": True}]
-    assert not channel(view(profile(3, contact_points=points), out), "sms").opted_out  # type: ignore[attr-defined]
+    assert not channel(view(profile(3, contact_points=points), out), "sms").opted_out
     stale = [{**points[0], "consent_at": at(1)}]  # republished, consent from before the opt-out
-    assert channel(view(profile(3, contact_points=stale), out), "sms").opted_out  # type: ignore[attr-defined]
+    assert channel(view(profile(3, contact_points=stale), out), "sms").opted_out
 
 
 def test_counts_are_per_dispatch_and_sent_comes_from_the_connector() -> None:
@@ -316,8 +317,8 @@ def test_counts_are_per_dispatch_and_sent_comes_from_the_connector() -> None:
         response("FAILED", 4, "sms", dispatch="d3"),
     )
     sms = channel(v, "sms")
-    assert (sms.sent, sms.delivered, sms.read, sms.replied, sms.failed) == (1, 1, 0, 1, 1)  # type: ignore[attr-defined]
-    assert (sms.last_contact_at, sms.last_response_at, sms.opted_out) == (at(1.02), at(2), False)  # type: ignore[attr-defined]
+    assert (sms.sent, sms.delivered, sms.read, sms.replied, sms.failed) == (1, 1, 0, 1, 1)
+    assert (sms.last_contact_at, sms.last_response_at, sms.opted_out) == (at(1.02), at(2), False)
 
 
 def test_engagement_counts_replies_by_local_hour_block() -> None:
@@ -455,7 +456,7 @@ def test_dispatches_beyond_the_bound_are_still_counted() -> None:
         events += [decision(i, dispatch=f"d{i}"), response("SENT", i + 0.01, dispatch=f"d{i}")]
     state, _ = run(events)
     assert len(state.channels["sms"].records) == 40
-    assert channel(snapshot(state, DEBTOR), "sms").sent == 60  # type: ignore[attr-defined]
+    assert channel(snapshot(state, DEBTOR), "sms").sent == 60
     raw = state.encode()
     for event in events:
         apply(state, event)

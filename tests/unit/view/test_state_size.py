@@ -82,7 +82,7 @@ def test_the_debtor_of_the_brief_fits() -> None:
 
 def test_a_generated_book_fits() -> None:
     rng = random.Random(3)
-    events: list[Event] = list(generate(300, days=30, seed=5))
+    events: list[Event] = list(generate(200, days=30, seed=5))
     events += [e for p in events if isinstance(p, DebtorProfile) for e in contacts(p, rng, 30)]
     events.sort(key=lambda e: e.occurred_at)
     states: dict[str, DebtorState] = {}
@@ -90,4 +90,4 @@ def test_a_generated_book_fits() -> None:
         states[event.debtor_id] = apply(states.get(event.debtor_id), event).state
     sizes = sorted(len(s.encode()) for s in states.values())
     assert sizes[len(sizes) // 2] <= BUDGET // 2, sizes[len(sizes) // 2]  # the median debtor
-    assert sizes[-1] <= BUDGET, sizes[-1]  # and every one of the 300
+    assert sizes[-1] <= BUDGET, sizes[-1]  # and every one of the 200
