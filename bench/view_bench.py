@@ -101,6 +101,9 @@ def run_recaudo(settings: Settings, expected: int, commit_interval: float) -> Me
         group=f"bench-recaudo-{uuid.uuid4().hex[:6]}",
         on_processed=meter,
         commit_interval=commit_interval,
+        # The view alone, as the baselines: orchestration has its own benchmark.
+        orchestrate=False,
+        timers=False,
     )
     guard = threading.Timer(900, holder["p"].stop)
     guard.start()

@@ -1,19 +1,29 @@
-"""The 360-degree debtor view, kept by a quixstreams processor.
+"""The 360-degree debtor view and the contact orchestrator, kept by one
+quixstreams processor.
 
 Inputs, all keyed by ``debtor_id`` and co-partitioned: debt events, profiles,
-contact decisions and channel responses. Per debtor, the compact state of
+contact decisions, channel responses and timer wake-ups. Per debtor, the compact state of
 :mod:`recaudo.view` lives in RocksDB (with its changelog topic, so a restarted
 or moved worker recovers it). Each event is folded in by the pure reducer;
 derived events (bucket changes, broken promises, cures) go back to the
 debt-events topic; and at every checkpoint the debtors that changed are
 snapshotted once each (a burst of events makes one snapshot) to the compacted
 debtor-view topic and to Postgres.
+
+The orchestrator (:mod:`recaudo.orchestration`) runs in the same step, on the
+same key, with its own state beside the view's: no extra hop between knowing
+and deciding. Its dispatches and decisions are produced at once (they are the
+latency that matters), and acknowledged before the checkpoint commits the
+input. Each debtor's next due time goes to the timers topic, and the
+:class:`~streams.timers.TimerService` this worker runs sends it back as a
+wake-up when it comes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -27,17 +37,51 @@ from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import write_views
-from recaudo.events import DebtEvent, Event
+from recaudo.events import DebtEvent, Event, Timer
+from recaudo.orchestration import (
+    Clock,
+    OrchestrationState,
+    Orchestrator,
+    Outputs,
+    Templates,
+    load_strategy,
+)
+from recaudo.orchestration.clock import clock_from_settings
 from recaudo.serde import Serde
 from recaudo.settings import Settings
-from recaudo.view import ApplyResult, DebtorState, apply, snapshot
+from recaudo.view import DebtorState, apply, snapshot, tick
+from recaudo.view.timebase import from_ms, to_ms
 from streams.runtime import StreamProcessor
+from streams.timers import TimerService
 
 log = logging.getLogger(__name__)
 
 NAME = "view"
 INPUTS = ("debt-events", "debtor-profiles", "contact-decisions", "channel-responses")
+WAKEUPS = "wakeups"
 STATE_KEY = "view"
+ORCH_KEY = "orch"
+TIMER_KEY = "timer"
+_NO_TIMER = b""
+
+
+@dataclass(slots=True)
+class Processed:
+    """What one input did for one debtor."""
+
+    state: DebtorState
+    #: the view changed (a snapshot is due)
+    changed: bool
+    derived: list[DebtEvent] = field(default_factory=list)
+    outputs: Outputs | None = None
+    #: the debtor's next due time to publish: ms, None for "nothing", or
+    #: absent (``timer_changed`` False) when the published one still holds
+    timer: int | None = None
+    timer_changed: bool = False
+
+    @property
+    def publishes(self) -> bool:
+        return self.changed or bool(self.outputs) or self.timer_changed
 
 
 class DebtorViewSink(BaseSink):
@@ -69,14 +113,18 @@ class DebtorViewSink(BaseSink):
         self._publish_derived = publish_derived
         self._dsn = dsn
         self._conn: psycopg.Connection[Any] | None = None
-        self._producer = (
-            Producer(settings.producer_config()) if publish_views or publish_derived else None
-        )
+        # linger 0: a dispatch leaves as soon as it is decided.
+        self._producer = Producer(settings.producer_config(**{"linger.ms": 0}))
+        self._decisions_topic = serde.topics.contact_decisions
+        self._timers_topic = serde.topics.timers
         self._pending: dict[str, DebtorState] = {}
         self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]]]] = []
         self._failures: list[str] = []
         self.snapshots_written = 0
         self.derived_written = 0
+        self.dispatches_written = 0
+        self.decisions_written = 0
+        self.decisions_by_outcome: dict[str, int] = {}
 
     def setup(self) -> None:
         if self._dsn is not None:
@@ -93,18 +141,53 @@ class DebtorViewSink(BaseSink):
         partition: int,
         offset: int,
     ) -> None:
-        result: ApplyResult = value
-        self._pending[key] = result.state
+        result: Processed = value
+        # The trace of the input carries over; the CloudEvents identity is
+        # each output's own.
+        trace = [(k, v) for k, v in (headers or ()) if k in ("traceparent", "tracestate")]
+        if result.changed:
+            self._pending[key] = result.state
         if result.derived and self._publish_derived:
-            # The trace of the input carries over; the CloudEvents identity is
-            # each derived event's own.
-            trace = [(k, v) for k, v in (headers or ()) if k in ("traceparent", "tracestate")]
             self._derived.extend((event, trace) for event in result.derived)
+        if result.outputs:
+            # At once, not at the checkpoint: this is the decision-to-dispatch
+            # latency. The checkpoint's flush still waits for their acks.
+            for command in result.outputs.dispatches:
+                topic = self._serde.topics.dispatch(command.channel)
+                self._produce(
+                    topic,
+                    key,
+                    self._serde.serialize(topic, command),
+                    [*ce_headers(command), *trace],
+                )
+            for decision in result.outputs.decisions:
+                self._produce(
+                    self._decisions_topic,
+                    key,
+                    self._serde.serialize(self._decisions_topic, decision),
+                    [*ce_headers(decision), *trace],
+                )
+                outcome = decision.outcome
+                self.decisions_by_outcome[outcome] = self.decisions_by_outcome.get(outcome, 0) + 1
+            self.dispatches_written += len(result.outputs.dispatches)
+            self.decisions_written += len(result.outputs.decisions)
+        if result.timer_changed:
+            timer = Timer(
+                occurred_at=from_ms(timestamp),
+                source="recaudo.view",
+                debtor_id=key,
+                due_at=None if result.timer is None else from_ms(result.timer),
+            )
+            self._produce(
+                self._timers_topic,
+                key,
+                self._serde.serialize(self._timers_topic, timer),
+                ce_headers(timer),
+            )
 
     def _produce(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]
     ) -> None:
-        assert self._producer is not None
         while True:
             try:
                 self._producer.produce(
@@ -138,7 +221,7 @@ class DebtorViewSink(BaseSink):
                     self._serde.serialize(self._view_topic, view),
                     ce_headers(view),
                 )
-        if self._producer is not None and (self._producer.flush(30) or self._failures):
+        if self._producer.flush(30) or self._failures:
             failures, self._failures = self._failures, []
             raise RuntimeError(f"debtor-view output not acknowledged: {failures[:3]}")
         if self._dsn is not None and views:
@@ -149,44 +232,99 @@ class DebtorViewSink(BaseSink):
         self._pending.clear()
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(10)
+        self._producer.flush(10)
         if self._conn is not None:
             self._conn.close()
 
 
-def fold_traced(
-    event: Event, key: Any, timestamp: int, headers: Any, state: State[Any, Any]
-) -> ApplyResult:
-    """:func:`fold` inside a span that continues the producer's trace."""
-    ctx = message_context()
-    with telemetry.tracer().start_as_current_span(
-        f"process {ctx.topic}",
-        context=telemetry.extract(headers),
-        kind=SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": ctx.topic,
-            "messaging.destination.partition.id": str(ctx.partition),
-            "messaging.kafka.offset": ctx.offset,
-            "messaging.message.id": str(event.event_id),
-        },
-    ):
-        return fold(event, state)
+class Folder:
+    """The per-message step: fold into the view, orchestrate, schedule.
 
+    ``orchestrator`` None keeps the view only; ``timers`` False publishes no
+    timers (a rebuild, or a test that wants the view of its events only).
+    """
 
-def fold(event: Event, state: State[Any, Any]) -> ApplyResult:
-    raw = state.get(STATE_KEY)
-    current = DebtorState.decode(raw) if raw is not None else None
-    result = apply(current, event)
-    if result.changed:
-        state.set(STATE_KEY, result.state.encode())
-    return result
+    def __init__(self, orchestrator: Orchestrator | None, clock: Clock, *, timers: bool) -> None:
+        self.orchestrator = orchestrator
+        self.clock = clock
+        self.timers = timers
+
+    def traced(
+        self, event: Event, key: Any, timestamp: int, headers: Any, state: State[Any, Any]
+    ) -> Processed:
+        """:meth:`__call__` inside a span that continues the producer's trace."""
+        ctx = message_context()
+        with telemetry.tracer().start_as_current_span(
+            f"process {ctx.topic}",
+            context=telemetry.extract(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": ctx.topic,
+                "messaging.destination.partition.id": str(ctx.partition),
+                "messaging.kafka.offset": ctx.offset,
+                "messaging.message.id": str(event.event_id),
+            },
+        ):
+            return self(event, state)
+
+    def __call__(self, event: Event, state: State[Any, Any]) -> Processed:
+        raw = state.get(STATE_KEY)
+        current = DebtorState.decode(raw) if raw is not None else None
+        wake = isinstance(event, Timer)
+        now = self.clock.now() if wake or self.orchestrator is not None else None
+        if wake:
+            if current is None:
+                return Processed(DebtorState(event.debtor_id), False)
+            assert now is not None
+            result = tick(current, now)
+        else:
+            result = apply(current, event)
+        if result.changed or wake:
+            state.set(STATE_KEY, result.state.encode())
+        out = Processed(result.state, result.changed, result.derived)
+        if not (result.changed or wake):
+            return out  # a duplicate: nothing to decide, nothing to schedule
+        next_due: int | None = None
+        if self.orchestrator is not None:
+            assert now is not None
+            orch_raw = state.get(ORCH_KEY)
+            orch = (
+                OrchestrationState.decode(orch_raw)
+                if orch_raw is not None
+                else OrchestrationState()
+            )
+            out.outputs = self.orchestrator.handle(
+                orch, result.state, now, None if wake else event, result.derived
+            )
+            encoded = orch.encode()
+            if encoded != orch_raw:
+                state.set(ORCH_KEY, encoded)
+            next_due = orch.next_due()
+        if self.timers:
+            view_wake = result.state.next_wakeup
+            if view_wake is not None:
+                ms = to_ms(view_wake)
+                next_due = ms if next_due is None else min(next_due, ms)
+            published = state.get(TIMER_KEY)
+            encoded_due = _NO_TIMER if next_due is None else str(next_due).encode()
+            # After a wake-up the timer service has forgotten this debtor:
+            # always tell it again.
+            if wake or encoded_due != (published if published is not None else _NO_TIMER):
+                state.set(TIMER_KEY, encoded_due)
+                out.timer, out.timer_changed = next_due, True
+        return out
 
 
 class DebtorViewProcessor:
-    """The view processor: build once, then :meth:`run` (blocking) or :meth:`stop`."""
+    """The view (and orchestration) processor: build once, then :meth:`run`
+    (blocking) or :meth:`stop`.
+
+    ``orchestrate`` defaults to ``Settings.orchestrate``; ``timers`` runs the
+    timer service and consumes its wake-ups (off for a rebuild, which must
+    reproduce the view of the events alone).
+    """
 
     def __init__(
         self,
@@ -194,6 +332,9 @@ class DebtorViewProcessor:
         *,
         publish_derived: bool = True,
         publish_views: bool = True,
+        orchestrate: bool | None = None,
+        timers: bool | None = None,
+        clock: Clock | None = None,
         group: str | None = None,
         commit_interval: float = 5.0,
         traced: bool | None = None,
@@ -211,8 +352,18 @@ class DebtorViewProcessor:
             publish_derived=publish_derived,
             dsn=dsn,
         )
+        self.clock = clock or clock_from_settings(settings)
+        orchestrate = settings.orchestrate if orchestrate is None else orchestrate
+        timers = settings.timers if timers is None else timers
+        self.folder = Folder(
+            build_orchestrator(settings) if orchestrate else None, self.clock, timers=timers
+        )
+        self.timer_service = (
+            TimerService(settings, self.processor.serde, self.clock) if timers else None
+        )
         app = self.processor.app
-        frames = [app.dataframe(self.processor.topic(key)) for key in INPUTS]
+        inputs = (*INPUTS, WAKEUPS) if timers else INPUTS
+        frames = [app.dataframe(self.processor.topic(key)) for key in inputs]
         sdf = frames[0]
         for other in frames[1:]:
             sdf = sdf.concat(other)
@@ -221,26 +372,49 @@ class DebtorViewProcessor:
         # A span per event costs a few µs: only when traces go somewhere.
         traced = settings.otel_exporter_otlp_endpoint is not None if traced is None else traced
         results = (
-            sdf.apply(fold_traced, stateful=True, metadata=True)
+            sdf.apply(self.folder.traced, stateful=True, metadata=True)
             if traced
-            else sdf.apply(fold, stateful=True)
+            else sdf.apply(self.folder, stateful=True)
         )
-        results.filter(lambda r: r.changed).sink(self.sink)
+        results.filter(lambda r: r.publishes).sink(self.sink)
 
     def run(self) -> None:
         self.running = True
+        if self.timer_service is not None:
+            self.timer_service.start()
         try:
             self.processor.run()
         finally:
             self.running = False
+            if self.timer_service is not None:
+                self.timer_service.stop()
             self.sink.close()
 
     def stop(self) -> None:
         self.processor.stop()
 
     def metrics(self) -> dict[str, float]:
-        return {
+        out = {
             "recaudo_view_snapshots_written_total": float(self.sink.snapshots_written),
             "recaudo_view_derived_events_total": float(self.sink.derived_written),
             "recaudo_view_dead_letters_total": float(self.processor.dead_letters.written),
+            "recaudo_dispatches_total": float(self.sink.dispatches_written),
         }
+        for outcome, count in self.sink.decisions_by_outcome.items():
+            out[f'recaudo_decisions_total{{outcome="{outcome}"}}'] = float(count)
+        if self.timer_service is not None:
+            out["recaudo_timer_wakeups_total"] = float(self.timer_service.wakeups_sent)
+            out["recaudo_timers_pending"] = float(self.timer_service.pending())
+        return out
+
+
+def build_orchestrator(settings: Settings) -> Orchestrator:
+    """The orchestrator the settings describe: strategy, templates, rule sets."""
+    from recaudo.policy import PRESETS, load_registry
+
+    rulesets = PRESETS if settings.policy_file is None else load_registry([settings.policy_file])
+    return Orchestrator(
+        load_strategy(settings.strategy_file),
+        Templates.load(settings.templates_file),
+        rulesets=rulesets,
+    )

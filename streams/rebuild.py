@@ -78,6 +78,8 @@ def rebuild(
         settings.model_copy(update={"state_dir": scratch}),
         publish_derived=False,
         publish_views=False,
+        orchestrate=False,
+        timers=False,
         group=f"{settings.topic_prefix}.view-rebuild-{int(time.time())}",
         on_processed=on_processed,
     )

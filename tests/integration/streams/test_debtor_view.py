@@ -62,7 +62,8 @@ def run_until_views(settings: Settings, expected: dict[str, dict[str, Any]]) -> 
 
     The processor's signal handlers need the main thread: it runs there, and a
     helper thread watches Postgres and stops it."""
-    processor = DebtorViewProcessor(settings)
+    # The view of the events alone: no orchestrator, no wall-clock timers.
+    processor = DebtorViewProcessor(settings, orchestrate=False, timers=False)
     result: dict[str, Any] = {}
 
     def watch() -> None:
@@ -109,7 +110,14 @@ def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings
 def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
     events = list(generate(60, days=12, seed=5))
     expected = expected_views(events)
-    env = env_for_children(pg_settings, RECAUDO_INSTANCE_ID="w0", RECAUDO_LOG_LEVEL="WARNING")
+    env = env_for_children(
+        pg_settings,
+        RECAUDO_INSTANCE_ID="w0",
+        RECAUDO_LOG_LEVEL="WARNING",
+        # The view of the events alone, as `expected` is.
+        RECAUDO_ORCHESTRATE="false",
+        RECAUDO_TIMERS="false",
+    )
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(

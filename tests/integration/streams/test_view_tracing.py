@@ -35,7 +35,9 @@ def test_processing_span_continues_the_producers_trace(topics_ready: Settings) -
         producer.publish(event)
     trace_id = root.get_span_context().trace_id
 
-    processor = DebtorViewProcessor(topics_ready, traced=True, commit_interval=1.0)
+    processor = DebtorViewProcessor(
+        topics_ready, traced=True, commit_interval=1.0, orchestrate=False, timers=False
+    )
 
     def stop_when_traced() -> None:
         deadline = time.monotonic() + 60

@@ -1,0 +1,601 @@
+"""The orchestrator: from a debtor's view, its orchestration state, what just
+happened and the time now, the contacts to make and the audit of every decision.
+
+Pure, like the policy engine it calls: no Kafka, no clock (``now`` is given),
+state updated in place. The stream processor calls :meth:`Orchestrator.handle`
+after folding each event into the view, and again when the debtor's timer fires.
+
+Guarantees, by construction:
+
+* a trigger starts at most one run (runs are keyed by the trigger's event id,
+  and finished keys are remembered); a run dispatches each (step, channel) at
+  most once, so a ``dispatch_id`` (debtor, trigger, step, channel) never repeats;
+* every dispatch passed :func:`recaudo.policy.evaluate` at the instant it was
+  decided, with every earlier dispatch in the history it checked;
+* a notice (account + template) sent on any channel is not sent again within
+  the strategy's ``dedup_window``, except as its own step's fallback;
+* a run about arrears ends, suppressed, once nothing is overdue on its account.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from recaudo.events import (
+    AccountView,
+    ChannelResponse,
+    ContactDecision,
+    DebtEvent,
+    DebtorFlags,
+    DebtorProfile,
+    DebtorView,
+    DispatchCommand,
+    Event,
+    RuleHit,
+)
+from recaudo.money import format_money
+from recaudo.orchestration.channel_choice import ChannelChooser, EngagementChooser
+from recaudo.orchestration.ids import decision_id, dispatch_id
+from recaudo.orchestration.state import Contact, OrchestrationState, Run
+from recaudo.orchestration.strategy import Cadence, Step, Strategy, TriggerKind, arm_for
+from recaudo.orchestration.templates import TemplateError, Templates
+from recaudo.policy import Candidate, DebtState, Flag, PolicyContext, RuleSet, evaluate
+from recaudo.policy import Contact as PolicyContact
+from recaudo.policy.presets import PRESETS
+from recaudo.view import DebtorState, snapshot
+from recaudo.view.contacts import is_opt_out
+from recaudo.view.timebase import from_ms, to_ms
+
+log = logging.getLogger(__name__)
+
+SOURCE: Final = "recaudo.orchestrator"
+DAY_MS: Final = 24 * 3600 * 1000
+
+#: responses that mean the contact reached the debtor (no fallback needed)
+RESPONDED: Final = frozenset({"READ", "CLICKED", "REPLIED", "CALL_RIGHT_PARTY", "CALL_ANSWERED"})
+FAILED: Final = frozenset({"FAILED", "BOUNCED", "EXPIRED", "CALL_NO_ANSWER"})
+CONVERSATION: Final = frozenset({"REPLIED", "CALL_RIGHT_PARTY"})
+#: events after which a run's account may no longer need collecting
+SETTLING: Final = frozenset(
+    {"PAYMENT_RECEIVED", "DEBT_SETTLED", "DEBT_WRITTEN_OFF", "DEBT_CURED", "DISPUTE_OPENED"}
+)
+#: reasons that rule out one channel, not the contact: try the next channel
+CHANNEL_REASONS: Final = frozenset({"OPTED_OUT", "NO_CONSENT", "INVALID_ADDRESS"})
+ARREARS_TRIGGERS: Final[frozenset[TriggerKind]] = frozenset(
+    {"payment_missed", "bucket_changed", "promise_broken"}
+)
+
+NOTHING_OVERDUE = RuleHit(rule_id="orchestration.nothing_overdue", reason_code="DEBT_PAID")
+DEBT_CLOSED = RuleHit(rule_id="orchestration.debt_closed", reason_code="DEBT_PAID")
+DUPLICATE_NOTICE = RuleHit(rule_id="orchestration.notice_dedup", reason_code="DUPLICATE_NOTICE")
+NO_CHANNEL = RuleHit(
+    rule_id="orchestration.no_reachable_channel", reason_code="NO_REACHABLE_CHANNEL"
+)
+NO_RULESET = RuleHit(
+    rule_id="orchestration.unknown_jurisdiction", reason_code="UNKNOWN_JURISDICTION"
+)
+NO_CADENCE = RuleHit(rule_id="orchestration.cadence_removed", reason_code="CADENCE_REMOVED")
+TEMPLATE_BROKEN = RuleHit(rule_id="orchestration.template", reason_code="TEMPLATE_ERROR")
+
+
+@dataclass(slots=True)
+class Outputs:
+    decisions: list[ContactDecision] = field(default_factory=list)
+    dispatches: list[DispatchCommand] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.decisions or self.dispatches)
+
+
+@dataclass(slots=True)
+class _Debtor:
+    """One debtor during one :meth:`Orchestrator.handle`: the view is built
+    only when some run needs it, once."""
+
+    state: DebtorState
+    _view: DebtorView | None = None
+
+    @property
+    def view(self) -> DebtorView:
+        if self._view is None:
+            self._view = snapshot(self.state, self.state.debtor_id)
+        return self._view
+
+    def account(self, account_id: str) -> AccountView | None:
+        for account in self.view.accounts:
+            if account.account_id == account_id:
+                return account
+        return None
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        strategy: Strategy,
+        templates: Templates,
+        *,
+        rulesets: Mapping[str, RuleSet] = PRESETS,
+        chooser: ChannelChooser | None = None,
+        source: str = SOURCE,
+    ) -> None:
+        templates.check(
+            {
+                (step.template, c.tone)
+                for c in strategy.cadences
+                for step in (*c.champion, *c.challenger)
+            }
+        )
+        self.strategy = strategy
+        self.templates = templates
+        self.rulesets = rulesets
+        self.chooser: ChannelChooser = chooser or EngagementChooser()
+        self.source = source
+
+    # --- entry point ----------------------------------------------------------------
+
+    def handle(
+        self,
+        orch: OrchestrationState,
+        view: DebtorState,
+        now: datetime,
+        event: Event | None = None,
+        derived: list[DebtEvent] | tuple[DebtEvent, ...] = (),
+    ) -> Outputs:
+        """React to ``event`` (None for a timer) and the events the view derived
+        from it, then act on every run that is due at ``now``."""
+        now_ms = to_ms(now)
+        out = Outputs()
+        debtor = _Debtor(view)
+        for trigger_event in (event, *derived):
+            if isinstance(trigger_event, DebtEvent):
+                self._on_debt_event(orch, debtor, trigger_event, now_ms)
+            elif isinstance(trigger_event, ChannelResponse):
+                self._on_response(orch, debtor, trigger_event, now_ms)
+            elif isinstance(trigger_event, DebtorProfile):
+                for run in orch.runs.values():
+                    if run.phase == "profile":
+                        run.phase, run.due_at = "step", now_ms
+        for run in sorted(orch.runs.values(), key=lambda r: (r.due_at, r.key)):
+            if run.phase != "profile" and run.due_at <= now_ms:
+                self._advance(orch, debtor, run, now_ms, out)
+        orch.trim(now_ms)
+        return out
+
+    # --- triggers and responses -------------------------------------------------------
+
+    def _on_debt_event(
+        self, orch: OrchestrationState, debtor: _Debtor, event: DebtEvent, now_ms: int
+    ) -> None:
+        p = event.payload
+        facts: dict[str, str] = {}
+        start = now_ms
+        trigger: TriggerKind
+        if event.type == "INSTALMENT_DUE":
+            trigger = "instalment_due"
+            facts["due_date"] = p.due_date.isoformat()  # type: ignore[union-attr]
+        elif event.type == "PAYMENT_MISSED":
+            trigger = "payment_missed"
+            facts["due_date"] = p.due_date.isoformat()  # type: ignore[union-attr]
+        elif event.type == "BUCKET_CHANGED":
+            trigger = "bucket_changed"
+        elif event.type == "PROMISE_BROKEN":
+            trigger = "promise_broken"
+            facts["promised_date"] = p.promised_date.isoformat()  # type: ignore[union-attr]
+        else:
+            if event.type in SETTLING:
+                # Pending steps of this account are re-checked now, not at
+                # their time: a debtor who paid hears nothing more.
+                for run in orch.runs.values():
+                    if run.account_id == event.account_id and run.phase != "profile":
+                        run.due_at = min(run.due_at, now_ms)
+            return
+        key = f"{trigger}:{event.event_id}"
+        if orch.knows(key):
+            return
+        account = debtor.account(event.account_id)
+        bucket = account.bucket if account is not None else "CURRENT"
+        cadence = self.strategy.cadence_for(trigger, bucket, debtor.view.risk_segment)
+        if cadence is None:
+            return
+        if trigger == "instalment_due":
+            due_day_ms = to_ms(datetime.fromisoformat(facts["due_date"] + "T00:00:00+00:00"))
+            start = due_day_ms - cadence.days_before * DAY_MS
+        # Steps count from when the orchestrator learns of the trigger (a
+        # backlog replayed late must not fire every step at once), or from
+        # the reminder date when that is still ahead.
+        self._start(
+            orch,
+            debtor,
+            cadence,
+            key,
+            trigger,
+            event.account_id,
+            str(event.event_id),
+            max(start, now_ms) if trigger == "instalment_due" else now_ms,
+            facts,
+        )
+
+    def _on_response(
+        self, orch: OrchestrationState, debtor: _Debtor, event: ChannelResponse, now_ms: int
+    ) -> None:
+        if event.dispatch_id is not None:
+            if event.status in CONVERSATION:
+                for contact in orch.contacts:
+                    if contact.dispatch_id == event.dispatch_id:
+                        contact.conversation = True
+            for run in orch.runs.values():
+                if run.inflight != event.dispatch_id or run.phase != "await":
+                    continue
+                if event.status in RESPONDED:
+                    run.responded = True
+                    run.due_at = now_ms
+                elif event.status in FAILED:
+                    run.due_at = now_ms
+        if event.status == "REPLIED" and not is_opt_out(event.text):
+            key = f"reply_received:{event.event_id}"
+            if orch.knows(key):
+                return
+            account_id = self._account_of(orch, event.dispatch_id, debtor)
+            if account_id is None:
+                return
+            account = debtor.account(account_id)
+            bucket = account.bucket if account is not None else "CURRENT"
+            cadence = self.strategy.cadence_for("reply_received", bucket, debtor.view.risk_segment)
+            if cadence is not None:
+                self._start(
+                    orch,
+                    debtor,
+                    cadence,
+                    key,
+                    "reply_received",
+                    account_id,
+                    str(event.event_id),
+                    now_ms,
+                    {},
+                )
+
+    def _account_of(
+        self, orch: OrchestrationState, dispatch: str | None, debtor: _Debtor
+    ) -> str | None:
+        for contact in orch.contacts:
+            if contact.dispatch_id == dispatch:
+                return contact.account_id
+        open_accounts = [a.account_id for a in debtor.view.accounts if a.overdue_minor > 0]
+        return open_accounts[0] if open_accounts else None
+
+    def _start(
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        cadence: Cadence,
+        key: str,
+        trigger: TriggerKind,
+        account_id: str,
+        trigger_event_id: str,
+        start: int,
+        facts: dict[str, str],
+    ) -> None:
+        arm = arm_for(debtor.state.debtor_id, cadence)
+        first = cadence.steps(arm)[0]
+        orch.runs[key] = Run(
+            key=key,
+            trigger=trigger,
+            account_id=account_id,
+            trigger_event_id=trigger_event_id,
+            cadence=cadence.id,
+            arm=arm,
+            started_at=start,
+            due_at=start + _ms(first.offset),
+            facts=facts,
+        )
+
+    # --- acting on a run ------------------------------------------------------------------
+
+    def _advance(
+        self, orch: OrchestrationState, debtor: _Debtor, run: Run, now_ms: int, out: Outputs
+    ) -> None:
+        cadence = self.strategy.cadence(run.cadence)
+        if cadence is None:
+            self._end(orch, debtor, run, now_ms, out, NO_CADENCE)
+            return
+        steps = cadence.steps(run.arm)
+        while run.key in orch.runs and run.due_at <= now_ms and run.phase != "profile":
+            if run.step >= len(steps):
+                orch.finish(run.key)
+                return
+            step = steps[run.step]
+            if run.phase == "await":
+                if run.responded or run.channel_idx >= len(run.order):
+                    self._next_step(orch, run, steps)
+                else:
+                    run.phase, run.inflight = "step", None
+                continue
+            self._try_step(orch, debtor, cadence, run, step, steps, now_ms, out)
+
+    def _try_step(
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        cadence: Cadence,
+        run: Run,
+        step: Step,
+        steps: tuple[Step, ...],
+        now_ms: int,
+        out: Outputs,
+    ) -> None:
+        view = debtor.view
+        if view.time_zone is None or view.jurisdiction is None or view.country is None:
+            run.phase = "profile"  # until a profile says where and when
+            return
+        closed = self._closed(run, debtor)
+        if closed is not None:
+            self._end(orch, debtor, run, now_ms, out, closed)
+            return
+        rules = self.rulesets.get(view.jurisdiction)
+        if rules is None:
+            self._end(orch, debtor, run, now_ms, out, NO_RULESET)
+            return
+        notice = f"{run.account_id}|{step.template}"
+        sent_at = orch.notices.get(notice)
+        if (
+            run.channel_idx == 0
+            and sent_at is not None
+            and now_ms - sent_at < _ms(self.strategy.dedup_window)
+        ):
+            self._decide(out, debtor, run, "SUPPRESSED", now_ms, None, None, [DUPLICATE_NOTICE])
+            self._next_step(orch, run, steps)
+            return
+        if run.channel_idx == 0 and not run.order:
+            run.order = self.chooser.order(step.channels, view, debtor.state.engagement())
+            if not run.order:
+                self._decide(out, debtor, run, "SUPPRESSED", now_ms, None, None, [NO_CHANNEL])
+                self._next_step(orch, run, steps)
+                return
+        ctx = self._context(orch, debtor)
+        now = from_ms(now_ms)
+        while run.channel_idx < len(run.order):
+            channel = run.order[run.channel_idx]
+            candidate = Candidate(view.debtor_id, run.account_id, channel, run.trigger, run.step)
+            decision = evaluate(ctx, candidate, now, rules)
+            hits = [
+                RuleHit(rule_id=h.rule_id, reason_code=h.reason_code) for h in decision.rules_fired
+            ]
+            if decision.outcome == "DEFER":
+                assert decision.not_before is not None
+                run.due_at = to_ms(decision.not_before)
+                if run.due_at != run.deferred_until:
+                    run.deferred_until = run.due_at
+                    self._decide(
+                        out,
+                        debtor,
+                        run,
+                        "DEFERRED",
+                        now_ms,
+                        channel,
+                        None,
+                        hits,
+                        not_before=run.due_at,
+                    )
+                return
+            if decision.outcome == "SUPPRESS":
+                self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, hits)
+                if not set(decision.reason_codes) <= CHANNEL_REASONS:
+                    orch.finish(run.key)
+                    return
+                run.channel_idx += 1
+                continue
+            try:
+                command = self._dispatch(
+                    debtor,
+                    cadence,
+                    run,
+                    step,
+                    channel,
+                    now_ms,
+                    decision.window_closes_at,
+                    decision.requires_opt_out_text,
+                )
+            except TemplateError as exc:
+                log.error("cannot render %s for run %s: %s", step.template, run.key, exc)
+                self._decide(
+                    out, debtor, run, "SUPPRESSED", now_ms, channel, None, [TEMPLATE_BROKEN]
+                )
+                run.channel_idx += 1
+                continue
+            out.dispatches.append(command)
+            self._decide(out, debtor, run, "DISPATCHED", now_ms, channel, command.dispatch_id, hits)
+            orch.contacts.append(Contact(now_ms, channel, run.account_id, command.dispatch_id))
+            orch.notices[notice] = now_ms
+            run.channel_idx += 1
+            run.inflight, run.responded = command.dispatch_id, False
+            if step.fallback_after is not None and run.channel_idx < len(run.order):
+                run.phase, run.due_at = "await", now_ms + _ms(step.fallback_after)
+            else:
+                self._next_step(orch, run, steps)
+            return
+        self._next_step(orch, run, steps)
+
+    def _next_step(self, orch: OrchestrationState, run: Run, steps: tuple[Step, ...]) -> None:
+        run.step += 1
+        run.phase, run.order, run.channel_idx = "step", [], 0
+        run.inflight, run.responded, run.deferred_until = None, False, 0
+        if run.step >= len(steps):
+            orch.finish(run.key)
+        else:
+            run.due_at = max(run.due_at, run.started_at + _ms(steps[run.step].offset))
+
+    def _closed(self, run: Run, debtor: _Debtor) -> RuleHit | None:
+        account = debtor.account(run.account_id)
+        if account is None:
+            return None
+        if account.status in ("PAID", "SETTLED", "WRITTEN_OFF"):
+            return DEBT_CLOSED
+        if run.trigger in ARREARS_TRIGGERS and (
+            account.overdue_minor == 0 or account.status == "CURED"
+        ):
+            return NOTHING_OVERDUE
+        return None
+
+    def _end(
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        run: Run,
+        now_ms: int,
+        out: Outputs,
+        hit: RuleHit,
+    ) -> None:
+        self._decide(out, debtor, run, "SUPPRESSED", now_ms, None, None, [hit])
+        orch.finish(run.key)
+
+    # --- building records -------------------------------------------------------------------
+
+    def _context(self, orch: OrchestrationState, debtor: _Debtor) -> PolicyContext:
+        view = debtor.view
+        assert view.time_zone is not None and view.country is not None
+        assert view.jurisdiction is not None
+        disputed = {d.account_id for d in view.disputes if d.status == "OPEN"}
+        status_map = {"PAID": "paid", "SETTLED": "settled", "WRITTEN_OFF": "written_off"}
+        return PolicyContext(
+            time_zone=view.time_zone,
+            country=view.country,
+            jurisdiction=view.jurisdiction,
+            flags=_flags(view.flags),
+            debts={
+                a.account_id: DebtState(
+                    status=status_map.get(a.status, "open"),  # type: ignore[arg-type]
+                    dispute_open=a.account_id in disputed,
+                )
+                for a in view.accounts
+            },
+            opted_out=frozenset(c.channel for c in view.channels if c.opted_out),
+            consent=frozenset(c.channel for c in view.channels if c.consent),
+            valid_addresses=frozenset(c.channel for c in view.channels if c.valid and c.address),
+            history=tuple(
+                PolicyContact(from_ms(c.at), c.channel, c.account_id, c.conversation)
+                for c in orch.contacts
+            ),
+        )
+
+    def _dispatch(
+        self,
+        debtor: _Debtor,
+        cadence: Cadence,
+        run: Run,
+        step: Step,
+        channel: str,
+        now_ms: int,
+        window_closes_at: datetime | None,
+        opt_out: bool,
+    ) -> DispatchCommand:
+        view = debtor.view
+        address = next(c.address for c in view.channels if c.channel == channel)
+        variables = self._variables(debtor, run)
+        rendered = self.templates.render(
+            step.template,
+            tone=cadence.tone,
+            locale=view.language,
+            channel=channel,  # type: ignore[arg-type]
+            variables=variables,
+            opt_out=opt_out,
+        )
+        expires = now_ms + _ms(self.strategy.expiry)
+        if window_closes_at is not None:
+            expires = min(expires, to_ms(window_closes_at))
+        expires = max(expires, now_ms + 60_000)
+        did = dispatch_id(view.debtor_id, run.key, run.step, channel)  # type: ignore[arg-type]
+        return DispatchCommand(
+            event_id=decision_id(view.debtor_id, run.key, run.step, f"dispatch:{channel}"),
+            occurred_at=from_ms(now_ms),
+            source=self.source,
+            debtor_id=view.debtor_id,
+            dispatch_id=did,
+            account_id=run.account_id,
+            channel=channel,
+            address=address or "",
+            template=step.template,
+            locale=rendered.language,
+            subject=rendered.subject,
+            body=rendered.body,
+            variables=variables,
+            not_before=from_ms(now_ms),
+            expires_at=from_ms(expires),
+            trigger=run.trigger,
+            step=run.step,
+            strategy=self.strategy.id,
+            arm=run.arm,
+        )
+
+    def _variables(self, debtor: _Debtor, run: Run) -> dict[str, str]:
+        account = debtor.account(run.account_id)
+        out = {
+            "account_ref": "****" + run.account_id[-4:],
+            "amount": "",
+            "balance": "",
+            "days_past_due": "0",
+            "due_date": run.facts.get("due_date", ""),
+            "promised_date": run.facts.get("promised_date", ""),
+        }
+        if account is not None:
+            owed = account.overdue_minor or account.next_due_minor or account.balance_minor
+            out["amount"] = format_money(owed, account.currency)
+            out["balance"] = format_money(account.balance_minor, account.currency)
+            out["days_past_due"] = str(account.days_past_due)
+            if not out["due_date"] and account.next_due_date is not None:
+                out["due_date"] = account.next_due_date.isoformat()
+        return out
+
+    def _decide(
+        self,
+        out: Outputs,
+        debtor: _Debtor,
+        run: Run,
+        outcome: str,
+        now_ms: int,
+        channel: str | None,
+        dispatch: str | None,
+        hits: list[RuleHit],
+        not_before: int | None = None,
+    ) -> None:
+        debtor_id = debtor.state.debtor_id
+        what = f"{outcome}:{channel}:{not_before}:{','.join(h.reason_code for h in hits)}"
+        out.decisions.append(
+            ContactDecision(
+                event_id=decision_id(debtor_id, run.key, run.step, what),
+                occurred_at=from_ms(now_ms),
+                source=self.source,
+                debtor_id=debtor_id,
+                account_id=run.account_id,
+                trigger=run.trigger,
+                trigger_event_id=run.trigger_event_id,
+                step=run.step,
+                channel=channel,
+                outcome=outcome,
+                dispatch_id=dispatch,
+                not_before=from_ms(not_before) if not_before is not None else None,
+                rules_fired=hits,
+                strategy=self.strategy.id,
+                arm=run.arm,
+            )
+        )
+
+
+def _flags(flags: DebtorFlags) -> frozenset[Flag]:
+    found: list[Flag] = []
+    if flags.deceased:
+        found.append("deceased")
+    if flags.bankruptcy:
+        found.append("bankruptcy")
+    if flags.cease_and_desist:
+        found.append("cease_and_desist")
+    if flags.vulnerable:
+        found.append("vulnerable")
+    return frozenset(found)
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)

@@ -1,0 +1,269 @@
+"""The orchestrator inside the stream processor, on the real broker: one
+trigger, one dispatch; redelivery, restarts and payments never make a second."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from recaudo.events import ContactDecision, DebtEvent, DebtorProfile, DispatchCommand, Event
+from recaudo.orchestration import FixedClock
+from recaudo.producer import RecaudoProducer
+from recaudo.serde import Serde
+from recaudo.settings import Settings, env_for_children
+from streams.debtor_view import DebtorViewProcessor
+from tests.integration.kafka_io import consume_all
+
+pytestmark = pytest.mark.integration
+
+# A Wednesday, 11:00 in New York: inside Regulation F's 08:00-21:00.
+NOON = datetime(2026, 11, 18, 16, tzinfo=UTC)
+
+
+def profile(debtor: str, at: datetime) -> DebtorProfile:
+    return DebtorProfile(
+        occurred_at=at,
+        source="crm",
+        debtor_id=debtor,
+        preferred_language="en",
+        time_zone="America/New_York",
+        country="US",
+        jurisdiction="us_reg_f",
+        contact_points=[
+            {"channel": "sms", "address": "+12125550100", "consent": True},
+            {"channel": "email", "address": f"{debtor.lower()}@example.com", "consent": True},
+        ],
+    )
+
+
+def debt(debtor: str, type_: str, at: datetime, **payload: object) -> DebtEvent:
+    return DebtEvent(
+        event_id=payload.pop("event_id", uuid.uuid4()),
+        occurred_at=at,
+        source="core-banking",
+        debtor_id=debtor,
+        account_id=f"{debtor}-ACC-0001",
+        type=type_,
+        payload=payload,
+    )
+
+
+def history(debtor: str, at: datetime) -> tuple[list[Event], DebtEvent]:
+    """A profile, an open debt and (returned apart) its missed payment."""
+    opened = debt(
+        debtor,
+        "DEBT_OPENED",
+        at - timedelta(days=40),
+        principal_minor=500_000,
+        currency="USD",
+        balance_minor=400_000,
+        product="card",
+        instalment_minor=20_000,
+        next_due_date=(at - timedelta(days=1)).date(),
+    )
+    missed = debt(
+        debtor,
+        "PAYMENT_MISSED",
+        at - timedelta(minutes=5),
+        instalment_number=3,
+        amount_minor=20_000,
+        currency="USD",
+        due_date=(at - timedelta(days=1)).date(),
+    )
+    return [profile(debtor, at - timedelta(days=50)), opened], missed
+
+
+def publish(settings: Settings, events: list[Event]) -> None:
+    with RecaudoProducer(settings) as producer:
+        producer.publish_many(events)
+
+
+def read(
+    settings: Settings, serde: Serde, expected: int, timeout_s: float = 5.0
+) -> tuple[list[DispatchCommand], list[ContactDecision]]:
+    dispatches: list[DispatchCommand] = []
+    for channel in ("sms", "email", "whatsapp", "voice"):
+        topic = serde.topics.dispatch(channel)
+        for m in consume_all(settings, topic, expected=expected, timeout_s=timeout_s):
+            cmd = serde.deserialize(topic, m.value())
+            assert isinstance(cmd, DispatchCommand)
+            dispatches.append(cmd)
+    topic = serde.topics.contact_decisions
+    decisions = [
+        d
+        for m in consume_all(settings, topic, expected=10_000, timeout_s=1.0)
+        if isinstance(d := serde.deserialize(topic, m.value()), ContactDecision)
+    ]
+    return dispatches, decisions
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def run_with(processor: DebtorViewProcessor, scenario: Callable[[], None]) -> None:
+    """The processor in the main thread (its signal handlers need it), the
+    scenario beside it; the processor stops when the scenario ends."""
+    failure: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            scenario()
+        except BaseException as exc:  # surfaced in the main thread below
+            failure.append(exc)
+        finally:
+            processor.stop()
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    processor.run()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def test_one_trigger_one_dispatch_and_a_payer_is_suppressed(topics_ready: Settings) -> None:
+    settings = topics_ready
+    serde = Serde(settings)
+    debtors = [f"D-{i}" for i in range(3)]
+    setup: list[Event] = []
+    triggers: list[DebtEvent] = []
+    for d in debtors:
+        before, missed = history(d, NOON)
+        setup += before
+        triggers.append(missed)
+    processor = DebtorViewProcessor(settings, clock=FixedClock(NOON), commit_interval=1.0)
+
+    def scenario() -> None:
+        publish(settings, [*setup, *triggers])
+        assert wait_until(lambda: len(read(settings, serde, 3, 1.0)[0]) >= 3, 60)
+        # The same triggers again, as a redelivery would bring them.
+        publish(settings, triggers)
+        time.sleep(4)
+        dispatches, decisions = read(settings, serde, 6, 3.0)
+        assert sorted(c.debtor_id for c in dispatches) == debtors
+        assert len({c.dispatch_id for c in dispatches}) == 3
+        assert all(
+            c.body and "Reply STOP to opt out." in c.body
+            for c in dispatches
+            if c.channel in ("sms", "email")
+        )
+        assert sum(x.outcome == "DISPATCHED" for x in decisions) == 3
+        # D-0 pays: its pending follow-up step is suppressed at once.
+        paid = debt(
+            "D-0",
+            "PAYMENT_RECEIVED",
+            NOON + timedelta(minutes=1),
+            payment_id="pay-1",
+            amount_minor=20_000,
+            currency="USD",
+        )
+        publish(settings, [paid])
+
+        def suppressed() -> bool:
+            return any(
+                x.debtor_id == "D-0"
+                and x.outcome == "SUPPRESSED"
+                and [h.reason_code for h in x.rules_fired] == ["DEBT_PAID"]
+                for x in read(settings, serde, 3, 0.5)[1]
+            )
+
+        assert wait_until(suppressed, 30)
+
+    run_with(processor, scenario)
+
+
+def test_a_deferred_step_is_released_by_the_timer(topics_ready: Settings) -> None:
+    settings = topics_ready
+    serde = Serde(settings)
+    # 06:30 in New York: before Regulation F's window. The clock is moved to
+    # 08:00 once the deferral is seen; only the timer can then bring the step.
+    early = datetime(2026, 11, 18, 11, 30, tzinfo=UTC)
+    clock = FixedClock(early)
+    before, missed = history("D-T", early)
+    processor = DebtorViewProcessor(settings, clock=clock, commit_interval=1.0)
+
+    def decided() -> list[str]:
+        found = sorted(read(settings, serde, 0, 0.5)[1], key=lambda x: x.occurred_at)
+        return [x.outcome for x in found]
+
+    def scenario() -> None:
+        publish(settings, [*before, missed])
+        assert wait_until(lambda: decided() == ["DEFERRED"], 60), decided()
+        assert read(settings, serde, 1, 0.5)[0] == []
+        clock.at = datetime(2026, 11, 18, 13, 0, 1, tzinfo=UTC)
+        assert wait_until(lambda: len(read(settings, serde, 1, 0.5)[0]) == 1, 30)
+        assert decided() == ["DEFERRED", "DISPATCHED"]
+        assert processor.timer_service is not None and processor.timer_service.wakeups_sent >= 1
+
+    run_with(processor, scenario)
+
+
+def test_a_killed_worker_never_adds_a_dispatch_id(pg_settings: Settings) -> None:
+    settings = pg_settings
+    serde = Serde(settings)
+    debtors = [f"K-{i}" for i in range(30)]
+    setup: list[Event] = []
+    triggers: list[Event] = []
+    for d in debtors:
+        before, missed = history(d, NOON)
+        setup += before
+        triggers.append(missed)
+    env = env_for_children(
+        settings.model_copy(
+            update={"clock_origin": NOON, "clock_started": time.time(), "clock_speed": 1e-6}
+        ),
+        RECAUDO_INSTANCE_ID="k0",
+        RECAUDO_LOG_LEVEL="WARNING",
+    )
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "recaudo", "streams", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    worker = start()
+    try:
+        publish(settings, setup)
+        time.sleep(8)  # joined
+        publish(settings, triggers)
+        assert wait_until(lambda: len(read(settings, serde, 1, 0.5)[0]) >= 1, 60)
+        worker.send_signal(signal.SIGKILL)  # mid-stream, before its checkpoint
+        worker.wait()
+        worker = start()
+        assert wait_until(
+            lambda: len({c.debtor_id for c in read(settings, serde, 30, 1.0)[0]}) == len(debtors),
+            90,
+        )
+        time.sleep(3)
+        dispatches, _ = read(settings, serde, 60, 3.0)
+        ids_by_debtor: dict[str, set[str]] = {}
+        for c in dispatches:
+            ids_by_debtor.setdefault(c.debtor_id, set()).add(c.dispatch_id)
+        # One contact per debtor: a re-sent record after the kill carries the
+        # same dispatch_id (the connectors' idempotency key), never a new one.
+        assert all(len(ids) == 1 for ids in ids_by_debtor.values()), ids_by_debtor
+        assert sorted(ids_by_debtor) == sorted(debtors)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

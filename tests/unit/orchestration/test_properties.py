@@ -1,0 +1,187 @@
+"""Property tests over random histories, time zones, presets and clocks: every
+dispatch the orchestrator makes respects its debtor's preset, re-checked here
+rule by rule against the presets' own building blocks, and no dispatch_id
+ever repeats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recaudo.events import DispatchCommand
+from recaudo.policy import Candidate, Contact, preset
+from recaudo.policy.quiet_hours import holiday_calendar, zone_for
+from tests.unit.orchestration.driver import Driver
+from tests.unit.view.builders import ACCOUNT, missed, opened, paid, profile, promise, response
+
+PLACES = {
+    "us_reg_f": ("America/New_York", "US", "en"),
+    "co_ley_2300": ("America/Bogota", "CO", "es"),
+    "cl_ley_19496": ("America/Santiago", "CL", "es"),
+    "mx_condusef": ("America/Mexico_City", "MX", "es"),
+    "pe_ley_29571": ("America/Lima", "PE", "es"),
+    "br_sp": ("America/Sao_Paulo", "BR", "pt"),
+}
+START = datetime(2026, 12, 20, tzinfo=UTC)  # Christmas and New Year inside the run
+
+ACTIONS = st.lists(
+    st.tuples(
+        st.floats(min_value=0.05, max_value=60.0),  # hours until the action
+        st.sampled_from(
+            [
+                "missed",
+                "missed",
+                "wake",
+                "wake",
+                "wake",
+                "paid",
+                "promise",
+                "failed",
+                "read",
+                "replied",
+                "stop",
+            ]
+        ),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _at(hours: float) -> datetime:
+    return START + timedelta(hours=hours)
+
+
+def _days(t: datetime) -> float:
+    from tests.unit.view.builders import T
+
+    return (t - T).total_seconds() / 86400
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "jurisdiction": draw(st.sampled_from(sorted(PLACES))),
+        "all_consent": draw(st.booleans()),
+        "whatsapp": draw(st.booleans()),
+        "actions": draw(ACTIONS),
+    }
+
+
+def _run(s: dict[str, Any]) -> tuple[Driver, set[str], dict[str, datetime]]:
+    zone, country, lang = PLACES[s["jurisdiction"]]
+    points = [
+        {"channel": "sms", "address": "+573001112233", "consent": s["all_consent"]},
+        {"channel": "email", "address": "d1@example.co", "consent": True},
+        {"channel": "voice", "address": "+573001112233", "consent": s["all_consent"]},
+    ]
+    if s["whatsapp"]:
+        points.append({"channel": "whatsapp", "address": "+573001112233", "consent": True})
+    d = Driver()
+    d.event(
+        profile(
+            _days(START) - 40,
+            jurisdiction=s["jurisdiction"],
+            time_zone=zone,
+            country=country,
+            preferred_language=lang,
+            contact_points=points,
+        ),
+        now=START,
+    )
+    d.event(opened(_days(START) - 30, balance=500_000), now=START)
+    hours, instalment = 0.0, 0
+    conversations: set[str] = set()
+    opted_out_at: dict[str, datetime] = {}
+    for step, (gap, action) in enumerate(s["actions"]):
+        hours += gap
+        now = _at(hours)
+        when = _days(now)
+        d.advance(now)
+        last = d.dispatches[-1] if d.dispatches else None
+        if action == "missed":
+            instalment += 1
+            d.event(missed(instalment, int(when) - 1, when=when), now=now)
+        elif action == "paid":
+            d.event(paid(f"p{step}", when, amount=10_000), now=now)
+        elif action == "promise":
+            d.event(promise(f"pr{step}", when, by=int(when) + 2), now=now)
+        elif action == "wake":
+            d.wake(now)
+        elif last is not None:
+            status = {"failed": "FAILED", "read": "READ", "replied": "REPLIED", "stop": "REPLIED"}
+            text = (
+                "STOP" if action == "stop" else ("quiero un plan" if action == "replied" else None)
+            )
+            if action == "stop":
+                opted_out_at.setdefault(last.channel, now)
+            elif action == "replied":
+                conversations.add(last.dispatch_id)
+            d.event(
+                response(
+                    status[action],
+                    when,
+                    channel=last.channel,
+                    dispatch=last.dispatch_id,
+                    text=text,
+                    error_code="1" if action == "failed" else None,
+                ),
+                now=now,
+            )
+    return d, conversations, opted_out_at
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_no_dispatch_breaks_the_preset_and_no_dispatch_id_repeats(s: dict[str, Any]) -> None:
+    d, conversations, _ = _run(s)
+    ids = [c.dispatch_id for c in d.dispatches]
+    assert len(ids) == len(set(ids)), "a dispatch_id repeated"
+    rules = preset(s["jurisdiction"])
+    zone_name, country, _ = PLACES[s["jurisdiction"]]
+    zone = zone_for(zone_name)
+    assert zone is not None
+    previous: list[tuple[DispatchCommand, datetime]] = []
+    for cmd, now in zip(d.dispatches, d.moments, strict=True):
+        candidate = Candidate(
+            cmd.debtor_id, cmd.account_id or ACCOUNT, cmd.channel, cmd.trigger, cmd.step
+        )
+        hours = rules.hours_for(candidate.kind)
+        calendar = (
+            holiday_calendar(country, None, rules.extra_holidays)
+            if hours.closed_on_holidays
+            else None
+        )
+        assert hours.violation(now.astimezone(zone), calendar) is None, (
+            f"{cmd.channel} at {now.astimezone(zone)} local breaks {s['jurisdiction']}'s hours"
+        )
+        history = [
+            Contact(at, c.channel, c.account_id or ACCOUNT, c.dispatch_id in conversations)
+            for c, at in previous
+        ]
+        recent = [c for c in history if c.at > now - rules.lookback]
+        for rule in (*rules.caps_for(candidate.kind, False), *rules.cooldowns_for(candidate.kind)):
+            if rule.applies_to(candidate):
+                assert rule.blocked_until(candidate, recent, now) is None, (
+                    f"{cmd.channel} at {now} breaks {rule.rule_id}"
+                )
+        if (
+            cmd.channel in ("sms", "email", "whatsapp")
+            and cmd.channel in rules.requires_opt_out_text
+        ):
+            assert cmd.body is not None and (
+                "STOP" in cmd.body or "BAJA" in cmd.body or "PARAR" in cmd.body
+            )
+        previous.append((cmd, now))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_an_opt_out_is_final_for_its_channel(s: dict[str, Any]) -> None:
+    d, _, opted_out_at = _run(s)
+    for cmd, now in zip(d.dispatches, d.moments, strict=True):
+        stopped = opted_out_at.get(cmd.channel)
+        assert stopped is None or now <= stopped, f"{cmd.channel} used after the debtor said STOP"
