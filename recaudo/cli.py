@@ -209,7 +209,7 @@ def streams() -> None:
 
 
 @streams.command("run")
-@click.option("--name", type=click.Choice(["view"]), default="view", show_default=True)
+@click.option("--name", type=click.Choice(["view", "kpis"]), default="view", show_default=True)
 @click.option(
     "--health-port",
     type=int,
@@ -221,8 +221,9 @@ def streams_run(name: str, health_port: int | None) -> None:
     settings = _require_broker(resolve_settings())
     _configure_logging(settings)
     from streams.debtor_view import DebtorViewProcessor
+    from streams.kpis import KpiProcessor
 
-    processor = DebtorViewProcessor(settings)
+    processor = KpiProcessor(settings) if name == "kpis" else DebtorViewProcessor(settings)
     _run_with_health(processor.run, health_port, lambda: processor.running, processor.metrics)
 
 
@@ -252,10 +253,13 @@ def connector() -> None:
 @click.option("--channel", type=click.Choice(["sms", "email", "whatsapp", "voice"]), required=True)
 @click.option(
     "--provider",
-    type=click.Choice(["simulator"]),
+    type=click.Choice(["simulator", "smtp", "twilio", "meta", "webhook"]),
     default="simulator",
     show_default=True,
-    help="Which provider adapter sends the messages.",
+    help=(
+        "Which provider adapter sends the messages: smtp (email), twilio (sms, voice), "
+        "meta (whatsapp), webhook (any channel). Credentials: `recaudo settings`."
+    ),
 )
 @click.option(
     "--rate-limit",
@@ -275,12 +279,19 @@ def connector_run(
     """Consume dispatch.<channel>, send through the provider, emit channel responses."""
     import signal
 
+    from connectors.providers.factory import ProviderConfigError, build_adapter, check_combination
     from connectors.service import Connector, ConnectorConfig
-    from connectors.simulator import SimulatedProvider
 
+    try:
+        check_combination(provider, channel)  # type: ignore[arg-type]
+    except ProviderConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--provider'") from exc
     settings = _require_broker(resolve_settings())
     _configure_logging(settings)
-    adapter = SimulatedProvider(channel)  # type: ignore[arg-type]
+    try:
+        adapter = build_adapter(provider, channel, settings)  # type: ignore[arg-type]
+    except ProviderConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     service = Connector(settings, ConnectorConfig(channel=channel, rate_limit=rate_limit), adapter)  # type: ignore[arg-type]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
@@ -368,6 +379,40 @@ def rebuild() -> None:
     run_rebuild(settings, progress=click.echo)
 
 
+# --- dashboard --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Default: 8050.")
+@click.option("--host", default=None, help="Listen address. Default: 127.0.0.1.")
+def dashboard(port: int | None, host: str | None) -> None:
+    """Serve the collections dashboard: funnel, channels, suppressions, lag (live).
+
+    Reads the KPI and debtor-view tables from Postgres and consumer lag from
+    Kafka; also answers /healthz, /readyz and /metrics.
+    """
+    import signal
+    import threading
+
+    from recaudo.dashboard.server import Dashboard
+
+    settings = resolve_settings()
+    _database(settings)
+    _configure_logging(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    board = Dashboard(
+        settings,
+        port=settings.dashboard_port if port is None else port,
+        host=host or settings.dashboard_host,
+        refresh_s=settings.dashboard_refresh_s,
+    )
+    with board:
+        click.echo(f"dashboard on {board.url} (Ctrl-C to stop)", err=True)
+        stop.wait()
+
+
 # --- inspection -----------------------------------------------------------------------
 
 
@@ -376,6 +421,47 @@ def settings_cmd() -> None:
     """Print the effective settings, secrets masked."""
     data: dict[str, Any] = resolve_settings().redacted()
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+# --- inbound webhooks --------------------------------------------------------------------
+
+
+@cli.group()
+def webhooks() -> None:
+    """Inbound provider webhooks (delivery receipts, replies, opt-outs)."""
+
+
+@webhooks.command("run")
+@click.option(
+    "--port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Serve the provider callbacks and /healthz, /readyz, /metrics on this port.",
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+def webhooks_run(port: int, host: str) -> None:
+    """Receive Twilio and Meta WhatsApp callbacks, verify their signatures, and
+    emit them as channel responses of the dispatch they belong to.
+
+    \b
+    Provider URLs (behind your TLS proxy):
+      POST /twilio/status     Twilio message and call status callbacks
+      POST /twilio/inbound    Twilio inbound SMS ("A message comes in")
+      GET|POST /meta/whatsapp WhatsApp Cloud API webhook
+    """
+    import signal
+
+    from connectors.webhooks.server import WebhookService
+
+    settings = _require_broker(resolve_settings())
+    _database(settings)
+    _configure_logging(settings)
+    service = WebhookService(settings, port, host)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    click.echo(f"webhooks on :{service.port}", err=True)
+    service.run()
 
 
 def quiet_third_party_warnings() -> None:

@@ -574,6 +574,54 @@ class DeadLetter(Envelope):
     error_message: str
 
 
+# --- KPIs ---------------------------------------------------------------------------
+
+KpiDimension = Literal["ALL", "CHANNEL", "BUCKET", "ARM"]
+KpiPeriod = Literal["HOUR", "TOTAL"]
+Count = Annotated[int, Field(ge=0)]
+
+
+class KpiWindow(Envelope):
+    """KPI counters of one dimension member over an hour (or the running total);
+    keyed ``<dimension>:<member>`` (see ``recaudo.kpis`` for what each counts)."""
+
+    avro_name = "KpiWindow"
+    dimension: KpiDimension
+    member: NonEmpty
+    period: KpiPeriod
+    window_start: Timestamp
+    window_end: Timestamp | None = None
+    revision: Count
+    contacts: Count
+    calls: Count
+    delivered: Count
+    failed: Count
+    replied: Count
+    right_party: Count
+    deferred: Count
+    suppressed: Count
+    promises: Count
+    promises_kept: Count
+    promises_broken: Count
+    payments: Count
+    cures: Count
+    episodes: Count
+    contacted_cures: Count
+    contacts_to_cure: Count
+    recovered_minor: dict[str, Money] = Field(default_factory=dict)
+    suppressions: dict[str, Count] = Field(default_factory=dict)
+
+
+# --- timers ------------------------------------------------------------------------
+
+
+class Timer(Event):
+    """When a debtor next needs the processor without an event (None: never)."""
+
+    avro_name = "Timer"
+    due_at: Timestamp | None = None
+
+
 #: Top-level model of each record name in ``schemas/``.
 RECORD_MODELS: dict[str, type[Envelope]] = {
     m.avro_name: m
@@ -585,5 +633,7 @@ RECORD_MODELS: dict[str, type[Envelope]] = {
         ChannelResponse,
         DebtorView,
         DeadLetter,
+        KpiWindow,
+        Timer,
     )
 }

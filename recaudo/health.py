@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from recaudo.lifecycle import Service
 
+log = logging.getLogger(__name__)
+
+#: An extra page: query string -> (status, content type, body).
+Route = Callable[[str], tuple[int, str, bytes]]
+
 
 class HealthServer(Service):
     """Serves liveness (the process answers), readiness (``ready()`` is true) and
-    metrics (``metrics()``: name -> value, exposed as Prometheus gauges)."""
+    metrics (``metrics()``: name -> value, exposed as Prometheus gauges), plus
+    any ``routes`` of a service that answers on the same port (the dashboard)."""
 
     def __init__(
         self,
@@ -19,12 +26,22 @@ class HealthServer(Service):
         ready: Callable[[], bool],
         metrics: Callable[[], Mapping[str, float]] = dict,
         host: str = "0.0.0.0",
+        routes: Mapping[str, Route] | None = None,
     ) -> None:
         outer = self
+        pages = dict(routes or {})
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path == "/healthz":
+                path, _, query = self.path.partition("?")
+                if path in pages:
+                    try:
+                        code, ctype, body = pages[path](query)
+                    except Exception as exc:  # one failed page, not a dead server
+                        log.exception("GET %s failed", path)
+                        code, ctype, body = 500, "text/plain", f"error: {exc}\n".encode()
+                    self._reply(code, body, ctype)
+                elif self.path == "/healthz":
                     self._reply(200, "ok\n")
                 elif self.path == "/readyz":
                     ok = outer.ready()
@@ -35,8 +52,8 @@ class HealthServer(Service):
                 else:
                     self._reply(404, "not found\n")
 
-            def _reply(self, code: int, body: str, ctype: str = "text/plain") -> None:
-                data = body.encode()
+            def _reply(self, code: int, body: str | bytes, ctype: str = "text/plain") -> None:
+                data = body.encode() if isinstance(body, str) else body
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))

@@ -25,6 +25,8 @@ SCHEMA_FILES: dict[str, str] = {
     "ChannelResponse": "channel_response.avsc",
     "DebtorView": "debtor_view.avsc",
     "DeadLetter": "dead_letter.avsc",
+    "KpiWindow": "kpi_window.avsc",
+    "Timer": "timer.avsc",
 }
 
 

@@ -9,6 +9,7 @@ deployment that already exports them needs nothing else.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -143,6 +144,134 @@ class Settings(BaseSettings):
         description="CloudEvents source of the events this process produces (ce_source).",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level of every process.")
+
+    # --- orchestration -------------------------------------------------------
+    orchestrate: bool = Field(
+        default=True,
+        description=(
+            "Run the contact orchestrator beside the debtor view in `recaudo streams run`. "
+            "Off: the worker keeps the view only (`recaudo rebuild` always runs it off)."
+        ),
+    )
+    strategy_file: Path | None = Field(
+        default=None,
+        description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",
+    )
+    templates_file: Path | None = Field(
+        default=None,
+        description="TOML message templates (Jinja2, sandboxed). Unset: the built-in es/en/pt set.",
+    )
+    policy_file: Path | None = Field(
+        default=None,
+        description="TOML with custom jurisdiction rule sets, added to the built-in presets.",
+    )
+    clock_origin: datetime | None = Field(
+        default=None,
+        description=(
+            "Simulated time: with RECAUDO_CLOCK_SPEED, every process reads the same scaled "
+            "clock that was at this instant at RECAUDO_CLOCK_STARTED. Unset: the wall clock."
+        ),
+    )
+    clock_started: float | None = Field(
+        default=None,
+        description="Unix time at which the simulated clock read RECAUDO_CLOCK_ORIGIN.",
+    )
+    clock_speed: float = Field(
+        default=1.0, gt=0, description="Simulated seconds per real second (with CLOCK_ORIGIN)."
+    )
+    timers: bool = Field(
+        default=True,
+        description=(
+            "Run the timer service in `recaudo streams run`: deferred steps, fallbacks, "
+            "promise dates and bucket boundaries happen without an event. Off: only events "
+            "move a debtor."
+        ),
+    )
+    timer_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the timer service looks for debtors whose timers came due.",
+    )
+
+    # --- providers -----------------------------------------------------------
+    provider_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of one provider API call, in seconds."
+    )
+    provider_max_connections: int = Field(
+        default=32, ge=1, description="Open connections to a provider per connector process."
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server of the email channel.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (tests only).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login; unset: no AUTH.")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP password (never printed)."
+    )
+    smtp_from: str = Field(
+        default="cobranza@example.com", description="From address of collection emails."
+    )
+    twilio_account_sid: str | None = Field(default=None, description="Twilio Account SID (AC...).")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Twilio auth token: API auth and X-Twilio-Signature checks (never printed).",
+    )
+    twilio_from_number: str | None = Field(
+        default=None, description="Sender number (E.164) for SMS and calls."
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, description="Messaging Service SID (MG...); used instead of the number."
+    )
+    twilio_base_url: str = Field(
+        default="https://api.twilio.com", description="Twilio REST API base URL."
+    )
+    meta_phone_number_id: str | None = Field(
+        default=None, description="WhatsApp Cloud API phone number id of the sender."
+    )
+    meta_access_token: SecretStr | None = Field(
+        default=None, description="WhatsApp Cloud API access token (never printed)."
+    )
+    meta_app_secret: SecretStr | None = Field(
+        default=None,
+        description="Meta app secret: checks X-Hub-Signature-256 on webhooks (never printed).",
+    )
+    meta_verify_token: SecretStr | None = Field(
+        default=None,
+        description="Token Meta echoes when subscribing the webhook (never printed).",
+    )
+    meta_api_version: str = Field(default="v21.0", description="Graph API version.")
+    meta_base_url: str = Field(
+        default="https://graph.facebook.com", description="Graph API base URL."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Endpoint of the generic webhook channel (POST JSON)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the generic webhook's X-Recaudo-Signature HMAC (never printed).",
+    )
+    webhooks_public_url: str | None = Field(
+        default=None,
+        description=(
+            "Public base URL of `recaudo webhooks run` (https://hooks.example.com): Twilio "
+            "signs the URL it called, and status callbacks are sent to it. "
+            "Unset: rebuilt from Host and X-Forwarded-Proto; no per-message callbacks."
+        ),
+    )
+
+    # --- dashboard -----------------------------------------------------------
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        description="Address `recaudo dashboard` listens on (0.0.0.0: every interface).",
+    )
+    dashboard_port: int = Field(
+        default=8050, ge=0, le=65535, description="Port of `recaudo dashboard` (0: any free port)."
+    )
+    dashboard_refresh_s: float = Field(
+        default=5.0, gt=0, description="Seconds between the dashboard page's live refreshes."
+    )
 
     # --- telemetry -----------------------------------------------------------
     otel_exporter_otlp_endpoint: str | None = Field(
@@ -283,5 +412,10 @@ def env_for_children(settings: Settings, **extra: str) -> dict[str, str]:
     env["RECAUDO_STATE_DIR"] = str(settings.state_dir)
     env["RECAUDO_TOPIC_PREFIX"] = settings.topic_prefix
     env["RECAUDO_TOPIC_PARTITIONS"] = str(settings.topic_partitions)
+    if settings.clock_origin is not None:
+        # One simulated clock for every process: same origin, start and speed.
+        env["RECAUDO_CLOCK_ORIGIN"] = settings.clock_origin.isoformat()
+        env["RECAUDO_CLOCK_STARTED"] = repr(settings.clock_started)
+        env["RECAUDO_CLOCK_SPEED"] = repr(settings.clock_speed)
     env.update(extra)
     return env

@@ -74,6 +74,25 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         retention_ms=-1,
     ),
     TopicSpec(
+        "timers",
+        "Timer",
+        "When each debtor next needs the stream processor (latest per key).",
+        cleanup_policy="compact",
+        retention_ms=-1,
+    ),
+    TopicSpec(
+        "wakeups",
+        "Timer",
+        "Timers that came due, back to the stream processor.",
+        retention_ms=7 * DAY_MS,
+    ),
+    TopicSpec(
+        "kpis",
+        "KpiWindow",
+        "Collection KPIs per hour and running totals, per channel, bucket and arm.",
+        retention_ms=365 * DAY_MS,
+    ),
+    TopicSpec(
         "dlq",
         "DeadLetter",
         "Messages a consumer could not decode or validate.",
@@ -171,6 +190,18 @@ class Topics:
     @property
     def debtor_view(self) -> str:
         return self.name("debtor-view")
+
+    @property
+    def timers(self) -> str:
+        return self.name("timers")
+
+    @property
+    def wakeups(self) -> str:
+        return self.name("wakeups")
+
+    @property
+    def kpis(self) -> str:
+        return self.name("kpis")
 
     @property
     def dlq(self) -> str:

@@ -13,14 +13,20 @@ def _recaudo(*args: str) -> list[str]:
     return [sys.executable, "-m", "recaudo", *args]
 
 
-def worker_specs(replicas: int = 1) -> list[ProcessSpec]:
+#: The name of the dashboard's process (`recaudo up` prints its address).
+DASHBOARD = "dashboard"
+
+
+def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]:
     """One spec per process; replicas share a consumer group and split partitions.
 
-    The debtor-view stream worker, and one simulated-provider connector per channel.
+    The debtor-view and KPI stream workers, one simulated-provider connector
+    per channel, and one dashboard (it only reads: never replicated).
     """
     specs: list[ProcessSpec] = []
     for i in range(replicas):
         specs.append(ProcessSpec(f"streams-view-{i}", _recaudo("streams", "run", "--name", "view")))
+        specs.append(ProcessSpec(f"streams-kpis-{i}", _recaudo("streams", "run", "--name", "kpis")))
         for channel in CHANNELS:
             specs.append(
                 ProcessSpec(
@@ -28,4 +34,6 @@ def worker_specs(replicas: int = 1) -> list[ProcessSpec]:
                     _recaudo("connector", "run", "--channel", channel, "--provider", "simulator"),
                 )
             )
+    if dashboard:
+        specs.append(ProcessSpec(DASHBOARD, _recaudo("dashboard")))
     return specs

@@ -113,8 +113,9 @@ class DebtorViewSink(BaseSink):
         self._publish_derived = publish_derived
         self._dsn = dsn
         self._conn: psycopg.Connection[Any] | None = None
-        # linger 0: a dispatch leaves as soon as it is decided.
-        self._producer = Producer(settings.producer_config(**{"linger.ms": 0}))
+        # A short linger: a dispatch leaves within milliseconds of its
+        # decision, and bursts still share requests.
+        self._producer = Producer(settings.producer_config(**{"linger.ms": 2}))
         self._decisions_topic = serde.topics.contact_decisions
         self._timers_topic = serde.topics.timers
         self._pending: dict[str, DebtorState] = {}
@@ -298,9 +299,10 @@ class Folder:
             out.outputs = self.orchestrator.handle(
                 orch, result.state, now, None if wake else event, result.derived
             )
-            encoded = orch.encode()
-            if encoded != orch_raw:
-                state.set(ORCH_KEY, encoded)
+            if orch_raw is not None or not orch.is_empty():
+                encoded = orch.encode()
+                if encoded != orch_raw:
+                    state.set(ORCH_KEY, encoded)
             next_due = orch.next_due()
         if self.timers:
             view_wake = result.state.next_wakeup

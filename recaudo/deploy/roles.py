@@ -41,6 +41,13 @@ STREAMS_VIEW = Role(
     "Stream worker: the debtor 360 view (one consumer group; replicas split the partitions).",
 )
 
+STREAMS_KPIS = Role(
+    "streams-kpis",
+    "streams",
+    _health("streams", "run", "--name", "kpis"),
+    "Stream worker: collection KPIs per hour and running totals (kpis topic and Postgres).",
+)
+
 CONNECTORS: tuple[Role, ...] = tuple(
     Role(
         f"connector-{channel}",
@@ -61,4 +68,4 @@ WEBHOOKS = Role(
     "Inbound provider webhooks (delivery receipts, replies) onto channel-responses.",
 )
 
-ROLES: tuple[Role, ...] = (STREAMS_VIEW, *CONNECTORS, WEBHOOKS)
+ROLES: tuple[Role, ...] = (STREAMS_VIEW, STREAMS_KPIS, *CONNECTORS, WEBHOOKS)

@@ -42,6 +42,7 @@ from recaudo.embedded.state import (
 )
 from recaudo.embedded.supervisor import ProcessSpec, Supervisor
 from recaudo.settings import Settings, env_for_children
+from recaudo.workers import DASHBOARD
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,8 @@ def _up(
             f"recaudo is up in {record.ready_after_s:.1f} s. "
             f"Kafka {record.bootstrap_servers} · logs {logs} · Ctrl-C to stop."
         )
+        if any(spec.name == DASHBOARD for spec in specs):
+            progress(f"dashboard: {dashboard_url(settings)}")
         services = {
             name: pid
             for name, pid in (("broker", record.broker_pid), ("Postgres", record.postgres_pid))
@@ -258,6 +261,14 @@ def _start_services(
     return child
 
 
+def dashboard_url(settings: Settings) -> str:
+    """Where `recaudo up`'s dashboard answers (on this machine)."""
+    host = settings.dashboard_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{settings.dashboard_port}/"
+
+
 # --- up --detach -----------------------------------------------------------------------
 
 
@@ -298,8 +309,8 @@ def run_detached(
             if record is not None and record.phase == "ready" and record.supervisor_pid == proc.pid:
                 progress(
                     f"recaudo is up in {record.ready_after_s} s (pid {proc.pid}). "
-                    f"Kafka {record.bootstrap_servers}; log: {log_path}; "
-                    "`recaudo down` stops it."
+                    f"Kafka {record.bootstrap_servers}; dashboard {dashboard_url(settings)}; "
+                    f"log: {log_path}; `recaudo down` stops it."
                 )
                 return 0
             if proc.poll() is not None:

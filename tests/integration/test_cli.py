@@ -12,6 +12,7 @@ import pytest
 
 from recaudo.serde import Serde
 from recaudo.settings import Settings
+from recaudo.topics import CATALOGUE
 from tests.integration.kafka_io import consume_all
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def test_help_explains_every_command() -> None:
 def test_topics_create_then_again(kafka_settings: Settings) -> None:
     first = recaudo(kafka_settings, "topics", "create")
     assert first.returncode == 0, first.stderr
-    assert "created 10 topic(s)" in first.stdout
+    assert f"created {len(CATALOGUE)} topic(s)" in first.stdout
     again = recaudo(kafka_settings, "topics", "create")
     assert "created 0 topic(s)" in again.stdout
 

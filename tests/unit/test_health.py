@@ -27,3 +27,14 @@ def test_probes_and_metrics() -> None:
             'recaudo_connector_sent_total{channel="sms"} 3.0\n',
         )
         assert get(health.port, "/nope")[0] == 404
+
+
+def test_extra_routes_share_the_port_and_fail_alone() -> None:
+    def boom(_query: str) -> tuple[int, str, bytes]:
+        raise RuntimeError("no database")
+
+    routes = {"/": lambda q: (200, "text/html", f"<p>{q}</p>".encode()), "/boom": boom}
+    with HealthServer(0, lambda: True, host="127.0.0.1", routes=routes) as health:
+        assert get(health.port, "/?x=1") == (200, "<p>x=1</p>")
+        assert get(health.port, "/boom") == (500, "error: no database\n")
+        assert get(health.port, "/healthz") == (200, "ok\n")

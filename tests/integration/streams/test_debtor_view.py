@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import time
 from typing import Any
@@ -21,6 +18,7 @@ from recaudo.settings import Settings, env_for_children
 from recaudo.view import DebtorState, apply, snapshot
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import consume_all
+from tests.integration.streams.worker_process import streams_worker
 
 pytestmark = pytest.mark.integration
 
@@ -119,32 +117,14 @@ def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
         RECAUDO_TIMERS="false",
     )
 
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "recaudo", "streams", "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    worker = start()
-    try:
+    with streams_worker(env) as worker:
         publish(pg_settings, events[: len(events) // 2])
         time.sleep(8)  # joined, mid-stream
         publish(pg_settings, events[len(events) // 2 :])
         time.sleep(1)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        worker = start()
+        worker.kill_and_restart()
         got = wait_for(pg_settings.database_dsn(), expected, timeout_s=120)
         assert got == expected
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:

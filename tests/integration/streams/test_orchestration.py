@@ -3,9 +3,6 @@ trigger, one dispatch; redelivery, restarts and payments never make a second."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,6 +18,7 @@ from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import consume_all
+from tests.integration.streams.worker_process import streams_worker
 
 pytestmark = pytest.mark.integration
 
@@ -230,23 +228,12 @@ def test_a_killed_worker_never_adds_a_dispatch_id(pg_settings: Settings) -> None
         RECAUDO_LOG_LEVEL="WARNING",
     )
 
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "recaudo", "streams", "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    worker = start()
-    try:
+    with streams_worker(env) as worker:
         publish(settings, setup)
         time.sleep(8)  # joined
         publish(settings, triggers)
         assert wait_until(lambda: len(read(settings, serde, 1, 0.5)[0]) >= 1, 60)
-        worker.send_signal(signal.SIGKILL)  # mid-stream, before its checkpoint
-        worker.wait()
-        worker = start()
+        worker.kill_and_restart()  # mid-stream, before its checkpoint
         assert wait_until(
             lambda: len({c.debtor_id for c in read(settings, serde, 30, 1.0)[0]}) == len(debtors),
             90,
@@ -260,10 +247,3 @@ def test_a_killed_worker_never_adds_a_dispatch_id(pg_settings: Settings) -> None
         # same dispatch_id (the connectors' idempotency key), never a new one.
         assert all(len(ids) == 1 for ids in ids_by_debtor.values()), ids_by_debtor
         assert sorted(ids_by_debtor) == sorted(debtors)
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()

@@ -86,14 +86,14 @@ def test_mounted_config_files_exist_and_wire_the_telemetry() -> None:
 def test_recaudo_services_run_every_role_with_replicas() -> None:
     services = _services()
     for role in ROLES:
-        service_name = "streams" if role.component == "streams" else role.name
+        service_name = "streams" if role.name == "streams-view" else role.name
         assert services[service_name]["command"] == list(role.args), role.name
     assert services["streams"]["deploy"]["replicas"] == 3
     connectors = [n for n in services if n.startswith("connector-")]
     assert sorted(connectors) == sorted(f"connector-{c}" for c in CHANNELS)
     assert "webhooks" in services
     assert services["topics"]["command"] == ["topics", "create"]
-    for name in ("streams", *connectors, "webhooks"):
+    for name in ("streams", "streams-kpis", *connectors, "webhooks"):
         assert services[name]["depends_on"]["topics"] == {
             "condition": "service_completed_successfully"
         }
@@ -101,7 +101,13 @@ def test_recaudo_services_run_every_role_with_replicas() -> None:
 
 def test_recaudo_containers_set_only_known_settings() -> None:
     envs = compose_recaudo_env(compose())
-    assert set(envs) == {"topics", "streams", "webhooks", *(f"connector-{c}" for c in CHANNELS)}
+    assert set(envs) == {
+        "topics",
+        "streams",
+        "streams-kpis",
+        "webhooks",
+        *(f"connector-{c}" for c in CHANNELS),
+    }
     known = known_env_vars()
     for service, env in envs.items():
         assert set(env) <= known, (service, sorted(set(env) - known))

@@ -145,7 +145,10 @@ def test_no_dispatch_breaks_the_preset_and_no_dispatch_id_repeats(s: dict[str, A
     zone = zone_for(zone_name)
     assert zone is not None
     previous: list[tuple[DispatchCommand, datetime]] = []
-    for cmd, now in zip(d.dispatches, d.moments, strict=True):
+    # Times are whole milliseconds everywhere (Avro timestamp-millis): a
+    # dispatch happens at its occurred_at.
+    for cmd in d.dispatches:
+        now = cmd.occurred_at
         candidate = Candidate(
             cmd.debtor_id, cmd.account_id or ACCOUNT, cmd.channel, cmd.trigger, cmd.step
         )

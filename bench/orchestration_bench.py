@@ -1,0 +1,214 @@
+"""End-to-end event -> dispatch latency of the view + orchestrator processor.
+
+    python -m bench.orchestration_bench --rate 5000 --seconds 30
+
+1. publishes a profile and an open debt for each of K debtors and lets the
+   processor fold them in;
+2. a producer thread then publishes debt events at a fixed rate: most are
+   days-past-due updates (view work, no contact), one in ``--trigger-every`` is a
+   missed payment that must become a dispatch;
+3. a reader assigned to the dispatch topics (no group join) stamps each
+   dispatch as it arrives; latency = arrival - the trigger's send time, both
+   on this machine's monotonic clock;
+4. prints the achieved input rate and p50 / p95 / p99 / max latency.
+
+The processor runs with its production checkpoint interval (5 s), so the
+figures include the pauses checkpoints cause. Uses the embedded Tansu broker
+unless KAFKA_BOOTSTRAP_SERVERS is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from confluent_kafka import Consumer, TopicPartition
+
+from bench.harness import bench_settings
+from recaudo.events import CHANNELS, DebtEvent, DebtorProfile, Event
+from recaudo.orchestration import FixedClock
+from recaudo.producer import RecaudoProducer
+from recaudo.settings import Settings
+from streams.debtor_view import DebtorViewProcessor
+
+# A Wednesday, 11:00 in New York: inside Regulation F's hours, so every trigger
+# is a dispatch and the figure is the pipeline's, not the policy's.
+NOW = datetime(2026, 11, 18, 16, tzinfo=UTC)
+
+
+def setup_events(debtors: int) -> list[Event]:
+    out: list[Event] = []
+    for i in range(debtors):
+        d = f"B-{i:06d}"
+        out.append(
+            DebtorProfile(
+                occurred_at=NOW - timedelta(days=60),
+                source="crm",
+                debtor_id=d,
+                preferred_language="en",
+                time_zone="America/New_York",
+                country="US",
+                jurisdiction="us_reg_f",
+                contact_points=[
+                    {"channel": "sms", "address": "+12125550100", "consent": True},
+                    {"channel": "email", "address": f"b{i}@example.com", "consent": True},
+                ],
+            )
+        )
+        out.append(
+            DebtEvent(
+                occurred_at=NOW - timedelta(days=40),
+                source="core-banking",
+                debtor_id=d,
+                account_id=f"{d}-1",
+                type="DEBT_OPENED",
+                payload={
+                    "principal_minor": 500_000,
+                    "currency": "USD",
+                    "balance_minor": 400_000,
+                    "product": "card",
+                    "instalment_minor": 20_000,
+                    "next_due_date": date(2026, 11, 17),
+                },
+            )
+        )
+    return out
+
+
+def load(
+    settings: Settings, debtors: int, rate: int, seconds: float, every: int, sent: dict[str, float]
+) -> None:
+    rng = random.Random(7)
+    order = list(range(debtors))
+    rng.shuffle(order)
+    triggered = 0
+    interval = 1.0 / rate
+    start = time.monotonic()
+    with RecaudoProducer(settings) as producer:
+        for n in range(int(rate * seconds)):
+            due = start + n * interval
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            if n % every == 0 and triggered < debtors:
+                d = f"B-{order[triggered]:06d}"
+                triggered += 1
+                event = DebtEvent(
+                    occurred_at=NOW - timedelta(minutes=1),
+                    source="core-banking",
+                    debtor_id=d,
+                    account_id=f"{d}-1",
+                    type="PAYMENT_MISSED",
+                    payload={
+                        "instalment_number": 2,
+                        "amount_minor": 20_000,
+                        "currency": "USD",
+                        "due_date": date(2026, 11, 17),
+                    },
+                )
+                sent[d] = time.monotonic()
+            else:
+                d = f"B-{rng.randrange(debtors):06d}"
+                event = DebtEvent(
+                    event_id=uuid.uuid4(),
+                    occurred_at=NOW - timedelta(hours=rng.randrange(1, 48)),
+                    source="core-banking",
+                    debtor_id=d,
+                    account_id=f"{d}-1",
+                    type="DAYS_PAST_DUE_UPDATED",
+                    payload={"days_past_due": 0, "balance_minor": 400_000, "currency": "USD"},
+                )
+            producer.publish(event)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=int, default=5000, help="input events/s")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--debtors", type=int, default=20_000)
+    parser.add_argument("--trigger-every", type=int, default=20)
+    parser.add_argument("--partitions", type=int, default=6)
+    args = parser.parse_args()
+
+    with bench_settings("ob", args.partitions) as settings:
+        setup = setup_events(args.debtors)
+        with RecaudoProducer(settings) as producer:
+            producer.publish_many(setup)
+        processed = [0]
+
+        def on_processed(topic: str, partition: int, offset: int) -> None:
+            processed[0] += 1
+
+        processor = DebtorViewProcessor(settings, clock=FixedClock(NOW), on_processed=on_processed)
+        sent: dict[str, float] = {}
+        arrived: dict[str, float] = {}
+        stop = threading.Event()
+
+        def read() -> None:
+            consumer = Consumer(
+                {**settings.kafka_config(), "group.id": "bench-reader", "enable.auto.commit": False}
+            )
+            consumer.assign(
+                [
+                    TopicPartition(settings.topic_prefix + f".dispatch.{c}", p, 0)
+                    for c in CHANNELS
+                    for p in range(args.partitions)
+                ]
+            )
+            while not stop.is_set():
+                for msg in consumer.consume(1000, timeout=0.05):
+                    if msg.error() is None and msg.key() is not None:
+                        arrived.setdefault(msg.key().decode(), time.monotonic())
+            consumer.close()
+
+        def drive() -> None:
+            try:
+                t0 = time.monotonic()
+                while processed[0] < len(setup) and time.monotonic() - t0 < 300:
+                    time.sleep(0.2)
+                print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
+                time.sleep(6)  # one checkpoint past the setup
+                t1 = time.monotonic()
+                load(settings, args.debtors, args.rate, args.seconds, args.trigger_every, sent)
+                took = time.monotonic() - t1
+                print(
+                    f"load: {int(args.rate * args.seconds):,} events in {took:.1f} s "
+                    f"({args.rate * args.seconds / took:,.0f} events/s offered), "
+                    f"{len(sent):,} of them triggers"
+                )
+                deadline = time.monotonic() + 30
+                while len(arrived) < len(sent) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            finally:
+                stop.set()
+                processor.stop()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        threading.Thread(target=drive, daemon=True).start()
+        processor.run()
+        reader.join(5)
+
+        latencies = sorted((arrived[d] - t) * 1000 for d, t in sent.items() if d in arrived)
+        missing = len(sent) - len(latencies)
+        if not latencies:
+            raise SystemExit("no dispatch arrived: is the processor running?")
+
+        def pct(p: float) -> float:
+            return latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+
+        print(
+            f"event -> dispatch latency over {len(latencies):,} dispatches "
+            f"({missing} missing): p50 {pct(0.50):.1f} ms, p95 {pct(0.95):.1f} ms, "
+            f"p99 {pct(0.99):.1f} ms, max {latencies[-1]:.1f} ms, "
+            f"mean {statistics.fmean(latencies):.1f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Email over SMTP (aiosmtplib: asyncio-native, so a connector's concurrent
+sends need no thread per connection).
+
+Each send opens its own session (STARTTLS or implicit TLS, then AUTH if a
+username is set); at most ``provider_max_connections`` run at once. SMTP has
+no idempotency key, so the message's ``Message-ID`` is derived from the
+dispatch id: a send repeated after an ambiguous failure carries the same id,
+which receiving systems use to drop duplicates.
+
+A 5xx refusal of the recipient is a bounce; other 5xx answers are permanent
+failures; 4xx answers, timeouts and dropped connections are transient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from email.message import EmailMessage
+from email.utils import formatdate
+from types import TracebackType
+from typing import Self
+
+import aiosmtplib
+
+from connectors.providers.base import (
+    OutboundMessage,
+    PermanentProviderError,
+    SendResult,
+    TransientProviderError,
+)
+from connectors.providers.redact import redact
+from recaudo.events import Channel
+from recaudo.settings import Settings
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def message_id(dispatch_id: str, sender: str) -> str:
+    domain = sender.rpartition("@")[2] or "recaudo.invalid"
+    return f"<{_UNSAFE.sub('_', dispatch_id)}@{domain}>"
+
+
+class SmtpProvider:
+    def __init__(self, settings: Settings) -> None:
+        self.name = "smtp"
+        self.channel: Channel = "email"
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.provider_max_connections)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Nothing held open between sends."""
+
+    def compose(self, msg: OutboundMessage) -> EmailMessage:
+        s = self._settings
+        email = EmailMessage()
+        email["From"] = s.smtp_from
+        email["To"] = msg.address
+        email["Subject"] = msg.subject or msg.template
+        email["Date"] = formatdate(localtime=False)
+        email["Message-ID"] = message_id(msg.dispatch_id, s.smtp_from)
+        email["Content-Language"] = msg.locale
+        email["X-Recaudo-Dispatch-Id"] = msg.dispatch_id
+        email.set_content(msg.body)
+        return email
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        s = self._settings
+        email = self.compose(msg)
+        async with self._slots:
+            try:
+                await aiosmtplib.send(
+                    email,
+                    hostname=s.smtp_host,
+                    port=s.smtp_port,
+                    username=s.smtp_username,
+                    password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                    use_tls=s.smtp_security == "tls",
+                    start_tls=s.smtp_security == "starttls",
+                    timeout=s.provider_timeout_s,
+                )
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refused = exc.recipients[0]
+                raise _classify(refused.code, refused.message, msg.address, recipient=True) from exc
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                raise _classify(exc.code, exc.message, msg.address, recipient=True) from exc
+            except aiosmtplib.SMTPResponseException as exc:
+                raise _classify(exc.code, exc.message, msg.address, recipient=False) from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise TransientProviderError(
+                    f"smtp: {type(exc).__name__}", "SMTP_CONNECTION"
+                ) from exc
+        return SendResult(status="SENT", provider_message_id=email["Message-ID"])
+
+
+def _classify(
+    code: int, text: str, address: str, *, recipient: bool
+) -> TransientProviderError | PermanentProviderError:
+    message = f"smtp {code}: {redact(text, address)}"
+    if 400 <= code < 500:
+        return TransientProviderError(message, f"SMTP_{code}")
+    return PermanentProviderError(message, f"SMTP_{code}", bounced=recipient and code >= 500)

@@ -1,0 +1,112 @@
+"""A generic HTTPS webhook channel: each dispatch is POSTed as JSON to one
+endpoint of the operator's own (a CRM, an in-house SMS gateway, an agent
+desktop).
+
+Headers: ``Idempotency-Key`` (the dispatch id: the receiver drops a repeat),
+``X-Recaudo-Timestamp`` and ``X-Recaudo-Signature: sha256=<hex>``, an
+HMAC-SHA256 with the shared secret of ``"{timestamp}." + body``, so the
+receiver can check both origin and freshness.
+
+Answers: 2xx accepted (``{"id": ...}`` names the message, else the dispatch id
+does); 409 means "already have it", also accepted; 408, 425, 429 and 5xx are
+transient; any other 4xx is permanent, a bounce if the body says
+``{"bounced": true}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from connectors.providers import http
+from connectors.providers.base import (
+    OutboundMessage,
+    PermanentProviderError,
+    SendResult,
+    TransientProviderError,
+)
+from connectors.providers.redact import redact
+from connectors.webhooks.signatures import webhook_signature
+from recaudo.events import Channel
+from recaudo.settings import Settings
+
+
+class WebhookProvider:
+    def __init__(self, settings: Settings, channel: Channel) -> None:
+        if not settings.webhook_url or settings.webhook_secret is None:
+            raise ValueError("webhook needs RECAUDO_WEBHOOK_URL and RECAUDO_WEBHOOK_SECRET")
+        self.name = "webhook"
+        self.channel: Channel = channel
+        self._url = settings.webhook_url
+        self._secret = settings.webhook_secret.get_secret_value().encode()
+        self._client = http.client(settings, "")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @staticmethod
+    def payload(msg: OutboundMessage) -> dict[str, Any]:
+        return {
+            "dispatch_id": msg.dispatch_id,
+            "channel": msg.channel,
+            "address": msg.address,
+            "subject": msg.subject,
+            "body": msg.body,
+            "locale": msg.locale,
+            "template": msg.template,
+            "variables": msg.variables,
+        }
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        body = json.dumps(self.payload(msg), separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = str(int(time.time()))
+        response = await http.post(
+            self._client,
+            self._url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": msg.dispatch_id,
+                "X-Recaudo-Timestamp": timestamp,
+                "X-Recaudo-Signature": webhook_signature(self._secret, timestamp, body),
+            },
+        )
+        if 200 <= response.status_code < 300 or response.status_code == 409:
+            return SendResult(
+                status="ACCEPTED", provider_message_id=_id(response) or msg.dispatch_id
+            )
+        answer = _json(response)
+        code = str(answer.get("code") or f"HTTP_{response.status_code}")
+        text = redact(str(answer.get("message") or response.reason_phrase), msg.address)
+        message = f"webhook {response.status_code} {code}: {text}"
+        if http.is_transient_status(response.status_code):
+            raise TransientProviderError(message, code, http.retry_after(response))
+        raise PermanentProviderError(message, code, bounced=answer.get("bounced") is True)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _id(response: httpx.Response) -> str | None:
+    value = _json(response).get("id")
+    return str(value) if value else None

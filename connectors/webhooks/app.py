@@ -1,0 +1,240 @@
+"""The webhook service's request handling, apart from any HTTP server.
+
+Routes:
+
+* ``POST /twilio/status``: message and call status callbacks (form-encoded);
+* ``POST /twilio/inbound``: inbound SMS (replies, STOP);
+* ``GET /meta/whatsapp``: Meta's subscription check (``hub.challenge``);
+* ``POST /meta/whatsapp``: WhatsApp statuses and inbound messages (JSON).
+
+Every POST is verified first (``X-Twilio-Signature``, ``X-Hub-Signature-256``)
+and answered 401 if the signature is missing or wrong, before anything in it is
+read. A callback becomes a channel response once the dispatch and debtor it
+belongs to are known: named in the callback itself, or found in the
+correlation store. A status whose message is not known yet is answered 503 so
+the provider delivers it again (the projection is usually seconds behind); an
+inbound message from an address never contacted is counted and dropped.
+
+Nothing here logs a phone number, an email address or a message's text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import parse_qs
+
+from connectors.service import response_id
+from connectors.webhooks import mapping, signatures
+from connectors.webhooks.mapping import Observation
+from connectors.webhooks.store import Correlation
+from recaudo.events import Channel, ChannelResponse
+from recaudo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Bodies larger than this are refused: provider callbacks are a few KiB.
+MAX_BODY_BYTES = 1 << 20
+
+
+class Resolver(Protocol):
+    def by_message(self, provider_message_id: str) -> Correlation | None: ...
+
+    def by_address(self, channel: Channel, address: str) -> Correlation | None: ...
+
+
+Publish = Callable[[Sequence[ChannelResponse]], bool]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    #: Header names lower-cased.
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+def _text(status: int, text: str) -> Reply:
+    return Reply(status, (text + "\n").encode())
+
+
+#: Twilio reads TwiML from a reply to an inbound message: an empty Response
+#: sends nothing back to the debtor.
+EMPTY_TWIML = Reply(200, b'<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml")
+
+
+@dataclass
+class WebhookApp:
+    settings: Settings
+    resolver: Resolver
+    publish: Publish
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def handle(self, request: Request) -> Reply:
+        route = (request.method, request.path.rstrip("/") or "/")
+        if len(request.body) > MAX_BODY_BYTES:
+            return _text(413, "too large")
+        if route == ("POST", "/twilio/status"):
+            return self._twilio(request, inbound=False)
+        if route == ("POST", "/twilio/inbound"):
+            return self._twilio(request, inbound=True)
+        if route == ("GET", "/meta/whatsapp"):
+            return self._meta_subscribe(request)
+        if route == ("POST", "/meta/whatsapp"):
+            return self._meta(request)
+        return _text(404, "not found")
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            f'recaudo_webhooks_{name}_total{{provider="{provider}"}}': float(value)
+            for (provider, name), value in (
+                (key.split(":", 1), value) for key, value in sorted(self.counts.items())
+            )
+        }
+
+    def _count(self, provider: str, name: str, n: int = 1) -> None:
+        self.counts[f"{provider}:{name}"] += n
+
+    # --- Twilio ------------------------------------------------------------------------
+
+    def _public_url(self, request: Request) -> str:
+        """The URL the provider called, as it signed it: behind a TLS proxy the
+        service sees its own address, not the public one."""
+        base = self.settings.webhooks_public_url
+        if not base:
+            proto = request.headers.get("x-forwarded-proto", "http")
+            host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+            base = f"{proto}://{host}"
+        return base.rstrip("/") + request.path + (f"?{request.query}" if request.query else "")
+
+    def _twilio(self, request: Request, *, inbound: bool) -> Reply:
+        token = self.settings.twilio_auth_token
+        if token is None:
+            return _text(404, "twilio is not configured")
+        form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        if not signatures.verify_twilio(
+            token.get_secret_value(),
+            self._public_url(request),
+            form,
+            request.headers.get("x-twilio-signature"),
+        ):
+            self._count("twilio", "rejected")
+            log.warning("twilio %s: bad or missing signature", request.path)
+            return _text(401, "bad signature")
+        self._count("twilio", "received")
+        now = self.clock()
+        if inbound:
+            observation = mapping.twilio_inbound(form, now)
+        else:
+            observation = mapping.twilio_status(form, parse_qs(request.query), now)
+        reply = self._record([observation] if observation else [], "twilio")
+        if inbound and reply.status == 200:
+            return EMPTY_TWIML
+        return reply
+
+    # --- Meta --------------------------------------------------------------------------
+
+    def _meta_subscribe(self, request: Request) -> Reply:
+        token = self.settings.meta_verify_token
+        params = parse_qs(request.query)
+        mode = params.get("hub.mode", [""])[0]
+        given = params.get("hub.verify_token", [""])[0]
+        challenge = params.get("hub.challenge", [""])[0]
+        if token is None or mode != "subscribe":
+            return _text(403, "forbidden")
+        if not signatures.constant_time_equal(given, token.get_secret_value()):
+            self._count("meta", "rejected")
+            return _text(403, "forbidden")
+        return Reply(200, challenge.encode())
+
+    def _meta(self, request: Request) -> Reply:
+        secret = self.settings.meta_app_secret
+        if secret is None:
+            return _text(404, "meta is not configured")
+        if not signatures.verify_meta(
+            secret.get_secret_value(), request.body, request.headers.get("x-hub-signature-256")
+        ):
+            self._count("meta", "rejected")
+            log.warning("meta %s: bad or missing signature", request.path)
+            return _text(401, "bad signature")
+        self._count("meta", "received")
+        try:
+            payload = json.loads(request.body)
+        except ValueError:
+            return _text(400, "not JSON")
+        if not isinstance(payload, dict):
+            return _text(400, "not a JSON object")
+        return self._record(list(mapping.meta_events(payload, self.clock())), "meta")
+
+    # --- both --------------------------------------------------------------------------
+
+    def _resolve(self, observation: Observation) -> Correlation | None:
+        if observation.dispatch_id and observation.debtor_id:
+            return Correlation(observation.dispatch_id, observation.debtor_id)
+        if observation.kind == "status":
+            return self.resolver.by_message(observation.message_id)
+        if observation.context_id:
+            found = self.resolver.by_message(observation.context_id)
+            if found is not None:
+                return found
+        if observation.sender:
+            return self.resolver.by_address(observation.channel, observation.sender)
+        return None
+
+    def _record(self, observations: Iterable[Observation], provider: str) -> Reply:
+        responses: list[ChannelResponse] = []
+        unknown_status = False
+        for obs in observations:
+            found = self._resolve(obs)
+            if found is None:
+                if obs.kind == "status":
+                    unknown_status = True
+                    self._count(provider, "unknown_message")
+                else:
+                    self._count(provider, "unmatched_inbound")
+                continue
+            responses.append(self._response(obs, found))
+        if responses and not self.publish(responses):
+            self._count(provider, "publish_failed")
+            return _text(503, "try again")
+        self._count(provider, "produced", len(responses))
+        for r in responses:
+            log.info("%s %s dispatch %s", provider, r.status, r.dispatch_id)
+        if unknown_status:
+            # What was known is on the topic; the provider's retry brings the
+            # rest again, and the repeats carry the same event ids.
+            return _text(503, "unknown message, try again")
+        return _text(200, "ok")
+
+    @staticmethod
+    def _response(obs: Observation, found: Correlation) -> ChannelResponse:
+        return ChannelResponse(
+            # The same callback delivered twice is the same event.
+            event_id=response_id(found.dispatch_id, obs.status, obs.message_id),
+            occurred_at=obs.occurred_at,
+            source=f"webhooks.{obs.provider}",
+            debtor_id=found.debtor_id,
+            dispatch_id=found.dispatch_id,
+            channel=obs.channel,
+            status=obs.status,
+            provider=obs.provider,
+            provider_message_id=obs.message_id,
+            text=obs.text,
+            error_code=obs.error_code,
+        )

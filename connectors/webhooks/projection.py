@@ -1,0 +1,112 @@
+"""Feeds the correlation store from the topics.
+
+* ``channel-responses``: an ACCEPTED or SENT outcome names the provider's
+  message id of a dispatch (the connector reports it right after sending);
+* ``dispatch.sms``, ``dispatch.whatsapp``, ``dispatch.voice``: who was last
+  contacted at which address, so an inbound message from that address (a
+  reply, a STOP) finds its debtor.
+
+One consumer group across the webhook replicas: each partition is projected
+once, into the table they share. Offsets are committed after the rows are
+written; a replay rewrites the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+
+from connectors.webhooks.store import Contact, CorrelationStore, SentMessage
+from recaudo.events import Channel, ChannelResponse, DispatchCommand
+from recaudo.serde import DeadLetterError, Serde
+from recaudo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Channels whose inbound messages arrive through this service.
+INBOUND_CHANNELS: tuple[Channel, ...] = ("sms", "whatsapp", "voice")
+
+
+class CorrelationProjection:
+    def __init__(self, settings: Settings, serde: Serde, store: CorrelationStore) -> None:
+        self._serde = serde
+        self._store = store
+        self._topics = [
+            serde.topics.channel_responses,
+            *(serde.topics.dispatch(c) for c in INBOUND_CHANNELS),
+        ]
+        self._consumer = Consumer(
+            settings.consumer_config(f"{settings.topic_prefix}.webhooks.correlation")
+        )
+        self._stop = threading.Event()
+        self._assigned = threading.Event()
+        self.projected = 0
+
+    @property
+    def assigned(self) -> bool:
+        return self._assigned.is_set()
+
+    def run(self) -> None:
+        self._consumer.subscribe(self._topics, on_assign=lambda _c, _p: self._assigned.set())
+        try:
+            while not self._stop.is_set():
+                messages = self._consumer.consume(500, timeout=0.2)
+                if messages:
+                    self._project(messages)
+        finally:
+            self._consumer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _project(self, messages: list[Message]) -> None:
+        sent: list[SentMessage] = []
+        contacts: list[Contact] = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", err)
+                continue
+            try:
+                event = self._serde.deserialize(msg.topic(), msg.value())
+            except DeadLetterError:
+                # The record's own consumers dead-letter it; a projection
+                # only skips what it cannot read.
+                continue
+            if isinstance(event, ChannelResponse):
+                if (
+                    event.status in ("ACCEPTED", "SENT")
+                    and event.provider_message_id
+                    and event.dispatch_id
+                ):
+                    sent.append(
+                        SentMessage(
+                            event.provider_message_id,
+                            event.dispatch_id,
+                            event.debtor_id,
+                            event.channel,
+                            event.provider,
+                        )
+                    )
+            elif isinstance(event, DispatchCommand):
+                contacts.append(
+                    Contact(
+                        event.channel,
+                        event.address,
+                        event.debtor_id,
+                        event.dispatch_id,
+                        event.occurred_at,
+                    )
+                )
+        self._store.record_messages(sent)
+        self._store.record_contacts(contacts)
+        self.projected += len(sent) + len(contacts)
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            # A batch of partition-end notices only: nothing to commit.
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise

@@ -1,0 +1,300 @@
+"""Per-debtor attribution: what each event adds to which KPI dimension members.
+
+Runs keyed by ``debtor_id`` (one partition owns a debtor), so it can remember,
+per debtor, what the events themselves do not carry: which channel and strategy
+arm a dispatch went out on (responses name only the dispatch), the debtor's
+current bucket (decisions do not carry it), the last contact before a promise,
+payment or cure (last-touch attribution), pending promises (to see them kept)
+and the contacts of the current collection episode (contacts per cure).
+
+Exactly-once effects come from ids, not from delivery: an event id seen
+recently is ignored, a dispatch counts as one contact and each of its statuses
+once, however often they are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal, get_args
+
+import orjson
+
+from recaudo.events import (
+    CHANNELS,
+    BucketChanged,
+    ChannelResponse,
+    ContactDecision,
+    DaysPastDueUpdated,
+    DebtCured,
+    DebtEvent,
+    DebtOpened,
+    Envelope,
+    PaymentReceived,
+    PromiseBroken,
+    PromiseToPay,
+)
+from recaudo.kpis.counters import Counters
+from recaudo.view.buckets import bucket_for, worst
+
+Dimension = Literal["ALL", "CHANNEL", "BUCKET", "ARM"]
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
+ALL_MEMBER = "all"
+
+#: Statuses that prove a dispatch reached the debtor's device or line.
+DELIVERED = frozenset(
+    {
+        "DELIVERED",
+        "READ",
+        "CLICKED",
+        "REPLIED",
+        "CALL_ANSWERED",
+        "CALL_RIGHT_PARTY",
+        "CALL_VOICEMAIL",
+    }
+)
+FAILED = frozenset({"FAILED", "BOUNCED", "EXPIRED"})
+
+# Per-dispatch status bits: each counted once per dispatch.
+_DISPATCHED, _DELIVERED, _FAILED, _REPLIED, _RIGHT_PARTY = 1, 2, 4, 8, 16
+
+#: Bounds on what a debtor's state remembers: enough for any realistic
+#: cadence, small enough that state stays a few hundred bytes.
+RECENT_EVENTS = 64
+RECENT_DISPATCHES = 32
+PENDING_PROMISES = 16
+
+
+@dataclass(slots=True)
+class Touch:
+    """Where a contact went: its channel, bucket and strategy arm."""
+
+    channel: str | None
+    bucket: str | None
+    arm: str | None
+
+    def members(self) -> list[tuple[Dimension, str]]:
+        found: list[tuple[Dimension, str]] = [("ALL", ALL_MEMBER)]
+        if self.channel:
+            found.append(("CHANNEL", self.channel))
+        if self.bucket:
+            found.append(("BUCKET", self.bucket))
+        if self.arm:
+            found.append(("ARM", self.arm))
+        return found
+
+    def to_list(self) -> list[str | None]:
+        return [self.channel, self.bucket, self.arm]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Touch:
+        return cls(data[0], data[1], data[2])
+
+
+@dataclass(slots=True)
+class Attribution:
+    """One event's contribution: ``counters`` added to every member of ``touch``."""
+
+    at_ms: int
+    touch: Touch
+    counters: Counters
+
+
+@dataclass(slots=True)
+class DebtorKpiState:
+    """What the attribution remembers about one debtor (see the module doc)."""
+
+    buckets: dict[str, str] = field(default_factory=dict)  # account -> bucket
+    last_touch: Touch | None = None
+    episode_contacts: int = 0
+    #: dispatch id -> (channel, bucket, arm, status bits)
+    dispatches: dict[str, list[Any]] = field(default_factory=dict)
+    #: promise id -> (account, amount, promised date, paid so far, channel, bucket, arm)
+    promises: dict[str, list[Any]] = field(default_factory=dict)
+    recent: list[str] = field(default_factory=list)
+
+    @property
+    def bucket(self) -> str | None:
+        return worst(list(self.buckets.values())) if self.buckets else None  # type: ignore[arg-type]
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "b": self.buckets,
+                "t": self.last_touch.to_list() if self.last_touch else None,
+                "n": self.episode_contacts,
+                "d": self.dispatches,
+                "p": self.promises,
+                "e": self.recent,
+            }
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> DebtorKpiState:
+        raw = orjson.loads(data)
+        return cls(
+            buckets=raw["b"],
+            last_touch=Touch.from_list(raw["t"]) if raw["t"] else None,
+            episode_contacts=raw["n"],
+            dispatches=raw["d"],
+            promises=raw["p"],
+            recent=raw["e"],
+        )
+
+
+def arm_label(strategy: str | None, arm: str | None) -> str | None:
+    """``strategy/arm``: arms of different strategies never share a row."""
+    if arm is None:
+        return strategy
+    return f"{strategy}/{arm}" if strategy else arm
+
+
+def _ms(event: Envelope) -> int:
+    return int(event.occurred_at.timestamp() * 1000)
+
+
+def _trim(mapping: dict[str, Any], bound: int) -> None:
+    # Insertion order is age: the oldest go first.
+    while len(mapping) > bound:
+        del mapping[next(iter(mapping))]
+
+
+def observe(state: DebtorKpiState, event: Envelope) -> list[Attribution]:
+    """Fold ``event`` into ``state``; what it adds to the KPIs (often nothing)."""
+    event_id = str(event.event_id)
+    if event_id in state.recent:
+        return []
+    state.recent.append(event_id)
+    del state.recent[:-RECENT_EVENTS]
+    if isinstance(event, ContactDecision):
+        return _decision(state, event)
+    if isinstance(event, ChannelResponse):
+        return _response(state, event)
+    if isinstance(event, DebtEvent):
+        return _debt_event(state, event)
+    return []
+
+
+def _decision(state: DebtorKpiState, event: ContactDecision) -> list[Attribution]:
+    touch = Touch(event.channel, state.bucket, arm_label(event.strategy, event.arm))
+    counters = Counters()
+    if event.outcome == "DISPATCHED":
+        key = event.dispatch_id or str(event.event_id)
+        known = state.dispatches.get(key)
+        if known is not None and known[3] & _DISPATCHED:
+            return []  # the same dispatch decided twice (a replay): one contact
+        state.dispatches[key] = [*touch.to_list(), _DISPATCHED | (known[3] if known else 0)]
+        _trim(state.dispatches, RECENT_DISPATCHES)
+        counters.contacts = 1
+        counters.calls = int(event.channel == "voice")
+        if state.episode_contacts == 0:
+            counters.episodes = 1
+        state.episode_contacts += 1
+        state.last_touch = touch
+    elif event.outcome == "DEFERRED":
+        counters.deferred = 1
+    else:
+        counters.suppressed = 1
+        reasons = sorted({hit.reason_code for hit in event.rules_fired}) or ["UNSPECIFIED"]
+        counters.suppressions = dict.fromkeys(reasons, 1)
+    return [Attribution(_ms(event), touch, counters)]
+
+
+def _response(state: DebtorKpiState, event: ChannelResponse) -> list[Attribution]:
+    key = event.dispatch_id or f"inbound:{event.channel}"
+    known = state.dispatches.get(key)
+    if known is None:
+        # A response to a dispatch this debtor's state no longer (or never)
+        # held: its channel is known, its arm is not.
+        known = [event.channel, state.bucket, None, 0]
+        state.dispatches[key] = known
+        _trim(state.dispatches, RECENT_DISPATCHES)
+    bits = known[3]
+    counters = Counters()
+    if event.status in DELIVERED and not bits & _DELIVERED:
+        counters.delivered, bits = 1, bits | _DELIVERED
+    if event.status in FAILED and not bits & (_FAILED | _DELIVERED):
+        counters.failed, bits = 1, bits | _FAILED
+    if event.status == "REPLIED" and not bits & _REPLIED:
+        counters.replied, bits = 1, bits | _REPLIED
+    if event.status == "CALL_RIGHT_PARTY" and not bits & _RIGHT_PARTY:
+        counters.right_party, bits = 1, bits | _RIGHT_PARTY
+    known[3] = bits
+    if counters.is_empty():
+        return []
+    return [Attribution(_ms(event), Touch.from_list(known[:3]), counters)]
+
+
+def _after_touch(state: DebtorKpiState, bucket: str | None = None) -> Touch:
+    last = state.last_touch
+    return Touch(last.channel if last else None, bucket or state.bucket, last.arm if last else None)
+
+
+def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
+    payload = event.payload
+    at = _ms(event)
+    if isinstance(payload, DebtOpened | DaysPastDueUpdated):
+        state.buckets[event.account_id] = bucket_for(payload.days_past_due)
+    elif isinstance(payload, BucketChanged):
+        state.buckets[event.account_id] = payload.to_bucket
+    elif isinstance(payload, PromiseToPay):
+        touch = _after_touch(state)
+        if payload.channel in CHANNELS:
+            touch.channel = payload.channel
+        state.promises[payload.promise_id] = [
+            event.account_id,
+            payload.amount_minor,
+            payload.promised_date.isoformat(),
+            0,
+            *touch.to_list(),
+        ]
+        _trim(state.promises, PENDING_PROMISES)
+        return [Attribution(at, touch, Counters(promises=1))]
+    elif isinstance(payload, PromiseBroken):
+        held = state.promises.pop(payload.promise_id, None)
+        touch = Touch.from_list(held[4:]) if held else _after_touch(state)
+        return [Attribution(at, touch, Counters(promises_broken=1))]
+    elif isinstance(payload, PaymentReceived):
+        touch = _after_touch(state)
+        out = [
+            Attribution(
+                at,
+                touch,
+                Counters(payments=1, recovered_minor={payload.currency: payload.amount_minor}),
+            )
+        ]
+        out.extend(_keep_promises(state, event.account_id, payload.amount_minor, event, at))
+        return out
+    elif isinstance(payload, DebtCured):
+        touch = _after_touch(state, payload.previous_bucket)
+        state.buckets[event.account_id] = "CURRENT"
+        contacted = state.episode_contacts > 0
+        counters = Counters(
+            cures=1,
+            contacted_cures=int(contacted),
+            contacts_to_cure=state.episode_contacts,
+        )
+        state.episode_contacts = 0
+        return [Attribution(at, touch, counters)]
+    return []
+
+
+def _keep_promises(
+    state: DebtorKpiState, account_id: str, amount: int, event: DebtEvent, at: int
+) -> list[Attribution]:
+    """A promise is kept when the account's payments up to its promised date
+    reach its amount (the view's rule); oldest promise first."""
+    paid_on = event.occurred_at.date()
+    out: list[Attribution] = []
+    for promise_id, held in list(state.promises.items()):
+        if amount <= 0:
+            break
+        if held[0] != account_id or paid_on > date.fromisoformat(held[2]):
+            continue
+        used = min(amount, held[1] - held[3])
+        held[3] += used
+        amount -= used
+        if held[3] >= held[1]:
+            del state.promises[promise_id]
+            out.append(Attribution(at, Touch.from_list(held[4:]), Counters(promises_kept=1)))
+    return out

@@ -1,0 +1,269 @@
+"""The Twilio, Meta WhatsApp and webhook adapters against a local server that
+answers in each provider's formats: success, transient errors retried with the
+same idempotency key, permanent failures and bounces."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from connectors.providers.base import (
+    OutboundMessage,
+    PermanentProviderError,
+    ProviderAdapter,
+    SendResult,
+    TransientProviderError,
+)
+from connectors.providers.meta_whatsapp import MetaWhatsAppProvider
+from connectors.providers.twilio import TwilioProvider
+from connectors.providers.webhook import WebhookProvider
+from connectors.retry import RetryPolicy
+from recaudo.events import Channel
+from recaudo.settings import Settings
+from tests.fakes import providers as fake
+from tests.fakes.providers import Answer, FakeProviders, meta_error, twilio_error
+
+
+@pytest.fixture
+def server() -> Iterator[FakeProviders]:
+    with FakeProviders() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(server: FakeProviders, tmp_path: Any) -> Settings:
+    return Settings(
+        state_dir=tmp_path,
+        provider_timeout_s=2.0,
+        twilio_account_sid=fake.ACCOUNT_SID,
+        twilio_auth_token=SecretStr(fake.AUTH_TOKEN),
+        twilio_from_number="+15005550006",
+        twilio_base_url=server.url,
+        meta_phone_number_id=fake.META_PHONE_ID,
+        meta_access_token=SecretStr(fake.META_TOKEN),
+        meta_base_url=server.url,
+        webhook_url=f"{server.url}/hooks/recaudo",
+        webhook_secret=SecretStr(fake.WEBHOOK_SECRET),
+        webhooks_public_url="https://hooks.example.com",
+    )
+
+
+def message(
+    address: str = "+573001112233", channel: Channel = "sms", dispatch_id: str = "disp-1"
+) -> OutboundMessage:
+    return OutboundMessage(
+        dispatch_id=dispatch_id,
+        channel=channel,
+        address=address,
+        subject=None,
+        body="Hola, su cuota vence pronto",
+        locale="es",
+        template="reminder",
+        variables={"amount": "$100"},
+        debtor_id="D-1",
+    )
+
+
+def send(adapter: ProviderAdapter, msg: OutboundMessage) -> SendResult:
+    async def go() -> SendResult:
+        async with adapter:
+            return await adapter.send(msg)
+
+    return asyncio.run(go())
+
+
+def send_with_retries(adapter: ProviderAdapter, msg: OutboundMessage) -> tuple[SendResult, int]:
+    """Retries transient errors as the connector does; (result, attempts)."""
+    policy = RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.05)
+
+    async def go() -> tuple[SendResult, int]:
+        async with adapter:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await adapter.send(msg), attempt
+                except TransientProviderError as exc:
+                    assert policy.should_retry(attempt), exc
+                    await asyncio.sleep(
+                        min(policy.delay(attempt, random.Random(1), exc.retry_after_s), 0.05)
+                    )
+
+    return asyncio.run(go())
+
+
+# --- Twilio ------------------------------------------------------------------------------
+
+
+def test_twilio_sms_is_accepted_with_its_sid(server: FakeProviders, settings: Settings) -> None:
+    result = send(TwilioProvider(settings, "sms"), message())
+    assert result.status == "ACCEPTED"
+    assert result.provider_message_id and result.provider_message_id.startswith("SM")
+    [sent] = server.state.received
+    assert sent["To"] == "+573001112233" and sent["From"] == "+15005550006"
+    assert sent["Body"] == "Hola, su cuota vence pronto"
+    assert sent["StatusCallback"] == (
+        "https://hooks.example.com/twilio/status?dispatch_id=disp-1&debtor_id=D-1"
+    )
+    assert server.state.created == {"disp-1": 1}
+
+
+def test_twilio_voice_places_a_call_that_speaks_the_body(
+    server: FakeProviders, settings: Settings
+) -> None:
+    result = send(TwilioProvider(settings, "voice"), message(channel="voice"))
+    assert result.provider_message_id and result.provider_message_id.startswith("CA")
+    [call] = server.state.received
+    assert call["resource"] == "Calls.json"
+    assert call["Twiml"].startswith('<Response><Say language="es-MX">Hola')
+    assert call["MachineDetection"] == "Enable"
+
+
+def test_twilio_rate_limit_is_retried_with_the_same_idempotency_token(
+    server: FakeProviders, settings: Settings
+) -> None:
+    server.state.script(
+        "+573001112233",
+        twilio_error(429, 20429, "Too Many Requests", retry_after=0),
+        twilio_error(503, 20500, "Service Unavailable"),
+        Answer(201, {}),
+    )
+    result, attempts = send_with_retries(TwilioProvider(settings, "sms"), message())
+    assert result.status == "ACCEPTED" and attempts == 3
+    assert server.state.requests == {"disp-1": 3}
+    assert server.state.created == {"disp-1": 1}
+
+
+def test_twilio_repeat_of_a_sent_dispatch_creates_no_second_message(
+    server: FakeProviders, settings: Settings
+) -> None:
+    first = send(TwilioProvider(settings, "sms"), message())
+    again = send(TwilioProvider(settings, "sms"), message())
+    assert again.provider_message_id == first.provider_message_id
+    assert server.state.requests == {"disp-1": 2}
+    assert server.state.created == {"disp-1": 1}
+
+
+def test_twilio_invalid_number_is_a_bounce_without_the_number_in_the_error(
+    settings: Settings,
+) -> None:
+    with pytest.raises(PermanentProviderError) as caught:
+        send(TwilioProvider(settings, "sms"), message(fake.TWILIO_INVALID))
+    assert caught.value.bounced and caught.value.code == "21211"
+    assert fake.TWILIO_INVALID not in str(caught.value)
+
+
+def test_twilio_unsubscribed_recipient_is_permanent_not_a_bounce(settings: Settings) -> None:
+    with pytest.raises(PermanentProviderError) as caught:
+        send(TwilioProvider(settings, "sms"), message(fake.TWILIO_UNSUBSCRIBED))
+    assert not caught.value.bounced and caught.value.code == "21610"
+
+
+def test_twilio_bad_credentials_are_permanent(settings: Settings) -> None:
+    wrong = settings.model_copy(update={"twilio_auth_token": SecretStr("nope")})
+    with pytest.raises(PermanentProviderError) as caught:
+        send(TwilioProvider(wrong, "sms"), message())
+    assert caught.value.code == "20003"
+
+
+def test_twilio_unreachable_server_is_transient(settings: Settings) -> None:
+    gone = settings.model_copy(update={"twilio_base_url": "http://127.0.0.1:9"})
+    with pytest.raises(TransientProviderError):
+        send(TwilioProvider(gone, "sms"), message())
+
+
+# --- Meta ----------------------------------------------------------------------------------
+
+
+def test_meta_text_message_is_accepted_with_its_wamid(
+    server: FakeProviders, settings: Settings
+) -> None:
+    result = send(MetaWhatsAppProvider(settings), message(channel="whatsapp"))
+    assert result.status == "ACCEPTED"
+    assert result.provider_message_id and result.provider_message_id.startswith("wamid.")
+    [sent] = server.state.received
+    assert sent["to"] == "573001112233" and sent["type"] == "text"
+    assert sent["text"]["body"] == "Hola, su cuota vence pronto"
+    assert json.loads(sent["biz_opaque_callback_data"]) == {
+        "dispatch_id": "disp-1",
+        "debtor_id": "D-1",
+    }
+
+
+def test_meta_without_a_body_sends_the_template(server: FakeProviders, settings: Settings) -> None:
+    send(MetaWhatsAppProvider(settings), replace(message(channel="whatsapp"), body=""))
+    [sent] = server.state.received
+    assert sent["type"] == "template"
+    assert sent["template"]["name"] == "reminder"
+    assert sent["template"]["components"][0]["parameters"] == [{"type": "text", "text": "$100"}]
+
+
+def test_meta_throttling_is_retried(server: FakeProviders, settings: Settings) -> None:
+    server.state.script(
+        "+573001112233",
+        meta_error(400, 130429, "Rate limit hit"),
+        meta_error(400, 131048, "Spam rate limit hit"),
+        Answer(200, {}),
+    )
+    result, attempts = send_with_retries(
+        MetaWhatsAppProvider(settings), message(channel="whatsapp")
+    )
+    assert result.status == "ACCEPTED" and attempts == 3
+    assert server.state.created == {"disp-1": 1}
+
+
+@pytest.mark.parametrize(("code", "bounced"), [(131026, True), (131047, False), (100, False)])
+def test_meta_permanent_errors(
+    server: FakeProviders, settings: Settings, code: int, bounced: bool
+) -> None:
+    server.state.script("+573001112233", meta_error(400, code, "no"))
+    with pytest.raises(PermanentProviderError) as caught:
+        send(MetaWhatsAppProvider(settings), message(channel="whatsapp"))
+    assert caught.value.code == str(code) and caught.value.bounced is bounced
+
+
+def test_meta_bad_token_is_permanent(settings: Settings) -> None:
+    wrong = settings.model_copy(update={"meta_access_token": SecretStr("nope")})
+    with pytest.raises(PermanentProviderError) as caught:
+        send(MetaWhatsAppProvider(wrong), message(channel="whatsapp"))
+    assert caught.value.code == "190"
+
+
+# --- generic webhook -------------------------------------------------------------------------
+
+
+def test_webhook_posts_signed_json_and_dedupes_by_key(
+    server: FakeProviders, settings: Settings
+) -> None:
+    first = send(WebhookProvider(settings, "email"), message("ana@example.com", "email"))
+    again = send(WebhookProvider(settings, "email"), message("ana@example.com", "email"))
+    assert first.status == "ACCEPTED" and first.provider_message_id == again.provider_message_id
+    assert server.state.created == {"disp-1": 1}
+    assert server.state.received[0]["address"] == "ana@example.com"
+
+
+def test_webhook_wrong_secret_is_rejected_permanently(settings: Settings) -> None:
+    wrong = settings.model_copy(update={"webhook_secret": SecretStr("nope")})
+    with pytest.raises(PermanentProviderError) as caught:
+        send(WebhookProvider(wrong, "sms"), message())
+    assert caught.value.code == "BAD_SIGNATURE"
+
+
+def test_webhook_transient_then_bounce(server: FakeProviders, settings: Settings) -> None:
+    server.state.script(
+        "+573001112233",
+        Answer(503, {"code": "DOWN", "message": "maintenance"}, {"Retry-After": "0"}),
+        Answer(422, {"code": "INVALID_ADDRESS", "message": "no such number", "bounced": True}),
+    )
+    with pytest.raises(TransientProviderError):
+        send(WebhookProvider(settings, "sms"), message())
+    with pytest.raises(PermanentProviderError) as caught:
+        send(WebhookProvider(settings, "sms"), message())
+    assert caught.value.bounced and caught.value.code == "INVALID_ADDRESS"
