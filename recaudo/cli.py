@@ -78,7 +78,7 @@ def cli() -> None:
     help="Replicas of each stream worker and connector.",
 )
 def up(detach: bool, workers: int) -> None:
-    """Start the pipeline: broker, Postgres, topics, stream workers, connectors.
+    """Start the pipeline: broker, Postgres, topics, stream workers, connectors, dashboard.
 
     Without KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL it starts its own Tansu broker
     and Postgres (data in RECAUDO_STATE_DIR, default ~/.recaudo); with them set

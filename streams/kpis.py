@@ -170,6 +170,9 @@ class KpiSink(BaseSink):
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(10)
+            # Dropped now, not at garbage collection: a lingering client keeps
+            # reconnecting to a broker that may be gone.
+            self._producer = None
         if self._conn is not None:
             self._conn.close()
 

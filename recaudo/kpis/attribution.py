@@ -201,14 +201,16 @@ def _decision(state: DebtorKpiState, event: ContactDecision) -> list[Attribution
 
 
 def _response(state: DebtorKpiState, event: ChannelResponse) -> list[Attribution]:
-    key = event.dispatch_id or f"inbound:{event.channel}"
-    known = state.dispatches.get(key)
+    key = event.dispatch_id
+    known = state.dispatches.get(key) if key is not None else None
     if known is None:
         # A response to a dispatch this debtor's state no longer (or never)
-        # held: its channel is known, its arm is not.
+        # held: its channel is known, its arm is not. An inbound message that
+        # answers no dispatch is counted as itself (its event id dedups it).
         known = [event.channel, state.bucket, None, 0]
-        state.dispatches[key] = known
-        _trim(state.dispatches, RECENT_DISPATCHES)
+        if key is not None:
+            state.dispatches[key] = known
+            _trim(state.dispatches, RECENT_DISPATCHES)
     bits = known[3]
     counters = Counters()
     if event.status in DELIVERED and not bits & _DELIVERED:

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from recaudo.dashboard.lag import LagProbe
 from recaudo.db.kpi_store import counters_of, read_kpis
 from recaudo.events import ChannelResponse, ContactDecision, Envelope, RuleHit
 from recaudo.kpis import Counters
@@ -156,16 +157,21 @@ def total_of(dsn: str, dimension: str = "ALL", member: str = "all") -> Counters 
 
 def run_until_total(settings: Settings, expected: Counters, timeout_s: float = 45) -> Counters:
     """Run the KPI processor (main thread: it installs signal handlers) until
-    Postgres holds ``expected`` as the overall total, or the timeout passes."""
+    Postgres holds ``expected`` as the overall total and the processor has
+    consumed every input (so duplicates read last were seen too), or the
+    timeout passes; the total as it stands after the processor stopped."""
     processor = KpiProcessor(settings, commit_interval=0.5)
-    got: dict[str, Counters | None] = {}
+    probe = LagProbe(settings)
+
+    def caught_up() -> bool:
+        groups = {g.group: g for g in probe.sample().groups}
+        return "kpis" in groups and groups["kpis"].lag == 0
 
     def watch() -> None:
         deadline = time.monotonic() + timeout_s
         try:
             while time.monotonic() < deadline:
-                got["total"] = total_of(settings.database_dsn())
-                if got["total"] == expected:
+                if total_of(settings.database_dsn()) == expected and caught_up():
                     return
                 time.sleep(0.3)
         finally:
@@ -173,6 +179,9 @@ def run_until_total(settings: Settings, expected: Counters, timeout_s: float = 4
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    processor.run()
-    watcher.join()
-    return got.get("total") or Counters()
+    try:
+        processor.run()
+    finally:
+        watcher.join()
+        probe.close()
+    return total_of(settings.database_dsn()) or Counters()

@@ -112,6 +112,12 @@ def test_unknown_dispatch_keeps_its_channel() -> None:
     assert a.touch == Touch("email", None, None) and a.counters.failed == 1
 
 
+def test_inbound_replies_without_a_dispatch_each_count() -> None:
+    state = DebtorKpiState()
+    got = total(state, response("REPLIED", None), response("REPLIED", None))
+    assert got.replied == 2 and state.dispatches == {}
+
+
 def test_suppression_reasons_and_deferrals() -> None:
     state = DebtorKpiState()
     hits = [
