@@ -22,10 +22,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Self
 
-from connectors.providers.base import OutboundMessage, PermanentProviderError, SendResult
+from connectors.providers.base import (
+    ClosesAsync,
+    OutboundMessage,
+    PermanentProviderError,
+    SendResult,
+)
 from recaudo.events import CHANNELS, Channel, ResponseStatus
 
 Clock = Callable[[], datetime]
@@ -101,7 +104,7 @@ class SimulatedEvent:
     text: str | None = field(default=None, compare=False)
 
 
-class SimulatedProvider:
+class SimulatedProvider(ClosesAsync):
     """A provider adapter for one channel that behaves like the real thing."""
 
     def __init__(
@@ -125,17 +128,6 @@ class SimulatedProvider:
         self._rng = random.Random(seed)
         self._pending: list[SimulatedEvent] = []
         self._seq = 0
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         self._pending.clear()

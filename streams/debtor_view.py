@@ -24,10 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
-from confluent_kafka import Producer
 from opentelemetry.trace import SpanKind
 from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
@@ -47,6 +47,7 @@ from recaudo.orchestration import (
     load_strategy,
 )
 from recaudo.orchestration.clock import clock_from_settings
+from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view import DebtorState, apply, snapshot, tick
@@ -115,12 +116,11 @@ class DebtorViewSink(BaseSink):
         self._conn: psycopg.Connection[Any] | None = None
         # A short linger: a dispatch leaves within milliseconds of its
         # decision, and bursts still share requests.
-        self._producer = Producer(settings.producer_config(**{"linger.ms": 2}))
+        self._out = RecaudoProducer(settings, serde, **{"linger.ms": 2})
         self._decisions_topic = serde.topics.contact_decisions
         self._timers_topic = serde.topics.timers
         self._pending: dict[str, DebtorState] = {}
         self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]]]] = []
-        self._failures: list[str] = []
         self.snapshots_written = 0
         self.derived_written = 0
         self.dispatches_written = 0
@@ -189,19 +189,7 @@ class DebtorViewSink(BaseSink):
     def _produce(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]
     ) -> None:
-        while True:
-            try:
-                self._producer.produce(
-                    topic,
-                    key=key.encode(),
-                    value=value,
-                    headers=headers,
-                    on_delivery=lambda err, _m: self._failures.append(err.str()) if err else None,
-                )
-                break
-            except BufferError:
-                self._producer.poll(0.1)
-        self._producer.poll(0)
+        self._out.produce_raw(topic, key.encode(), value, headers)
 
     def flush(self) -> None:
         for event, trace in self._derived:
@@ -222,9 +210,7 @@ class DebtorViewSink(BaseSink):
                     self._serde.serialize(self._view_topic, view),
                     ce_headers(view),
                 )
-        if self._producer.flush(30) or self._failures:
-            failures, self._failures = self._failures, []
-            raise RuntimeError(f"debtor-view output not acknowledged: {failures[:3]}")
+        self._out.flush(30)  # raises DeliveryError: the checkpoint fails, nothing is committed
         if self._dsn is not None and views:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self._dsn, autocommit=True)
@@ -233,7 +219,7 @@ class DebtorViewSink(BaseSink):
         self._pending.clear()
 
     def close(self) -> None:
-        self._producer.flush(10)
+        self._out.close()
         if self._conn is not None:
             self._conn.close()
 
@@ -274,11 +260,12 @@ class Folder:
         raw = state.get(STATE_KEY)
         current = DebtorState.decode(raw) if raw is not None else None
         wake = isinstance(event, Timer)
-        now = self.clock.now() if wake or self.orchestrator is not None else None
+        # The clock is read only when something needs it: never for a duplicate.
+        now: datetime | None = None
         if wake:
             if current is None:
                 return Processed(DebtorState(event.debtor_id), False)
-            assert now is not None
+            now = self.clock.now()
             result = tick(current, now)
         else:
             result = apply(current, event)
@@ -289,7 +276,7 @@ class Folder:
             return out  # a duplicate: nothing to decide, nothing to schedule
         next_due: int | None = None
         if self.orchestrator is not None:
-            assert now is not None
+            now = now or self.clock.now()
             orch_raw = state.get(ORCH_KEY)
             orch = (
                 OrchestrationState.decode(orch_raw)

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from confluent_kafka import Producer
 from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
@@ -44,6 +43,7 @@ from recaudo.kpis import (
     member_key,
     observe,
 )
+from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.runtime import StreamProcessor
@@ -106,9 +106,8 @@ class KpiSink(BaseSink):
         self._topic = serde.topics.kpis
         self._dsn = dsn
         self._conn: psycopg.Connection[Any] | None = None
-        self._producer = Producer(settings.producer_config()) if publish else None
+        self._out = RecaudoProducer(settings, serde) if publish else None
         self._pending: dict[tuple[str, str, str, int], KpiRow] = {}
-        self._failures: list[str] = []
         self.rows_written = 0
         self.records_published = 0
 
@@ -132,33 +131,20 @@ class KpiSink(BaseSink):
             if held is None or row.revision >= held.revision:
                 self._pending[row.ident] = row
 
-    def _on_delivery(self, err: Any, _msg: Any) -> None:
-        if err is not None:
-            self._failures.append(err.str())
-
     def flush(self) -> None:
         rows = list(self._pending.values())
         if not rows:
             return
-        if self._producer is not None:
+        if self._out is not None:
             for row in rows:
                 record = to_record(row)
-                while True:
-                    try:
-                        self._producer.produce(
-                            self._topic,
-                            key=member_key(row.dimension, row.member).encode(),
-                            value=self._serde.serialize(self._topic, record),
-                            headers=ce_headers(record),
-                            on_delivery=self._on_delivery,
-                        )
-                        break
-                    except BufferError:
-                        self._producer.poll(0.1)
-                self._producer.poll(0)
-            if self._producer.flush(30) or self._failures:
-                failures, self._failures = self._failures, []
-                raise RuntimeError(f"KPI records not acknowledged: {failures[:3]}")
+                self._out.produce_raw(
+                    self._topic,
+                    member_key(row.dimension, row.member).encode(),
+                    self._serde.serialize(self._topic, record),
+                    ce_headers(record),
+                )
+            self._out.flush(30)  # raises DeliveryError: the checkpoint fails
             self.records_published += len(rows)
         if self._dsn is not None:
             if self._conn is None or self._conn.closed:
@@ -168,11 +154,11 @@ class KpiSink(BaseSink):
         self._pending.clear()
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(10)
+        if self._out is not None:
+            self._out.close()
             # Dropped now, not at garbage collection: a lingering client keeps
             # reconnecting to a broker that may be gone.
-            self._producer = None
+            self._out = None
         if self._conn is not None:
             self._conn.close()
 

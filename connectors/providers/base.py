@@ -77,3 +77,21 @@ class ProviderAdapter(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+class ClosesAsync:
+    """``async with`` for a provider: leaving the block awaits ``aclose()``."""
+
+    async def aclose(self) -> None:
+        """Nothing held open by default (SMTP connects per send)."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

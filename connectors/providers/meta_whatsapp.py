@@ -18,13 +18,13 @@ connector's sent-ledger is what keeps a redelivered command from a second send.
 from __future__ import annotations
 
 import json
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from connectors.providers import http
 from connectors.providers.base import (
+    ClosesAsync,
     OutboundMessage,
     PermanentProviderError,
     SendResult,
@@ -62,7 +62,7 @@ def parse_callback_data(data: str | None) -> tuple[str | None, str | None]:
     )
 
 
-class MetaWhatsAppProvider:
+class MetaWhatsAppProvider(ClosesAsync):
     def __init__(self, settings: Settings) -> None:
         if not settings.meta_phone_number_id or settings.meta_access_token is None:
             raise ValueError(
@@ -76,17 +76,6 @@ class MetaWhatsAppProvider:
             settings.meta_base_url,
             headers={"Authorization": f"Bearer {settings.meta_access_token.get_secret_value()}"},
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()

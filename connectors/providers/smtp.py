@@ -17,12 +17,11 @@ import asyncio
 import re
 from email.message import EmailMessage
 from email.utils import formatdate
-from types import TracebackType
-from typing import Self
 
 import aiosmtplib
 
 from connectors.providers.base import (
+    ClosesAsync,
     OutboundMessage,
     PermanentProviderError,
     SendResult,
@@ -40,26 +39,12 @@ def message_id(dispatch_id: str, sender: str) -> str:
     return f"<{_UNSAFE.sub('_', dispatch_id)}@{domain}>"
 
 
-class SmtpProvider:
+class SmtpProvider(ClosesAsync):
     def __init__(self, settings: Settings) -> None:
         self.name = "smtp"
         self.channel: Channel = "email"
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.provider_max_connections)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Nothing held open between sends."""
 
     def compose(self, msg: OutboundMessage) -> EmailMessage:
         s = self._settings

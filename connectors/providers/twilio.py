@@ -14,8 +14,6 @@ bounce; any other 4xx is permanent.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
@@ -23,6 +21,7 @@ import httpx
 
 from connectors.providers import http
 from connectors.providers.base import (
+    ClosesAsync,
     OutboundMessage,
     PermanentProviderError,
     SendResult,
@@ -42,7 +41,7 @@ RATE_LIMIT_CODES = frozenset({20429, 14107})
 VOICE_LANGUAGE = {"es": "es-MX", "en": "en-US", "pt": "pt-BR"}
 
 
-class TwilioProvider:
+class TwilioProvider(ClosesAsync):
     """``channel`` is ``sms`` or ``voice``."""
 
     def __init__(self, settings: Settings, channel: Channel) -> None:
@@ -71,17 +70,6 @@ class TwilioProvider:
             settings.twilio_base_url,
             auth=(sid, settings.twilio_auth_token.get_secret_value()),
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from connectors.providers import http
 from connectors.providers.base import (
+    ClosesAsync,
     OutboundMessage,
     PermanentProviderError,
     SendResult,
@@ -35,7 +35,7 @@ from recaudo.events import Channel
 from recaudo.settings import Settings
 
 
-class WebhookProvider:
+class WebhookProvider(ClosesAsync):
     def __init__(self, settings: Settings, channel: Channel) -> None:
         if not settings.webhook_url or settings.webhook_secret is None:
             raise ValueError("webhook needs RECAUDO_WEBHOOK_URL and RECAUDO_WEBHOOK_SECRET")
@@ -44,17 +44,6 @@ class WebhookProvider:
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret.get_secret_value().encode()
         self._client = http.client(settings, "")
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -215,7 +215,7 @@ class Orchestrator:
             trigger,
             event.account_id,
             str(event.event_id),
-            max(start, now_ms) if trigger == "instalment_due" else now_ms,
+            max(start, now_ms),
             facts,
         )
 

@@ -23,7 +23,7 @@ class Driver:
     orch: OrchestrationState = field(default_factory=OrchestrationState)
     decisions: list[ContactDecision] = field(default_factory=list)
     dispatches: list[DispatchCommand] = field(default_factory=list)
-    #: (time, history length) at each dispatch, for independent re-checks
+    #: the "now" of each dispatch's decision, in order
     moments: list[datetime] = field(default_factory=list)
 
     @classmethod
