@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from opentelemetry.trace import SpanKind
 from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
@@ -35,7 +34,7 @@ from quixstreams.state import State
 
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
-from recaudo.db.migrate import migrate
+from recaudo.db.sink_connection import SinkConnection
 from recaudo.db.view_store import write_views
 from recaudo.events import DebtEvent, Event, Timer
 from recaudo.orchestration import (
@@ -112,8 +111,7 @@ class DebtorViewSink(BaseSink):
         self._events_topic = serde.topics.debt_events
         self._publish_views = publish_views
         self._publish_derived = publish_derived
-        self._dsn = dsn
-        self._conn: psycopg.Connection[Any] | None = None
+        self._db = SinkConnection(dsn) if dsn is not None else None
         # A short linger: a dispatch leaves within milliseconds of its
         # decision, and bursts still share requests.
         self._out = RecaudoProducer(settings, serde, **{"linger.ms": 2})
@@ -128,9 +126,8 @@ class DebtorViewSink(BaseSink):
         self.decisions_by_outcome: dict[str, int] = {}
 
     def setup(self) -> None:
-        if self._dsn is not None:
-            migrate(self._dsn)
-            self._conn = psycopg.connect(self._dsn, autocommit=True)
+        if self._db is not None:
+            self._db.open()
 
     def add(
         self,
@@ -211,17 +208,15 @@ class DebtorViewSink(BaseSink):
                     ce_headers(view),
                 )
         self._out.flush(30)  # raises DeliveryError: the checkpoint fails, nothing is committed
-        if self._dsn is not None and views:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(self._dsn, autocommit=True)
-            write_views(self._conn, views)
+        if self._db is not None and views:
+            write_views(self._db.get(), views)
         self.snapshots_written += len(views)
         self._pending.clear()
 
     def close(self) -> None:
         self._out.close()
-        if self._conn is not None:
-            self._conn.close()
+        if self._db is not None:
+            self._db.close()
 
 
 class Folder:

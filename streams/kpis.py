@@ -24,14 +24,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
 
 from recaudo.cloudevents import ce_headers
 from recaudo.db.kpi_store import write_kpis
-from recaudo.db.migrate import migrate
+from recaudo.db.sink_connection import SinkConnection
 from recaudo.events import Envelope, KpiWindow
 from recaudo.kpis import (
     COUNTER_NAMES,
@@ -104,17 +103,15 @@ class KpiSink(BaseSink):
         super().__init__()
         self._serde = serde
         self._topic = serde.topics.kpis
-        self._dsn = dsn
-        self._conn: psycopg.Connection[Any] | None = None
+        self._db = SinkConnection(dsn) if dsn is not None else None
         self._out = RecaudoProducer(settings, serde) if publish else None
         self._pending: dict[tuple[str, str, str, int], KpiRow] = {}
         self.rows_written = 0
         self.records_published = 0
 
     def setup(self) -> None:
-        if self._dsn is not None:
-            migrate(self._dsn)
-            self._conn = psycopg.connect(self._dsn, autocommit=True)
+        if self._db is not None:
+            self._db.open()
 
     def add(
         self,
@@ -146,10 +143,8 @@ class KpiSink(BaseSink):
                 )
             self._out.flush(30)  # raises DeliveryError: the checkpoint fails
             self.records_published += len(rows)
-        if self._dsn is not None:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(self._dsn, autocommit=True)
-            write_kpis(self._conn, rows)
+        if self._db is not None:
+            write_kpis(self._db.get(), rows)
         self.rows_written += len(rows)
         self._pending.clear()
 
@@ -159,8 +154,8 @@ class KpiSink(BaseSink):
             # Dropped now, not at garbage collection: a lingering client keeps
             # reconnecting to a broker that may be gone.
             self._out = None
-        if self._conn is not None:
-            self._conn.close()
+        if self._db is not None:
+            self._db.close()
 
 
 class KpiProcessor:
