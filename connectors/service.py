@@ -14,6 +14,12 @@ Delivery is at-least-once with exactly-once effects:
 A command past ``expires_at`` is reported EXPIRED and never sent. Transient
 provider errors are retried with exponential backoff and jitter; permanent
 ones become FAILED (BOUNCED for a rejected address).
+
+Each command's trace goes on (W3C context in the headers): a ``process``
+span for the command, a span per call to the provider under it, and a
+``send`` span for the response it caused, whose context the response carries,
+and so do the simulator's later follow-ups. When traces are not exported the
+incoming context is copied onto the responses as it came.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ import random
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
-from opentelemetry.trace import SpanKind
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from connectors.ledger import LedgerEntry, SentLedger
 from connectors.providers.base import (
@@ -46,6 +56,7 @@ from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand, ResponseStatus
+from recaudo.instruments import ConsumerLag, EventCounts, provider_send_duration
 from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
 
@@ -59,6 +70,8 @@ def wall_clock() -> datetime:
 
 
 RESPONSE_NAMESPACE = uuid.UUID("8f0d8f7e-2b8c-4b7a-9a53-1c7f3f0b6a21")
+#: Dispatches whose trace a later follow-up can still continue (oldest forgotten first).
+TRACES_KEPT = 50_000
 
 
 def response_id(dispatch_id: str, status: str, *extra: str) -> uuid.UUID:
@@ -118,7 +131,9 @@ class Connector:
         ledger_path: Path | None = None,
         clock: Clock = wall_clock,
         seed: int | None = None,
+        traced: bool | None = None,
     ) -> None:
+        """``traced`` records spans (default: when traces are exported)."""
         self.settings = settings
         self.config = config
         self.adapter = adapter
@@ -135,14 +150,23 @@ class Connector:
             ledger_path
             or settings.state_dir / "connectors" / f"{config.channel}-{adapter.name}.sqlite"
         )
+        self.events = EventCounts(self.group)
+        self.lag = ConsumerLag(self.group)
         self._consumer = Consumer(
-            settings.consumer_config(self.group, **{"enable.auto.offset.store": False})
+            settings.consumer_config(
+                self.group, **{"enable.auto.offset.store": False, **self.lag.config()}
+            )
         )
         self._producer = Producer(settings.producer_config())
         self._dead_letters = DeadLetterWriter(
             settings, self.serde, f"recaudo.connector.{config.channel}", self.group
         )
         self._tracer = telemetry.tracer()
+        self._traced = telemetry.tracing(settings) if traced is None else traced
+        self._send_duration = provider_send_duration()
+        # What a dispatch's follow-ups continue: the span that handled it
+        # (traced) or the trace headers it came with.
+        self._traces: OrderedDict[str, Context | list[tuple[str, bytes]]] = OrderedDict()
         self._ready = threading.Event()
 
     # --- lifecycle -----------------------------------------------------------------
@@ -152,8 +176,14 @@ class Connector:
         """True once partitions are assigned (the consumer joined its group)."""
         return self._ready.is_set()
 
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Which replica reads which partitions: the first thing to check when
+        # replicas share the group (`recaudo up --workers N`, a Deployment).
+        log.info("%s: assigned partitions %s", self.topic, sorted(p.partition for p in partitions))
+        self._ready.set()
+
     def run(self) -> None:
-        self._consumer.subscribe([self.topic], on_assign=lambda _c, _p: self._ready.set())
+        self._consumer.subscribe([self.topic], on_assign=self._on_assign)
         log.info("connector %s/%s consuming %s", self.config.channel, self.adapter.name, self.topic)
         loop = asyncio.new_event_loop()
         try:
@@ -192,6 +222,7 @@ class Connector:
                     log.warning("consumer error: %s", err)
                 continue
             self.stats.consumed += 1
+            self.events.add(msg.topic() or self.topic)
             try:
                 event = self.serde.deserialize(self.topic, msg.value())
             except DeadLetterError as exc:
@@ -203,20 +234,28 @@ class Connector:
 
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
-        async def bounded(cmd: DispatchCommand) -> tuple[LedgerEntry, bool]:
+        async def bounded(cmd: DispatchCommand, span: Span | None) -> tuple[LedgerEntry, bool]:
             async with semaphore:
-                return await self._deliver(cmd)
+                if span is None:
+                    return await self._deliver(cmd)
+                # Each gathered coroutine runs in its own task and context:
+                # the provider spans below nest under this command's span.
+                with trace.use_span(span, end_on_exit=False):
+                    return await self._deliver(cmd)
 
         # The same dispatch twice in one batch (a replay) is delivered once.
         unique: dict[str, tuple[Message, DispatchCommand]] = {}
         for msg, cmd in commands:
             unique.setdefault(cmd.dispatch_id, (msg, cmd))
         self.stats.from_ledger += len(commands) - len(unique)
-        results = await asyncio.gather(*(bounded(cmd) for _, cmd in unique.values()))
+        spans = [self._process_span(msg, cmd) for msg, cmd in unique.values()]
+        results = await asyncio.gather(
+            *(bounded(cmd, span) for (_, cmd), span in zip(unique.values(), spans, strict=True))
+        )
         self._ledger.record_many([entry for entry, fresh in results if fresh])
         failures: list[str] = []
-        for (msg, cmd), (entry, _) in zip(unique.values(), results, strict=True):
-            self._emit(msg, cmd, entry, failures)
+        for (msg, cmd), (entry, _), span in zip(unique.values(), results, spans, strict=True):
+            self._emit(msg, cmd, entry, failures, span)
         remaining = self._producer.flush(30)
         if remaining or failures:
             # Not committing is what keeps the batch: it will be redelivered
@@ -262,6 +301,67 @@ class Connector:
         )
         return entry, True
 
+    def _process_span(self, msg: Message, cmd: DispatchCommand) -> Span | None:
+        if not self._traced:
+            return None
+        span = self._tracer.start_span(
+            f"process {self.topic}",
+            context=telemetry.extract(msg.headers()),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                **telemetry.process_attributes(
+                    self.topic,
+                    msg.partition() or 0,
+                    msg.offset() or 0,
+                    cmd.debtor_id,
+                    str(cmd.event_id),
+                    self.group,
+                ),
+                "recaudo.dispatch_id": cmd.dispatch_id,
+                "recaudo.channel": cmd.channel,
+            },
+        )
+        return span
+
+    async def _send(self, message: OutboundMessage, attempt: int) -> SendResult:
+        """One call to the provider: timed, and a CLIENT span when traced."""
+        labels = {"channel": self.config.channel, "provider": self.adapter.name}
+        span = (
+            self._tracer.start_span(
+                f"{self.adapter.name} send",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "recaudo.provider": self.adapter.name,
+                    "recaudo.channel": message.channel,
+                    "recaudo.dispatch_id": message.dispatch_id,
+                    "recaudo.attempt": attempt,
+                },
+            )
+            if self._traced
+            else None
+        )
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self.adapter.send(message)
+            outcome = result.status
+            return result
+        except PermanentProviderError as exc:
+            outcome = "bounced" if exc.bounced else "refused"
+            raise
+        except TransientProviderError:
+            outcome = "transient_error"
+            raise
+        finally:
+            self._send_duration.record(
+                time.perf_counter() - started, {**labels, "outcome": outcome}
+            )
+            if span is not None:
+                span.set_attribute("recaudo.outcome", outcome)
+                if outcome not in ("ACCEPTED", "SENT"):
+                    span.set_status(Status(StatusCode.ERROR, outcome))
+                span.end()
+
     async def _send_with_retries(self, cmd: DispatchCommand) -> SendResult:
         message = _outbound(cmd)
         attempt = 0
@@ -270,7 +370,7 @@ class Connector:
             if self._limiter is not None:
                 await self._limiter.acquire()
             try:
-                return await self.adapter.send(message)
+                return await self._send(message, attempt)
             except PermanentProviderError as exc:
                 return SendResult(
                     status="BOUNCED" if exc.bounced else "FAILED",
@@ -312,17 +412,54 @@ class Connector:
                 provider_message_id=item.provider_message_id,
                 text=item.text,
             )
+            headers = ce_headers(response)
+            span = self._trace_response(headers, self._traces.get(item.dispatch_id), response)
             self._producer.produce(
                 topic,
                 key=item.debtor_id.encode(),
                 value=self.serde.serialize(topic, response),
-                headers=ce_headers(response),
+                headers=headers,
+                on_delivery=None if span is None else partial(telemetry.sent, span),
             )
             self.stats.follow_ups += 1
         self._producer.poll(0)
 
+    def _trace_response(
+        self,
+        headers: list[tuple[str, bytes]],
+        cause: Context | list[tuple[str, bytes]] | None,
+        response: ChannelResponse,
+    ) -> Span | None:
+        """Put the trace of what caused ``response`` on its headers: a ``send``
+        span under ``cause`` (returned, for the delivery report to end), or the
+        cause's own trace headers."""
+        if cause is None:
+            return None
+        if isinstance(cause, list):
+            headers.extend(cause)
+            return None
+        topic = self.topics.channel_responses
+        span = telemetry.start_send(
+            self._tracer, topic, response.debtor_id, str(response.event_id), cause
+        )
+        telemetry.inject(headers, telemetry.context_of(span))
+        return span
+
+    def _remember_trace(self, dispatch_id: str, cause: Context | list[tuple[str, bytes]]) -> None:
+        if getattr(self.adapter, "due", None) is None or cause == []:
+            return  # no follow-ups will come from this adapter, or no trace to continue
+        self._traces[dispatch_id] = cause
+        self._traces.move_to_end(dispatch_id)
+        while len(self._traces) > TRACES_KEPT:
+            self._traces.popitem(last=False)
+
     def _emit(
-        self, msg: Message, cmd: DispatchCommand, entry: LedgerEntry, failures: list[str]
+        self,
+        msg: Message,
+        cmd: DispatchCommand,
+        entry: LedgerEntry,
+        failures: list[str],
+        span: Span | None = None,
     ) -> None:
         status: ResponseStatus = entry.status  # type: ignore[assignment]
         response = ChannelResponse(
@@ -340,29 +477,31 @@ class Connector:
             error_code=entry.error_code,
             error_message=entry.error_message,
         )
-        parent = telemetry.extract(msg.headers())
         topic = self.topics.channel_responses
-        with self._tracer.start_as_current_span(
-            f"send {self.topic}",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": self.topic,
-                "messaging.consumer.group.name": self.group,
-                "recaudo.dispatch_id": cmd.dispatch_id,
-                "recaudo.channel": cmd.channel,
-                "recaudo.outcome": entry.status,
-            },
-        ):
-            headers = ce_headers(response)
-            telemetry.inject(headers)
-            self._producer.produce(
-                topic,
-                key=cmd.debtor_id.encode(),
-                value=self.serde.serialize(topic, response),
-                headers=headers,
-                on_delivery=lambda err, _m: failures.append(err.str()) if err else None,
-            )
+        cause: Context | list[tuple[str, bytes]]
+        if span is None:
+            cause = telemetry.trace_headers(msg.headers())
+        else:
+            span.set_attribute("recaudo.outcome", entry.status)
+            cause = telemetry.context_of(span)
+        headers = ce_headers(response)
+        send_span = self._trace_response(headers, cause, response)
+
+        def delivered(err: KafkaError | None, sent: Message) -> None:
+            if err is not None:
+                failures.append(err.str())
+            if send_span is not None:
+                telemetry.sent(send_span, err, sent)
+
+        self._producer.produce(
+            topic,
+            key=cmd.debtor_id.encode(),
+            value=self.serde.serialize(topic, response),
+            headers=headers,
+            on_delivery=delivered,
+        )
+        if span is not None:
+            span.end()
+        if entry.status not in ("EXPIRED", "FAILED", "BOUNCED"):
+            self._remember_trace(cmd.dispatch_id, cause)
         self._producer.poll(0)

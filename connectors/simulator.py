@@ -9,6 +9,11 @@ channel's failure and bounce rates; then delivery, reads, replies (in es, en or
 pt), call outcomes and opt-outs follow on the injected clock, and the
 connector collects them with :meth:`SimulatedProvider.due`.
 
+What happens to a message is drawn from a generator seeded by the seed and
+its dispatch id, not from one shared by the process: replicas that split a
+channel's partitions, or a send redelivered to another replica, tell the same
+story about the same dispatch, with the same follow-up ids.
+
 Follow-ups are held in memory: a restarted simulator forgets the ones it had
 not yet reported (a real provider would have them; a simulation can lose them).
 """
@@ -18,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
+import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -95,6 +101,7 @@ def persona_for(debtor_id: str, locale: str, seed: int = 0) -> Persona:
 @dataclass(order=True, frozen=True, slots=True)
 class SimulatedEvent:
     at: datetime
+    #: the follow-up's number within its dispatch (part of its response id)
     seq: int
     dispatch_id: str = field(compare=False)
     debtor_id: str = field(compare=False)
@@ -102,6 +109,14 @@ class SimulatedEvent:
     status: ResponseStatus = field(compare=False)
     provider_message_id: str = field(compare=False)
     text: str | None = field(default=None, compare=False)
+
+
+@dataclass(slots=True)
+class _Story:
+    """What happens to one dispatch: its own generator and follow-up numbers."""
+
+    rng: random.Random
+    seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
 class SimulatedProvider(ClosesAsync):
@@ -125,27 +140,32 @@ class SimulatedProvider(ClosesAsync):
         self.latency_scale = latency_scale
         self.time_scale = time_scale
         self.sent = 0
-        self._rng = random.Random(seed)
         self._pending: list[SimulatedEvent] = []
-        self._seq = 0
 
     async def aclose(self) -> None:
         self._pending.clear()
 
+    def _story(self, dispatch_id: str) -> _Story:
+        digest = hashlib.blake2b(
+            f"{self.seed}/{self.channel}/{dispatch_id}".encode(), digest_size=16
+        ).digest()
+        return _Story(random.Random(digest))
+
     async def send(self, msg: OutboundMessage) -> SendResult:
+        story = self._story(msg.dispatch_id)
         if self.latency_scale > 0:
             await asyncio.sleep(
-                self._rng.lognormvariate(0, 0.5) * LATENCY_S[self.channel] * self.latency_scale
+                story.rng.lognormvariate(0, 0.5) * LATENCY_S[self.channel] * self.latency_scale
             )
         failure, bounce = FAILURE_RATES[self.channel]
-        roll = self._rng.random()
+        roll = story.rng.random()
         if roll < bounce:
             raise PermanentProviderError("recipient address rejected", "SIM_BOUNCE", bounced=True)
         if roll < bounce + failure:
             raise PermanentProviderError("unreachable recipient", "SIM_UNREACHABLE")
         self.sent += 1
         message_id = "sim-" + hashlib.blake2b(msg.dispatch_id.encode(), digest_size=8).hexdigest()
-        self._follow_up(msg, message_id)
+        self._follow_up(msg, message_id, story)
         return SendResult(status="ACCEPTED", provider_message_id=message_id)
 
     def due(self, now: datetime | None = None) -> list[SimulatedEvent]:
@@ -166,20 +186,27 @@ class SimulatedProvider(ClosesAsync):
         self,
         msg: OutboundMessage,
         message_id: str,
+        story: _Story,
         delay_s: float,
         status: ResponseStatus,
         text: str | None = None,
     ) -> None:
-        self._seq += 1
         at = self.clock() + timedelta(seconds=delay_s * self.time_scale)
         event = SimulatedEvent(
-            at, self._seq, msg.dispatch_id, msg.debtor_id, self.channel, status, message_id, text
+            at,
+            next(story.seq),
+            msg.dispatch_id,
+            msg.debtor_id,
+            self.channel,
+            status,
+            message_id,
+            text,
         )
         heapq.heappush(self._pending, event)
 
-    def _follow_up(self, msg: OutboundMessage, message_id: str) -> None:
+    def _follow_up(self, msg: OutboundMessage, message_id: str, story: _Story) -> None:
         persona = persona_for(msg.debtor_id or msg.address, msg.locale, self.seed)
-        rng = self._rng
+        rng = story.rng
         affinity = persona.affinity[self.channel] * len(CHANNELS)  # 1.0 = indifferent
         hour = self.clock().hour
         timing = 1.0 if abs(hour - persona.best_hour_utc) % 24 in (0, 1, 23) else 0.6
@@ -187,33 +214,44 @@ class SimulatedProvider(ClosesAsync):
             roll = rng.random()
             answered = min(0.9, 0.35 * affinity * timing)
             if roll < answered:
-                self._later(msg, message_id, 20, "CALL_ANSWERED")
+                self._later(msg, message_id, story, 20, "CALL_ANSWERED")
                 if rng.random() < 0.8:
-                    self._later(msg, message_id, 25, "CALL_RIGHT_PARTY")
-                    self._reply(msg, message_id, persona, 90)
+                    self._later(msg, message_id, story, 25, "CALL_RIGHT_PARTY")
+                    self._reply(msg, message_id, story, persona, 90)
             elif roll < answered + 0.25:
-                self._later(msg, message_id, 30, "CALL_VOICEMAIL")
+                self._later(msg, message_id, story, 30, "CALL_VOICEMAIL")
             else:
-                self._later(msg, message_id, 30, "CALL_NO_ANSWER")
+                self._later(msg, message_id, story, 30, "CALL_NO_ANSWER")
             return
-        self._later(msg, message_id, rng.uniform(1, 30), "DELIVERED")
+        self._later(msg, message_id, story, rng.uniform(1, 30), "DELIVERED")
         read_p = min(0.95, (0.55 if self.channel != "email" else 0.3) * affinity * timing)
         if rng.random() < read_p:
             read_after = rng.expovariate(1 / 1800)
             self._later(
-                msg, message_id, 30 + read_after, "READ" if self.channel != "email" else "CLICKED"
+                msg,
+                message_id,
+                story,
+                30 + read_after,
+                "READ" if self.channel != "email" else "CLICKED",
             )
             if rng.random() < min(0.8, 0.3 * affinity):
-                self._reply(msg, message_id, persona, 60 + read_after + rng.expovariate(1 / 900))
+                self._reply(
+                    msg, message_id, story, persona, 60 + read_after + rng.expovariate(1 / 900)
+                )
 
     def _reply(
-        self, msg: OutboundMessage, message_id: str, persona: Persona, delay_s: float
+        self,
+        msg: OutboundMessage,
+        message_id: str,
+        story: _Story,
+        persona: Persona,
+        delay_s: float,
     ) -> None:
-        rng = self._rng
+        rng = story.rng
         if rng.random() < persona.opt_out_risk * 3:
             text = rng.choice(REPLIES[persona.language]["stop"])
-            self._later(msg, message_id, delay_s, "REPLIED", text)
-            self._later(msg, message_id, delay_s + 1, "OPTED_OUT")
+            self._later(msg, message_id, story, delay_s, "REPLIED", text)
+            self._later(msg, message_id, story, delay_s + 1, "OPTED_OUT")
             return
         p = persona.propensity_to_pay
         kind = rng.choices(
@@ -222,5 +260,5 @@ class SimulatedProvider(ClosesAsync):
         if self.channel == "voice":
             return  # a call's reply is its outcome; promises come from the agent desk
         self._later(
-            msg, message_id, delay_s, "REPLIED", rng.choice(REPLIES[persona.language][kind])
+            msg, message_id, story, delay_s, "REPLIED", rng.choice(REPLIES[persona.language][kind])
         )

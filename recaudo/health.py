@@ -7,18 +7,30 @@ import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from recaudo import telemetry
 from recaudo.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
 #: An extra page: query string -> (status, content type, body).
 Route = Callable[[str], tuple[int, str, bytes]]
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+
+
+def metrics_page(
+    metrics: Mapping[str, float], instruments: Callable[[], str] = telemetry.exposition
+) -> bytes:
+    """A service's own figures (as untyped samples) followed by the process's
+    OpenTelemetry instruments, in the Prometheus text format."""
+    lines = [f"{name} {value}\n" for name, value in sorted(metrics.items())]
+    return ("".join(lines) + instruments()).encode()
 
 
 class HealthServer(Service):
     """Serves liveness (the process answers), readiness (``ready()`` is true) and
-    metrics (``metrics()``: name -> value, exposed as Prometheus gauges), plus
-    any ``routes`` of a service that answers on the same port (the dashboard)."""
+    metrics (``metrics()``: name -> value, exposed as Prometheus gauges, then
+    ``instruments()``: the OpenTelemetry instruments' page), plus any
+    ``routes`` of a service that answers on the same port (the dashboard)."""
 
     def __init__(
         self,
@@ -27,6 +39,7 @@ class HealthServer(Service):
         metrics: Callable[[], Mapping[str, float]] = dict,
         host: str = "0.0.0.0",
         routes: Mapping[str, Route] | None = None,
+        instruments: Callable[[], str] = telemetry.exposition,
     ) -> None:
         outer = self
         pages = dict(routes or {})
@@ -47,8 +60,7 @@ class HealthServer(Service):
                     ok = outer.ready()
                     self._reply(200 if ok else 503, "ready\n" if ok else "not ready\n")
                 elif self.path == "/metrics":
-                    lines = [f"{name} {value}" for name, value in sorted(outer.metrics().items())]
-                    self._reply(200, "\n".join(lines) + "\n", "text/plain; version=0.0.4")
+                    self._reply(200, metrics_page(outer.metrics(), instruments), PROMETHEUS_TEXT)
                 else:
                     self._reply(404, "not found\n")
 

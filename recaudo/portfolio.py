@@ -100,7 +100,8 @@ RISK = ("low", "medium", "high")
 CHANNELS: tuple[Channel, ...] = ("sms", "email", "whatsapp", "voice")
 
 
-def _id(*parts: object) -> uuid.UUID:
+def event_id(*parts: object) -> uuid.UUID:
+    """A stable event id from what the event is about (same portfolio, same ids)."""
     return uuid.uuid5(NAMESPACE, "/".join(map(str, parts)))
 
 
@@ -112,7 +113,7 @@ class Debtor:
     persona: dict[str, Any]
 
 
-def _profile(debtor: Debtor, rng: random.Random, at: datetime) -> DebtorProfile:
+def profile_of(debtor: Debtor, rng: random.Random, at: datetime) -> DebtorProfile:
     m = debtor.market
     phone = f"{m.phone_prefix}{rng.randrange(10**8, 10**9)}"
     email = f"{debtor.debtor_id.lower()}@example.{m.country.lower()}"
@@ -131,7 +132,7 @@ def _profile(debtor: Debtor, rng: random.Random, at: datetime) -> DebtorProfile:
             )
     preferred = max(debtor.persona["affinity"], key=debtor.persona["affinity"].get)
     return DebtorProfile(
-        event_id=_id(debtor.debtor_id, "profile"),
+        event_id=event_id(debtor.debtor_id, "profile"),
         occurred_at=at,
         source="crm",
         debtor_id=debtor.debtor_id,
@@ -185,18 +186,38 @@ def generate(
     rng = random.Random(seed + 1)
     book = debtors(n_debtors, seed)
     for debtor in book:
-        yield _profile(debtor, rng, start - timedelta(days=1))
+        yield profile_of(debtor, rng, start - timedelta(days=1))
     for debtor in book:
         yield from _debt_history(debtor, rng, start, days)
 
 
-def _debt_history(
-    debtor: Debtor, rng: random.Random, start: datetime, days: int
-) -> Iterator[DebtEvent]:
+@dataclass(frozen=True, slots=True)
+class AccountTerms:
+    """One account as the book holds it on the first day: what it owes and how."""
+
+    account_id: str
+    debtor: Debtor
+    product: str
+    principal_minor: int
+    balance_minor: int
+    instalment_minor: int
+    days_past_due: int
+    due_day: int
+    opened: datetime
+    #: Pays its instalments on time, more or less, without being contacted.
+    payer: bool
+    next_instalment: int
+
+    @property
+    def currency(self) -> str:
+        return self.debtor.market.currency
+
+
+def accounts_of(debtor: Debtor, rng: random.Random, start: datetime) -> list[AccountTerms]:
+    """The debtor's accounts: 1 to 3, with a spread of balances and days past due."""
     m = debtor.market
-    n_accounts = rng.choices((1, 2, 3), (0.7, 0.22, 0.08))[0]
-    for a in range(n_accounts):
-        account = f"{debtor.debtor_id}-A{a}"
+    out = []
+    for a in range(rng.choices((1, 2, 3), (0.7, 0.22, 0.08))[0]):
         balance = rng.randrange(*m.balance)
         instalment = max(1, balance // rng.choice((6, 12, 24, 36)))
         dpd = rng.choices(
@@ -204,6 +225,51 @@ def _debt_history(
             (0.45, 0.25, 0.12, 0.08, 0.10),
         )[0]
         due_day = rng.randint(1, 28)
+        opened = start - timedelta(days=rng.randint(90, 900))
+        principal = balance + instalment * rng.randint(0, 12)
+        product = rng.choice(PRODUCTS)
+        payer = rng.random() < debtor.persona["propensity_to_pay"]
+        out.append(
+            AccountTerms(
+                account_id=f"{debtor.debtor_id}-A{a}",
+                debtor=debtor,
+                product=product,
+                principal_minor=principal,
+                balance_minor=balance,
+                instalment_minor=instalment,
+                days_past_due=dpd,
+                due_day=due_day,
+                opened=opened,
+                payer=payer,
+                next_instalment=rng.randint(2, 20),
+            )
+        )
+    return out
+
+
+def opening_payload(terms: AccountTerms, start: datetime) -> dict[str, Any]:
+    """DEBT_OPENED as the bank reports it (its first due date in the start's month)."""
+    return {
+        "principal_minor": terms.principal_minor,
+        "currency": terms.currency,
+        "balance_minor": terms.balance_minor,
+        "product": terms.product,
+        "days_past_due": 0,
+        "instalment_minor": terms.instalment_minor,
+        "next_due_date": date(start.year, start.month, terms.due_day),
+    }
+
+
+def _debt_history(
+    debtor: Debtor, rng: random.Random, start: datetime, days: int
+) -> Iterator[DebtEvent]:
+    m = debtor.market
+    for terms in accounts_of(debtor, rng, start):
+        account = terms.account_id
+        balance = terms.balance_minor
+        instalment = terms.instalment_minor
+        dpd = terms.days_past_due
+        due_day = terms.due_day
         seq = itertools.count(1)
 
         def event(
@@ -214,7 +280,7 @@ def _debt_history(
             seq: Iterator[int] = seq,
         ) -> DebtEvent:
             return DebtEvent(
-                event_id=_id(account, next(seq)),
+                event_id=event_id(account, next(seq)),
                 occurred_at=at,
                 source="core-banking",
                 debtor_id=debtor.debtor_id,
@@ -223,29 +289,15 @@ def _debt_history(
                 payload=payload,
             )
 
-        opened = start - timedelta(days=rng.randint(90, 900))
-        first_due = date(start.year, start.month, due_day)
-        yield event(
-            "DEBT_OPENED",
-            opened,
-            {
-                "principal_minor": balance + instalment * rng.randint(0, 12),
-                "currency": m.currency,
-                "balance_minor": balance,
-                "product": rng.choice(PRODUCTS),
-                "days_past_due": 0,
-                "instalment_minor": instalment,
-                "next_due_date": first_due,
-            },
-        )
+        yield event("DEBT_OPENED", terms.opened, opening_payload(terms, start))
         if dpd:
             yield event(
                 "DAYS_PAST_DUE_UPDATED",
                 start,
                 {"days_past_due": dpd, "balance_minor": balance, "currency": m.currency},
             )
-        payer = rng.random() < debtor.persona["propensity_to_pay"]
-        instalment_no = rng.randint(2, 20)
+        payer = terms.payer
+        instalment_no = terms.next_instalment
         for day in range(days):
             now = start + timedelta(days=day, hours=rng.randint(0, 3))
             on = (start + timedelta(days=day)).date()

@@ -8,7 +8,8 @@ from types import TracebackType
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from opentelemetry.trace import SpanKind
+from opentelemetry.context import Context
+from opentelemetry.trace import Span
 
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
@@ -68,6 +69,11 @@ class RecaudoProducer:
     Confluent-framed Avro. :meth:`flush` confirms delivery: it raises
     :class:`DeliveryError` naming every event the brokers did not acknowledge.
 
+    ``traced`` (default: when spans go anywhere, see
+    :func:`recaudo.telemetry.tracing`) records a ``send <topic>`` span per
+    event, under the caller's current span; untraced, the caller's current
+    trace context still travels in the headers.
+
     >>> with RecaudoProducer(settings) as producer:
     ...     producer.publish(event)
     """
@@ -76,20 +82,27 @@ class RecaudoProducer:
         self,
         settings: Settings,
         serde: Serde | None = None,
+        *,
+        traced: bool | None = None,
         **config_overrides: Any,
     ) -> None:
         self.settings = settings
+        self.traced = telemetry.tracing(settings) if traced is None else traced
         self.serde = serde or Serde(settings)
         self.topics = self.serde.topics
         self._producer = Producer(settings.producer_config(**config_overrides))
         self._report = DeliveryReport()
         self._tracer = telemetry.tracer()
 
-    def _on_delivery(self, event_id: str, err: KafkaError | None, _msg: Message) -> None:
+    def _on_delivery(
+        self, event_id: str, span: Span | None, err: KafkaError | None, msg: Message
+    ) -> None:
         if err is None:
             self._report.delivered += 1
         else:
             self._report.failures.append((event_id, err.str()))
+        if span is not None:
+            telemetry.sent(span, err, msg)
 
     def publish(self, event: Envelope, topic: str | None = None, key: str | None = None) -> None:
         """Queue one event; delivery is confirmed by :meth:`flush`."""
@@ -100,20 +113,31 @@ class RecaudoProducer:
             key = event.debtor_id
         value = self.serde.serialize(topic, event)
         event_id = str(event.event_id)
-        with self._tracer.start_as_current_span(
-            f"publish {topic}",
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "publish",
-                "messaging.destination.name": topic,
-                "messaging.message.id": event_id,
-                "messaging.kafka.message.key": key,
-            },
-        ):
-            headers = ce_headers(event, self.settings.source)
+        headers = ce_headers(event, self.settings.source)
+        if not self.traced:
             telemetry.inject(headers)
             self._produce(topic, key.encode(), value, headers, event_id)
+            return
+        # A child of the caller's current span, if any; it ends when the
+        # broker acknowledges (or refuses) the event.
+        span = telemetry.start_send(self._tracer, topic, key, event_id)
+        telemetry.inject(headers, telemetry.context_of(span))
+        self._produce(topic, key.encode(), value, headers, event_id, span)
+
+    def produce_traced(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        message_id: str,
+        parent: Context,
+    ) -> None:
+        """Send bytes as one traced message: a ``send`` span, child of
+        ``parent``, whose context the headers carry on."""
+        span = telemetry.start_send(self._tracer, topic, key, message_id, parent)
+        telemetry.inject(headers, telemetry.context_of(span))
+        self._produce(topic, key.encode(), value, headers, message_id, span)
 
     def produce_raw(
         self,
@@ -132,6 +156,7 @@ class RecaudoProducer:
         value: bytes | None,
         headers: list[tuple[str, bytes]],
         event_id: str,
+        span: Span | None = None,
     ) -> None:
         while True:
             try:
@@ -140,12 +165,17 @@ class RecaudoProducer:
                     key=key,
                     value=value,
                     headers=headers,
-                    on_delivery=lambda err, msg: self._on_delivery(event_id, err, msg),
+                    on_delivery=lambda err, msg: self._on_delivery(event_id, span, err, msg),
                 )
                 break
             except BufferError:
                 # Local queue full: let librdkafka drain before queueing more.
                 self._producer.poll(0.1)
+            except Exception as exc:
+                if span is not None:  # refused outright: no delivery report will end it
+                    span.record_exception(exc)
+                    span.end()
+                raise
         self._producer.poll(0)
 
     def publish_many(self, events: Iterable[Envelope]) -> int:

@@ -179,6 +179,13 @@ class Settings(BaseSettings):
     clock_speed: float = Field(
         default=1.0, gt=0, description="Simulated seconds per real second (with CLOCK_ORIGIN)."
     )
+    clock_until: datetime | None = Field(
+        default=None,
+        description=(
+            "Simulated time stops at this instant (with CLOCK_ORIGIN): the demo's world "
+            "stands still at the end of its period while the pipeline catches up."
+        ),
+    )
     timers: bool = Field(
         default=True,
         description=(
@@ -283,6 +290,14 @@ class Settings(BaseSettings):
         default="recaudo",
         validation_alias=_env("OTEL_SERVICE_NAME"),
         description="service.name resource attribute.",
+    )
+    otel_metrics_exporter: Literal["otlp", "none"] = Field(
+        default="otlp",
+        validation_alias=_env("OTEL_METRICS_EXPORTER"),
+        description=(
+            "`none`: send traces only over OTLP (a backend that takes no metrics, "
+            "such as Jaeger); `/metrics` serves the metrics either way."
+        ),
     )
 
     # ------------------------------------------------------------------------
@@ -417,5 +432,7 @@ def env_for_children(settings: Settings, **extra: str) -> dict[str, str]:
         env["RECAUDO_CLOCK_ORIGIN"] = settings.clock_origin.isoformat()
         env["RECAUDO_CLOCK_STARTED"] = repr(settings.clock_started)
         env["RECAUDO_CLOCK_SPEED"] = repr(settings.clock_speed)
+        if settings.clock_until is not None:
+            env["RECAUDO_CLOCK_UNTIL"] = settings.clock_until.isoformat()
     env.update(extra)
     return env

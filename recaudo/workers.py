@@ -13,6 +13,11 @@ def _recaudo(*args: str) -> list[str]:
     return [sys.executable, "-m", "recaudo", *args]
 
 
+def _spec(name: str, role: str, argv: list[str]) -> ProcessSpec:
+    # One service name per role in traces and metrics, as the deployment files set.
+    return ProcessSpec(name, argv, {"OTEL_SERVICE_NAME": f"recaudo-{role}"})
+
+
 #: The name of the dashboard's process (`recaudo up` prints its address).
 DASHBOARD = "dashboard"
 
@@ -25,15 +30,20 @@ def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]
     """
     specs: list[ProcessSpec] = []
     for i in range(replicas):
-        specs.append(ProcessSpec(f"streams-view-{i}", _recaudo("streams", "run", "--name", "view")))
-        specs.append(ProcessSpec(f"streams-kpis-{i}", _recaudo("streams", "run", "--name", "kpis")))
+        specs.append(
+            _spec(f"streams-view-{i}", "streams-view", _recaudo("streams", "run", "--name", "view"))
+        )
+        specs.append(
+            _spec(f"streams-kpis-{i}", "streams-kpis", _recaudo("streams", "run", "--name", "kpis"))
+        )
         for channel in CHANNELS:
             specs.append(
-                ProcessSpec(
+                _spec(
                     f"connector-{channel}-{i}",
+                    f"connector-{channel}",
                     _recaudo("connector", "run", "--channel", channel, "--provider", "simulator"),
                 )
             )
     if dashboard:
-        specs.append(ProcessSpec(DASHBOARD, _recaudo("dashboard")))
+        specs.append(_spec(DASHBOARD, DASHBOARD, _recaudo("dashboard")))
     return specs

@@ -22,11 +22,13 @@ wake-up when it comes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
@@ -36,7 +38,8 @@ from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.db.sink_connection import SinkConnection
 from recaudo.db.view_store import write_views
-from recaudo.events import DebtEvent, Event, Timer
+from recaudo.events import ContactDecision, DebtEvent, Event, Timer
+from recaudo.instruments import DecisionCounts
 from recaudo.orchestration import (
     Clock,
     OrchestrationState,
@@ -78,6 +81,10 @@ class Processed:
     #: absent (``timer_changed`` False) when the published one still holds
     timer: int | None = None
     timer_changed: bool = False
+    #: Traced runs only: the ``process`` span of the input (derived events'
+    #: parent) and each decision's span (its outputs' parent), by position.
+    trace: Context | None = None
+    decision_traces: list[Context] | None = None
 
     @property
     def publishes(self) -> bool:
@@ -114,16 +121,17 @@ class DebtorViewSink(BaseSink):
         self._db = SinkConnection(dsn) if dsn is not None else None
         # A short linger: a dispatch leaves within milliseconds of its
         # decision, and bursts still share requests.
-        self._out = RecaudoProducer(settings, serde, **{"linger.ms": 2})
+        linger: dict[str, Any] = {"linger.ms": 2}
+        self._out = RecaudoProducer(settings, serde, **linger)
         self._decisions_topic = serde.topics.contact_decisions
         self._timers_topic = serde.topics.timers
         self._pending: dict[str, DebtorState] = {}
-        self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]]]] = []
+        self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]], Context | None]] = []
         self.snapshots_written = 0
         self.derived_written = 0
         self.dispatches_written = 0
         self.decisions_written = 0
-        self.decisions_by_outcome: dict[str, int] = {}
+        self.decisions = DecisionCounts()
 
     def setup(self) -> None:
         if self._db is not None:
@@ -140,33 +148,47 @@ class DebtorViewSink(BaseSink):
         offset: int,
     ) -> None:
         result: Processed = value
-        # The trace of the input carries over; the CloudEvents identity is
-        # each output's own.
-        trace = [(k, v) for k, v in (headers or ()) if k in ("traceparent", "tracestate")]
+        # The trace of the input carries over: as is, or (traced) through the
+        # spans of this step. The CloudEvents identity is each output's own.
+        trace = telemetry.trace_headers(headers)
         if result.changed:
             self._pending[key] = result.state
         if result.derived and self._publish_derived:
-            self._derived.extend((event, trace) for event in result.derived)
+            self._derived.extend((event, trace, result.trace) for event in result.derived)
         if result.outputs:
+            decisions = result.outputs.decisions
+            parents: list[Context | None] = (
+                list(result.decision_traces) if result.decision_traces else [None] * len(decisions)
+            )
+            by_dispatch = {
+                d.dispatch_id: p
+                for d, p in zip(decisions, parents, strict=True)
+                if d.outcome == "DISPATCHED"
+            }
             # At once, not at the checkpoint: this is the decision-to-dispatch
             # latency. The checkpoint's flush still waits for their acks.
             for command in result.outputs.dispatches:
                 topic = self._serde.topics.dispatch(command.channel)
-                self._produce(
+                self._send(
                     topic,
                     key,
                     self._serde.serialize(topic, command),
-                    [*ce_headers(command), *trace],
+                    ce_headers(command),
+                    trace,
+                    by_dispatch.get(command.dispatch_id),
+                    str(command.event_id),
                 )
-            for decision in result.outputs.decisions:
-                self._produce(
+            for decision, parent in zip(decisions, parents, strict=True):
+                self._send(
                     self._decisions_topic,
                     key,
                     self._serde.serialize(self._decisions_topic, decision),
-                    [*ce_headers(decision), *trace],
+                    ce_headers(decision),
+                    trace,
+                    parent,
+                    str(decision.event_id),
                 )
-                outcome = decision.outcome
-                self.decisions_by_outcome[outcome] = self.decisions_by_outcome.get(outcome, 0) + 1
+                self.decisions.add(decision)
             self.dispatches_written += len(result.outputs.dispatches)
             self.decisions_written += len(result.outputs.decisions)
         if result.timer_changed:
@@ -188,13 +210,33 @@ class DebtorViewSink(BaseSink):
     ) -> None:
         self._out.produce_raw(topic, key.encode(), value, headers)
 
+    def _send(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        inherited: list[tuple[str, bytes]],
+        parent: Context | None,
+        message_id: str,
+    ) -> None:
+        """One output: in its own ``send`` span under ``parent`` when traced,
+        else carrying the input's trace headers as they came."""
+        if parent is None:
+            self._produce(topic, key, value, [*headers, *inherited])
+        else:
+            self._out.produce_traced(topic, key, value, headers, message_id, parent)
+
     def flush(self) -> None:
-        for event, trace in self._derived:
-            self._produce(
+        for event, trace, parent in self._derived:
+            self._send(
                 self._events_topic,
                 event.debtor_id,
                 self._serde.serialize(self._events_topic, event),
-                [*ce_headers(event), *trace],
+                ce_headers(event),
+                trace,
+                parent,
+                str(event.event_id),
             )
         self.derived_written += len(self._derived)
         self._derived.clear()
@@ -226,30 +268,66 @@ class Folder:
     timers (a rebuild, or a test that wants the view of its events only).
     """
 
-    def __init__(self, orchestrator: Orchestrator | None, clock: Clock, *, timers: bool) -> None:
+    def __init__(
+        self,
+        orchestrator: Orchestrator | None,
+        clock: Clock,
+        *,
+        timers: bool,
+        group: str | None = None,
+    ) -> None:
         self.orchestrator = orchestrator
         self.clock = clock
         self.timers = timers
+        self.group = group
+        self._tracer = telemetry.tracer()
 
     def traced(
         self, event: Event, key: Any, timestamp: int, headers: Any, state: State[Any, Any]
     ) -> Processed:
-        """:meth:`__call__` inside a span that continues the producer's trace."""
+        """:meth:`__call__` inside a ``process`` span that continues the
+        producer's trace, with a span per contact decision under it."""
         ctx = message_context()
-        with telemetry.tracer().start_as_current_span(
+        started = time.time_ns()
+        with self._tracer.start_as_current_span(
             f"process {ctx.topic}",
             context=telemetry.extract(headers),
             kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": ctx.topic,
-                "messaging.destination.partition.id": str(ctx.partition),
-                "messaging.kafka.offset": ctx.offset,
-                "messaging.message.id": str(event.event_id),
-            },
-        ):
-            return self(event, state)
+            attributes=telemetry.process_attributes(
+                ctx.topic, ctx.partition, ctx.offset, key, str(event.event_id), self.group
+            ),
+        ) as span:
+            out = self(event, state)
+            out.trace = telemetry.context_of(span)
+            if out.outputs:
+                # Decided within this step (the orchestrator is pure and
+                # untimed): each decision's span covers the step so far.
+                out.decision_traces = [
+                    self._decision_span(decision, started) for decision in out.outputs.decisions
+                ]
+            return out
+
+    def _decision_span(self, decision: ContactDecision, started_ns: int) -> Context:
+        attributes: dict[str, Any] = {
+            "recaudo.debtor_id": decision.debtor_id,
+            "recaudo.decision.outcome": decision.outcome,
+            "recaudo.decision.trigger": decision.trigger,
+            "recaudo.decision.step": decision.step,
+            "recaudo.decision.reasons": [hit.reason_code for hit in decision.rules_fired],
+            "recaudo.decision.rules": [hit.rule_id for hit in decision.rules_fired],
+        }
+        optional = {
+            "recaudo.channel": decision.channel,
+            "recaudo.dispatch_id": decision.dispatch_id,
+            "recaudo.strategy": decision.strategy,
+            "recaudo.strategy.arm": decision.arm,
+        }
+        attributes.update({k: v for k, v in optional.items() if v is not None})
+        span = self._tracer.start_span(
+            "contact decision", attributes=attributes, start_time=started_ns
+        )
+        span.end()
+        return telemetry.context_of(span)
 
     def __call__(self, event: Event, state: State[Any, Any]) -> Processed:
         raw = state.get(STATE_KEY)
@@ -340,7 +418,10 @@ class DebtorViewProcessor:
         orchestrate = settings.orchestrate if orchestrate is None else orchestrate
         timers = settings.timers if timers is None else timers
         self.folder = Folder(
-            build_orchestrator(settings) if orchestrate else None, self.clock, timers=timers
+            build_orchestrator(settings) if orchestrate else None,
+            self.clock,
+            timers=timers,
+            group=self.processor.group,
         )
         self.timer_service = (
             TimerService(settings, self.processor.serde, self.clock) if timers else None
@@ -354,7 +435,7 @@ class DebtorViewProcessor:
         # One chain, no branches: quixstreams deep-copies a value for each
         # branch, which would copy every debtor state. The sink publishes.
         # A span per event costs a few µs: only when traces go somewhere.
-        traced = settings.otel_exporter_otlp_endpoint is not None if traced is None else traced
+        traced = telemetry.tracing(settings) if traced is None else traced
         results = (
             sdf.apply(self.folder.traced, stateful=True, metadata=True)
             if traced
@@ -384,8 +465,8 @@ class DebtorViewProcessor:
             "recaudo_view_dead_letters_total": float(self.processor.dead_letters.written),
             "recaudo_dispatches_total": float(self.sink.dispatches_written),
         }
-        for outcome, count in self.sink.decisions_by_outcome.items():
-            out[f'recaudo_decisions_total{{outcome="{outcome}"}}'] = float(count)
+        # Decisions by outcome and reason: the OpenTelemetry counter
+        # ``recaudo.decisions`` (recaudo.instruments), on the same page.
         if self.timer_service is not None:
             out["recaudo_timer_wakeups_total"] = float(self.timer_service.wakeups_sent)
             out["recaudo_timers_pending"] = float(self.timer_service.pending())

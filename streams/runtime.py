@@ -18,6 +18,7 @@ from quixstreams.utils.json import dumps as json_dumps
 
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Envelope
+from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
 from recaudo.topics import Topic, Topics
@@ -123,7 +124,8 @@ class StreamProcessor:
       applied from ``Settings.consumer_config`` (one place);
     - every catalogue topic declared with its explicit configs;
     - undecodable or invalid input dead-lettered with its original bytes, and
-      processing goes on.
+      processing goes on;
+    - messages handled and consumer lag counted for ``/metrics`` and OTLP.
     """
 
     def __init__(
@@ -141,8 +143,10 @@ class StreamProcessor:
         self.serde = Serde(settings)
         self.topics: Topics = self.serde.topics
         self.dead_letters = DeadLetterWriter(settings, self.serde, f"recaudo.{name}", self.group)
+        self.events = EventCounts(self.group)
+        self.lag = ConsumerLag(self.group)
         conn = settings.kafka_config()
-        consumer_conf = settings.consumer_config(self.group)
+        consumer_conf = settings.consumer_config(self.group, **self.lag.config())
         # Application sets these itself; everything else (quirks, TLS) passes through.
         for key in (*conn, "group.id", "auto.offset.reset", "enable.auto.commit"):
             consumer_conf.pop(key, None)
@@ -164,10 +168,23 @@ class StreamProcessor:
             # it bounds the latency a message sees before it is processed
             # (quixstreams' default of 1 s made seconds of event-to-dispatch).
             consumer_poll_timeout=0.02,
-            on_message_processed=on_processed,
+            on_message_processed=self._counted(on_processed),
         )
         self._deserializer = AvroEventDeserializer(self.serde)
         self._serializer = AvroEventSerializer(self.serde)
+
+    def _counted(
+        self, on_processed: Callable[[str, int, int], None] | None
+    ) -> Callable[[str, int, int], None]:
+        if on_processed is None:
+            return self.events
+        count = self.events
+
+        def both(topic: str, partition: int, offset: int) -> None:
+            count(topic, partition, offset)
+            on_processed(topic, partition, offset)
+
+        return both
 
     def _on_processing_error(self, exc: Exception, row: Row | None, logger: logging.Logger) -> bool:
         """An event that decoded but the processor failed on: dead-letter it and

@@ -41,8 +41,17 @@ def build_adapter(provider: ProviderName, channel: Channel, settings: Settings) 
     try:
         if provider == "simulator":
             from connectors.simulator import SimulatedProvider
+            from recaudo.orchestration.clock import clock_from_settings
 
-            return SimulatedProvider(channel)
+            # On a scaled clock a simulated send takes as long in simulated
+            # time as it would in real time; on a slowed one (tests hold the
+            # clock still) no longer in real time than a real send.
+            scaled = settings.clock_origin is not None
+            return SimulatedProvider(
+                channel,
+                clock=clock_from_settings(settings).now,
+                latency_scale=min(1.0, 1 / settings.clock_speed) if scaled else 1.0,
+            )
         if provider == "smtp":
             from connectors.providers.smtp import SmtpProvider
 

@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 
 from connectors.webhooks.store import Contact, CorrelationStore, SentMessage
 from recaudo.events import Channel, ChannelResponse, DispatchCommand
+from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
 
@@ -37,9 +38,10 @@ class CorrelationProjection:
             serde.topics.channel_responses,
             *(serde.topics.dispatch(c) for c in INBOUND_CHANNELS),
         ]
-        self._consumer = Consumer(
-            settings.consumer_config(f"{settings.topic_prefix}.webhooks.correlation")
-        )
+        group = f"{settings.topic_prefix}.webhooks.correlation"
+        self.events = EventCounts(group)
+        self.lag = ConsumerLag(group)
+        self._consumer = Consumer(settings.consumer_config(group, **self.lag.config()))
         self._stop = threading.Event()
         self._assigned = threading.Event()
         self.projected = 0
@@ -70,6 +72,7 @@ class CorrelationProjection:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", err)
                 continue
+            self.events.add(msg.topic() or "")
             try:
                 event = self._serde.deserialize(msg.topic(), msg.value())
             except DeadLetterError:

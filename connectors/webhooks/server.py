@@ -12,6 +12,7 @@ from connectors.webhooks.app import MAX_BODY_BYTES, Reply, Request, WebhookApp
 from connectors.webhooks.projection import CorrelationProjection
 from connectors.webhooks.sink import ResponseSink
 from connectors.webhooks.store import CorrelationStore
+from recaudo.health import PROMETHEUS_TEXT, metrics_page
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 
@@ -99,10 +100,7 @@ class WebhookService:
                     ok = service.ready()
                     return Reply(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
                 if path == "/metrics":
-                    lines = [f"{k} {v}" for k, v in sorted(service.metrics().items())]
-                    return Reply(
-                        200, ("\n".join(lines) + "\n").encode(), "text/plain; version=0.0.4"
-                    )
+                    return Reply(200, metrics_page(service.metrics()), PROMETHEUS_TEXT)
                 return None
 
             def _send(self, reply: Reply) -> None:

@@ -218,9 +218,13 @@ def _template() -> jinja2.Template:
     return jinja2.Environment(autoescape=False).from_string(text)
 
 
-def render_page(snap: Snapshot, lag: LagReport, refresh_s: float, now: datetime) -> str:
+def render_page(
+    snap: Snapshot, lag: LagReport, refresh_s: float, now: datetime, intro: str = ""
+) -> str:
+    """The whole page; ``refresh_s`` 0 renders a static page (a report) with no script."""
     return _template().render(
         sections=sections(snap, lag),
         refresh_ms=int(refresh_s * 1000),
         generated=now.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        intro=escape(intro),
     )

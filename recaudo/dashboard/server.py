@@ -100,7 +100,9 @@ class Dashboard(Service):
             "recaudo_kpi_delivered": float(c.delivered),
             "recaudo_kpi_promises": float(c.promises),
             "recaudo_kpi_cures": float(c.cures),
-            "recaudo_consumer_lag": float(lag.total_lag),
+            # Summed over the deployment's groups; each worker reports its own
+            # per partition as recaudo_consumer_lag.
+            "recaudo_dashboard_consumer_lag": float(lag.total_lag),
         }
         for currency, minor in sorted(c.recovered_minor.items()):
             out[f'recaudo_kpi_recovered_minor{{currency="{currency}"}}'] = float(minor)

@@ -14,7 +14,7 @@ What ``recaudo deploy k8s`` writes to ``deploy/k8s/``:
   Secret is never overwritten by placeholders);
 - one Deployment per role of :mod:`recaudo.deploy.roles` with probes on
   ``/healthz`` and ``/readyz``, resources, and a HorizontalPodAutoscaler for
-  each connector.
+  each connector; Services for the webhooks and the dashboard.
 
 Strimzi's ``kafka.strimzi.io/v1`` API (Strimzi 0.49 or newer) is used
 throughout: it is the only one Strimzi 1.0 accepts.
@@ -329,6 +329,11 @@ _RESOURCES: dict[str, Manifest] = {
         "requests": {"cpu": "100m", "memory": "192Mi"},
         "limits": {"cpu": "500m", "memory": "384Mi"},
     },
+    # A few queries per page refresh and one lag sample.
+    "dashboard": {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    },
 }
 
 _CONTAINER_SECURITY = {
@@ -513,6 +518,15 @@ def webhooks(o: K8sOptions) -> list[Manifest]:
     return docs
 
 
+def dashboard(o: K8sOptions) -> list[Manifest]:
+    docs: list[Manifest] = []
+    for role in (r for r in ROLES if r.component == "dashboard"):
+        # It only reads: one replica serves the page, more only repeat the queries.
+        docs.append(recaudo_deployment(o, role, 1))
+        docs.append(_service(o, deployment_name(role), _labels(role.name), 80, "http"))
+    return docs
+
+
 def schema_registry(o: K8sOptions) -> list[Manifest]:
     """Karapace (Apache-2.0), a Confluent-compatible registry storing schemas in Kafka."""
     labels = _labels("schema-registry", name="karapace")
@@ -642,6 +656,9 @@ FILES: dict[str, str] = {
     "streams.yaml": "Stream workers (one consumer group; replicas split the partitions).",
     "connectors.yaml": "One connector Deployment per channel, each with a HorizontalPodAutoscaler.",
     "webhooks.yaml": "Inbound provider webhooks: Deployment and Service.",
+    "dashboard.yaml": (
+        "The collections dashboard (it reads Postgres and consumer lag): Deployment and Service."
+    ),
     "kustomization.yaml": "`kubectl apply -k deploy/k8s` applies every file here but secret.yaml.",
 }
 
@@ -659,6 +676,7 @@ def manifests(o: K8sOptions | None = None) -> dict[str, list[Manifest]]:
         "streams.yaml": streams(o),
         "connectors.yaml": connectors(o),
         "webhooks.yaml": webhooks(o),
+        "dashboard.yaml": dashboard(o),
     }
     files["kustomization.yaml"] = [
         {

@@ -16,7 +16,7 @@ from recaudo.events import CHANNELS, Channel
 #: ``/metrics`` on this port; Kubernetes probes and Prometheus use it.
 HEALTH_PORT = 8080
 
-Component = Literal["streams", "connector", "webhooks"]
+Component = Literal["streams", "connector", "webhooks", "dashboard"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +68,13 @@ WEBHOOKS = Role(
     "Inbound provider webhooks (delivery receipts, replies) onto channel-responses.",
 )
 
-ROLES: tuple[Role, ...] = (STREAMS_VIEW, STREAMS_KPIS, *CONNECTORS, WEBHOOKS)
+#: The dashboard only reads (Postgres tables, consumer lag); its page, its JSON
+#: and the probes share one port. It listens on 127.0.0.1 unless told otherwise.
+DASHBOARD = Role(
+    "dashboard",
+    "dashboard",
+    ("dashboard", "--host", "0.0.0.0", "--port", str(HEALTH_PORT)),
+    "Collections dashboard: funnel, channels, suppressions, consumer lag (reads only).",
+)
+
+ROLES: tuple[Role, ...] = (STREAMS_VIEW, STREAMS_KPIS, *CONNECTORS, WEBHOOKS, DASHBOARD)

@@ -47,6 +47,10 @@ from recaudo.workers import DASHBOARD
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+#: Work to run once everything is up (`recaudo demo`): given the settings that
+#: reach the services and the stop event, it returns an exit code; when it
+#: returns, everything stops.
+Job = Callable[[Settings, threading.Event], int]
 
 #: How long the services get to stop before `down` kills what is left.
 SERVICE_STOP_TIMEOUT_S = 10.0
@@ -81,11 +85,14 @@ def run_up(
     workers: list[ProcessSpec] | None,
     progress: Progress = print,
     stop_event: threading.Event | None = None,
+    job: Job | None = None,
 ) -> int:
-    """Start services and workers, then block until SIGINT/SIGTERM (or ``stop_event``).
+    """Start services and workers, then block until SIGINT/SIGTERM (or ``stop_event``,
+    or until ``job`` returns).
 
     Returns the process exit code: 0 after a requested stop, 1 when it could not
-    start (already running, a step failed) or an embedded service died.
+    start (already running, a step failed) or an embedded service died; with a
+    job, the job's code.
     """
     state_dir = settings.state_dir
     lock = try_lock(state_dir)
@@ -108,7 +115,7 @@ def run_up(
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
-        return _up(settings, workers or [], progress, stop)
+        return _up(settings, workers or [], progress, stop, job)
     finally:
         mine = read_record(state_dir)
         if mine is not None and mine.supervisor_pid == os.getpid():
@@ -119,7 +126,11 @@ def run_up(
 
 
 def _up(
-    settings: Settings, workers: list[ProcessSpec], progress: Progress, stop: threading.Event
+    settings: Settings,
+    workers: list[ProcessSpec],
+    progress: Progress,
+    stop: threading.Event,
+    job: Job | None = None,
 ) -> int:
     started = time.monotonic()
     state_dir = settings.state_dir
@@ -189,6 +200,7 @@ def _up(
             for name, pid in (("broker", record.broker_pid), ("Postgres", record.postgres_pid))
             if pid
         }
+        job_thread = _start_job(job, child_settings, stop, progress) if job else None
         while not stop.wait(1.0):
             dead = [name for name, pid in services.items() if not pid_alive(pid)]
             if dead:
@@ -204,12 +216,42 @@ def _up(
             if pids != record.children:
                 record.children = pids
                 write_record(state_dir, record)
+        stop.set()
+        if job_thread is not None:
+            job_thread.join()
+            code = code or job_thread.code
         stopping = time.monotonic()
         progress("stopping…")
         record.phase = "stopping"
         write_record(state_dir, record)
     progress(f"stopped ({time.monotonic() - stopping:.1f} s).")
     return code
+
+
+class _JobThread(threading.Thread):
+    def __init__(
+        self, job: Job, settings: Settings, stop: threading.Event, progress: Progress
+    ) -> None:
+        super().__init__(name="recaudo-job", daemon=True)
+        self.job, self.settings, self.stop, self.progress = job, settings, stop, progress
+        self.code = 1
+
+    def run(self) -> None:
+        try:
+            self.code = self.job(self.settings, self.stop)
+        except Exception as exc:
+            log.debug("job failed", exc_info=True)
+            self.progress(f"failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.stop.set()
+
+
+def _start_job(
+    job: Job, settings: Settings, stop: threading.Event, progress: Progress
+) -> _JobThread:
+    thread = _JobThread(job, settings, stop, progress)
+    thread.start()
+    return thread
 
 
 def _start_services(

@@ -32,13 +32,15 @@ class ScaledClock:
     """``origin`` at the instant ``started`` (a ``time.time()`` value), then
     ``speed`` simulated seconds per real second.
 
-    Every process given the same three numbers agrees on the time, which is
-    what lets separate workers and connectors share one simulated month.
+    Every process given the same numbers agrees on the time, which is what
+    lets separate workers and connectors share one simulated month. With
+    ``until`` the clock stops there: the simulation ends, time stands still.
     """
 
     origin: datetime
     speed: float
     started: float = field(default_factory=time.time)
+    until: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.origin.tzinfo is None:
@@ -48,7 +50,8 @@ class ScaledClock:
 
     def now(self) -> datetime:
         elapsed = (time.time() - self.started) * self.speed
-        return (self.origin + timedelta(seconds=elapsed)).astimezone(UTC)
+        now = (self.origin + timedelta(seconds=elapsed)).astimezone(UTC)
+        return now if self.until is None or now < self.until else self.until.astimezone(UTC)
 
 
 @dataclass(slots=True)
@@ -69,4 +72,7 @@ def clock_from_settings(settings: Settings) -> Clock:
     if origin.tzinfo is None:
         origin = origin.replace(tzinfo=UTC)
     started = settings.clock_started if settings.clock_started is not None else time.time()
-    return ScaledClock(origin, settings.clock_speed, started)
+    until = settings.clock_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return ScaledClock(origin, settings.clock_speed, started, until)

@@ -59,9 +59,8 @@ def topics_ready(kafka_settings: Settings) -> Settings:
     return kafka_settings
 
 
-@pytest.fixture
-def pg_dsn(postgres: EmbeddedPostgres) -> str:
-    """A fresh, empty database of this test's own on the session Postgres."""
+def create_database(postgres: EmbeddedPostgres) -> str:
+    """A fresh, empty database on ``postgres``; its URL."""
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -69,6 +68,12 @@ def pg_dsn(postgres: EmbeddedPostgres) -> str:
         conn.execute(f'CREATE DATABASE "{name}"'.encode())
     base, _, query = postgres.url.partition("?")
     return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def pg_dsn(postgres: EmbeddedPostgres) -> str:
+    """A fresh, empty database of this test's own on the session Postgres."""
+    return create_database(postgres)
 
 
 @pytest.fixture

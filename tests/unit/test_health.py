@@ -17,14 +17,22 @@ def get(port: int, path: str) -> tuple[int, str]:
 def test_probes_and_metrics() -> None:
     state = {"ready": False}
     metrics = {'recaudo_connector_sent_total{channel="sms"}': 3.0}
-    with HealthServer(0, lambda: state["ready"], lambda: metrics, host="127.0.0.1") as health:
+    instruments = '# TYPE recaudo_consumer_lag gauge\nrecaudo_consumer_lag{partition="0"} 4.0\n'
+    with HealthServer(
+        0,
+        lambda: state["ready"],
+        lambda: metrics,
+        host="127.0.0.1",
+        instruments=lambda: instruments,
+    ) as health:
         assert get(health.port, "/healthz") == (200, "ok\n")
         assert get(health.port, "/readyz")[0] == 503
         state["ready"] = True
         assert get(health.port, "/readyz") == (200, "ready\n")
+        # The service's own figures, then its OpenTelemetry instruments.
         assert get(health.port, "/metrics") == (
             200,
-            'recaudo_connector_sent_total{channel="sms"} 3.0\n',
+            'recaudo_connector_sent_total{channel="sms"} 3.0\n' + instruments,
         )
         assert get(health.port, "/nope")[0] == 404
 
@@ -38,3 +46,20 @@ def test_extra_routes_share_the_port_and_fail_alone() -> None:
         assert get(health.port, "/?x=1") == (200, "<p>x=1</p>")
         assert get(health.port, "/boom") == (500, "error: no database\n")
         assert get(health.port, "/healthz") == (200, "ok\n")
+
+
+def test_metrics_page_shows_the_process_instruments_by_default() -> None:
+    from recaudo import telemetry
+    from recaudo.instruments import EventCounts
+    from recaudo.settings import Settings
+
+    telemetry.setup(Settings())
+    counts = EventCounts("recaudo.health-test")
+    counts("recaudo.debt-events", 0, 0)
+    with HealthServer(0, lambda: True, host="127.0.0.1") as health:
+        status, body = get(health.port, "/metrics")
+    assert status == 200
+    assert (
+        'recaudo_events_processed_total{group="recaudo.health-test",'
+        'topic="recaudo.debt-events"} 1.0'
+    ) in body.splitlines()

@@ -5,6 +5,7 @@ without one the test fails."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,3 +102,13 @@ def screenshot(binary: str, url: str, path: Path, size: str = "1400,2000") -> Pa
     )
     assert done.returncode == 0 and path.is_file(), done.stderr[-2000:]
     return path
+
+
+def card(dom: str, name: str) -> str:
+    """The value shown on the dashboard's ``name`` figure card."""
+    found = re.search(
+        rf'data-figure="{name}"><div class="label">[^<]*</div><div class="value">([^<]*)</div>',
+        dom,
+    )
+    assert found, f"no {name} card in the page"
+    return found.group(1)

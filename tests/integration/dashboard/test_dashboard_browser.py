@@ -35,15 +35,6 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
-def figure(dom: str, name: str) -> str:
-    found = re.search(
-        rf'data-figure="{name}"><div class="label">[^<]*</div><div class="value">([^<]*)</div>',
-        dom,
-    )
-    assert found, f"no {name} card in the page"
-    return found.group(1)
-
-
 def debtors_in_view(dsn: str, expected: int, timeout_s: float = 30) -> int:
     deadline = time.monotonic() + timeout_s
     count = 0
@@ -86,12 +77,12 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
 
         # The DOM after the page's own refresh ran in the browser.
         dom = chromium.dump_dom(browser, board.url)
-        assert figure(dom, "contacts") == "3"
-        assert figure(dom, "delivery_rate") == "66.7%"
-        assert figure(dom, "right_party_rate") == "100.0%"
-        assert figure(dom, "cure_rate") == "50.0%"
-        assert figure(dom, "recovered") == "COP 1,200.00"
-        assert figure(dom, "debtors") == "3"
+        assert chromium.card(dom, "contacts") == "3"
+        assert chromium.card(dom, "delivery_rate") == "66.7%"
+        assert chromium.card(dom, "right_party_rate") == "100.0%"
+        assert chromium.card(dom, "cure_rate") == "50.0%"
+        assert chromium.card(dom, "recovered") == "COP 1,200.00"
+        assert chromium.card(dom, "debtors") == "3"
         assert dom.count("<svg") >= 4, "funnel, channels, suppressions and timeline charts"
         for reason in ("QUIET_HOURS", "NO_CONSENT"):
             assert reason in dom

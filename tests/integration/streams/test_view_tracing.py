@@ -29,7 +29,7 @@ def test_processing_span_continues_the_producers_trace(topics_ready: Settings) -
 
     event = debt_event(debtor_id="D-trace")
     with (
-        RecaudoProducer(topics_ready) as producer,
+        RecaudoProducer(topics_ready, traced=True) as producer,
         telemetry.tracer().start_as_current_span("core banking batch") as root,
     ):
         producer.publish(event)
@@ -58,6 +58,11 @@ def test_processing_span_continues_the_producers_trace(topics_ready: Settings) -
         if s.name == f"process {topic}"
         and (s.attributes or {}).get("messaging.message.id") == str(event.event_id)
     ]
-    (publish,) = [s for s in finished if s.name == f"publish {topic}"]
-    assert process.context.trace_id == publish.context.trace_id == trace_id
-    assert process.parent is not None and process.parent.span_id == publish.context.span_id
+    (send,) = [
+        s
+        for s in finished
+        if s.name == f"send {topic}"
+        and (s.attributes or {}).get("messaging.message.id") == str(event.event_id)
+    ]
+    assert process.context.trace_id == send.context.trace_id == trace_id
+    assert process.parent is not None and process.parent.span_id == send.context.span_id

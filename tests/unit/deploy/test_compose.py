@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from recaudo.deploy.envvars import compose_recaudo_env, known_env_vars, settings_from_env
-from recaudo.deploy.roles import ROLES
+from recaudo.deploy.roles import HEALTH_PORT, ROLES
 from recaudo.deploy.yamlio import load_documents
 from recaudo.events import CHANNELS
 
@@ -93,7 +93,7 @@ def test_recaudo_services_run_every_role_with_replicas() -> None:
     assert sorted(connectors) == sorted(f"connector-{c}" for c in CHANNELS)
     assert "webhooks" in services
     assert services["topics"]["command"] == ["topics", "create"]
-    for name in ("streams", "streams-kpis", *connectors, "webhooks"):
+    for name in ("streams", "streams-kpis", *connectors, "webhooks", "dashboard"):
         assert services[name]["depends_on"]["topics"] == {
             "condition": "service_completed_successfully"
         }
@@ -106,6 +106,7 @@ def test_recaudo_containers_set_only_known_settings() -> None:
         "streams",
         "streams-kpis",
         "webhooks",
+        "dashboard",
         *(f"connector-{c}" for c in CHANNELS),
     }
     known = known_env_vars()
@@ -127,3 +128,19 @@ def test_the_database_url_matches_the_postgres_service() -> None:
     dsn = settings_from_env(env).database_dsn()
     user = postgres["POSTGRES_USER"]
     assert dsn == (f"postgresql://{user}:recaudo@postgres:5432/{postgres['POSTGRES_DB']}")
+
+
+def test_the_dashboard_is_on_the_host_and_scraped() -> None:
+    dashboard = _services()["dashboard"]
+    # One replica (it only reads), reachable from the host alone.
+    assert "deploy" not in dashboard
+    (port,) = dashboard["ports"]
+    host_ip, _, container_port = port.rpartition(":")
+    assert host_ip.startswith("127.0.0.1:") and container_port == str(HEALTH_PORT)
+    args = dashboard["command"]
+    # Its default address, 127.0.0.1, would not be reachable from outside the container.
+    assert args[args.index("--host") + 1] == "0.0.0.0"
+    (prometheus,) = load_documents((COMPOSE_DIR / "prometheus.yml").read_text())
+    (job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "recaudo"]
+    (sd,) = job["dns_sd_configs"]
+    assert "dashboard" in sd["names"] and sd["port"] == HEALTH_PORT

@@ -283,6 +283,20 @@ def test_every_connector_autoscales_up_to_the_partition_count() -> None:
         assert "replicas" not in connectors[name]["spec"]
 
 
+def test_the_dashboard_runs_once_behind_a_service() -> None:
+    dashboard = _recaudo_deployments()["recaudo-dashboard"]
+    # It only reads: more replicas would only repeat its queries.
+    assert dashboard["spec"]["replicas"] == 1
+    (container,) = dashboard["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--host") + 1] == "0.0.0.0"
+    assert args[args.index("--port") + 1] == str(HEALTH_PORT)
+    service = _one("Service", "recaudo-dashboard")
+    assert service["spec"]["selector"].items() <= (
+        dashboard["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
 def test_services_select_pods_that_exist() -> None:
     deployments = k8s_docs("Deployment")
     for service in k8s_docs("Service"):

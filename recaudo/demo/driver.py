@@ -1,0 +1,254 @@
+"""Drives the demo's simulated month through the running pipeline.
+
+The pipeline (stream workers, simulated connectors) runs as it would in
+production, on a shared scaled clock. This side plays the bank: it publishes
+the book's events as the clock reaches their time, reads the channel
+responses the connectors emit and lets the debtors answer them (payments,
+promises) through :class:`~recaudo.demo.bank.Bank`, then waits for every
+consumer group to catch up so the KPIs it reports are final.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from recaudo.dashboard.lag import LagProbe
+from recaudo.demo.bank import Bank
+from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
+from recaudo.orchestration.clock import Clock
+from recaudo.producer import RecaudoProducer
+from recaudo.serde import Serde
+from recaudo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: The month the demo simulates starts here (a Sunday night in the Americas).
+DEFAULT_START = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    """What to simulate and how fast."""
+
+    debtors: int = 10_000
+    days: int = 30
+    #: Real seconds the simulated period takes.
+    seconds: float = 150.0
+    seed: int = 7
+    start: datetime = DEFAULT_START
+    #: Longest wait, after the period, for the pipeline to catch up.
+    drain_timeout_s: float = 180.0
+
+    def __post_init__(self) -> None:
+        if self.debtors < 1:
+            raise ValueError("the demo needs at least one debtor")
+        if self.days < 1 or self.seconds <= 0:
+            raise ValueError("the simulated period must be at least a day, in positive time")
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second."""
+        return self.days * 86_400 / self.seconds
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
+@dataclass(slots=True)
+class DemoStats:
+    """What the bank side saw (the KPIs come from the pipeline, not from here)."""
+
+    published: int = 0
+    responses: int = 0
+    #: Right-party contacts the debtor answered with a payment or a promise.
+    conversations: int = 0
+    #: Dispatches a connector reported on (sent, failed or bounced).
+    sent: set[str] = field(default_factory=set)
+    simulated_now: datetime | None = None
+    phase: str = "starting"
+    lag: int | None = None
+    #: Consumer groups still behind while catching up, by name.
+    lagging: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def contacts(self) -> int:
+        return len(self.sent)
+
+
+Progress = Callable[[DemoStats], None]
+
+
+class _Agenda:
+    """Events waiting for the clock to reach their time."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int, DebtEvent | DebtorProfile]] = []
+        self._seq = itertools.count()
+
+    def add(self, events: list[DebtEvent] | list[DebtEvent | DebtorProfile]) -> None:
+        for event in events:
+            heapq.heappush(self._heap, (event.occurred_at, next(self._seq), event))
+
+    def due(self, now: datetime) -> list[DebtEvent | DebtorProfile]:
+        out = []
+        while self._heap and self._heap[0][0] <= now:
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+class _Responses:
+    """Every channel response, read without a consumer group (no join to wait for)."""
+
+    def __init__(self, settings: Settings, serde: Serde) -> None:
+        self._serde = serde
+        self._topic = serde.topics.channel_responses
+        # Assigned, never subscribed: the group id is only a name librdkafka wants.
+        self._consumer = Consumer(settings.consumer_config(f"{settings.topic_prefix}.demo-bank"))
+        partitions = self._consumer.list_topics(self._topic, timeout=10).topics[self._topic]
+        self._consumer.assign(
+            [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions.partitions]
+        )
+
+    def poll(self, timeout_s: float) -> list[ChannelResponse]:
+        out = []
+        for msg in self._consumer.consume(500, timeout_s):
+            if msg.error() is not None:
+                log.warning("channel responses: %s", msg.error())
+                continue
+            try:
+                event = self._serde.deserialize(self._topic, msg.value())
+            except Exception as exc:  # a bad record is the pipeline's to dead-letter, not ours
+                log.warning("channel responses: skipping an unreadable record: %s", exc)
+                continue
+            if isinstance(event, ChannelResponse):
+                out.append(event)
+        return out
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def run_month(
+    settings: Settings,
+    plan: DemoPlan,
+    clock: Clock,
+    stop: threading.Event,
+    progress: Progress = lambda _stats: None,
+    tick_s: float = 0.05,
+) -> DemoStats:
+    """Publish the book, answer contacts until the period ends, then drain.
+
+    Returns early (with what was done) when ``stop`` is set.
+    """
+    stats = DemoStats()
+    bank = Bank(plan.debtors, plan.start, plan.days, plan.seed)
+    serde = Serde(settings)
+    agenda = _Agenda()
+    responses = _Responses(settings, serde)
+    try:
+        with RecaudoProducer(settings) as producer:
+            # The book as it stands before the period (profiles, openings, days
+            # past due at the start) goes out at once, so the view has taken it
+            # in by the time the clock reaches the start.
+            stats.phase = "publishing the book"
+            for event in bank.opening():
+                producer.publish(event)
+                stats.published += 1
+            producer.flush()
+            stats.phase = "waiting for the workers"
+            progress(stats)
+            _wait_until_caught_up(settings, stats, stop, progress, plan.drain_timeout_s)
+            stats.phase = "waiting for the clock"
+            progress(stats)
+            while clock.now() < plan.start and not stop.wait(0.1):
+                pass
+            stats.phase = "simulating"
+            while not stop.is_set():
+                now = clock.now()
+                stats.simulated_now = now
+                agenda.add(bank.advance(min(now, plan.end)))
+                for event in agenda.due(min(now, plan.end)):
+                    producer.publish(event)
+                    stats.published += 1
+                for response in responses.poll(tick_s):
+                    stats.responses += 1
+                    if response.dispatch_id:
+                        stats.sent.add(response.dispatch_id)
+                    answer = bank.on_contact(response)
+                    if answer:
+                        stats.conversations += 1
+                        agenda.add(answer)
+                progress(stats)
+                if now >= plan.end:
+                    break
+            producer.flush()
+        if not stop.is_set():
+            _drain(settings, plan, stats, responses, stop, progress)
+    finally:
+        responses.close()
+    return stats
+
+
+#: The stream workers' groups: they must have taken in everything before a
+#: figure is final (a group that has committed nothing is not caught up).
+STREAM_GROUPS = ("view", "kpis")
+
+
+def _wait_until_caught_up(
+    settings: Settings,
+    stats: DemoStats,
+    stop: threading.Event,
+    progress: Progress,
+    timeout_s: float,
+    responses: _Responses | None = None,
+) -> bool:
+    """Until the stream workers have committed and no group lags, three quiet
+    samples in a row (and, with ``responses``, no channel response arriving:
+    connectors still at work). False on timeout or stop."""
+    probe = LagProbe(settings)
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    try:
+        while quiet < 3 and time.monotonic() < deadline and not stop.is_set():
+            report = probe.sample()
+            groups = {g.group: g.lag for g in report.groups}
+            stats.lag = report.total_lag if report.error is None else None
+            stats.lagging = {g: n for g, n in groups.items() if n}
+            more = responses.poll(1.0) if responses is not None else []
+            if responses is None:
+                stop.wait(0.5)
+            stats.responses += len(more)
+            settled = stats.lag == 0 and all(g in groups for g in STREAM_GROUPS) and not more
+            quiet = quiet + 1 if settled else 0
+            progress(stats)
+    finally:
+        probe.close()
+    return quiet >= 3
+
+
+def _drain(
+    settings: Settings,
+    plan: DemoPlan,
+    stats: DemoStats,
+    responses: _Responses,
+    stop: threading.Event,
+    progress: Progress,
+) -> None:
+    """Wait, in the stopped world, until every consumer group has caught up."""
+    stats.phase = "catching up"
+    done = _wait_until_caught_up(settings, stats, stop, progress, plan.drain_timeout_s, responses)
+    stats.phase = "done" if done else "timed out catching up"
+    progress(stats)

@@ -1,0 +1,133 @@
+"""`recaudo demo` as a newcomer runs it: a simulated month through the real
+embedded pipeline, its KPIs printed, its report written, its dashboard live in
+a real browser while it stays up."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recaudo.embedded.runtime import run_down
+from recaudo.embedded.state import live_record
+from recaudo.settings import Settings
+from tests.integration.dashboard import chromium
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+DEBTORS = 60
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="rcdemo"))  # short: Postgres' socket lives here
+    yield path
+    run_down(Settings(state_dir=path / "demo"), timeout_s=5)  # whatever a failure left
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Lines:
+    """A process's output, line by line, readable with a deadline."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(proc,), daemon=True).start()
+
+    def _pump(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def until(self, pattern: str, timeout_s: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.seen))
+
+
+def kpi(lines: list[str], label: str) -> str:
+    for line in lines:
+        if line.strip().startswith(label):
+            return line.strip()[len(label) :].split()[0]
+    raise AssertionError(f"no {label!r} line in the summary:\n" + "\n".join(lines))
+
+
+def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Path) -> None:
+    browser = chromium.locate()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("RECAUDO_") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+    }
+    env["RECAUDO_STATE_DIR"] = str(state_dir)
+    report = state_dir / "report.html"
+    argv = ["--debtors", str(DEBTORS), "--days", "10", "--minutes", "0.6"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recaudo", "demo", *argv, "--report", str(report), "--keep-running"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = Lines(proc)
+    try:
+        url = out.until(r"dashboard: (http://\S+)", 60).group(1)
+        out.until(r"^report: ", 240)
+        out.until(r"still running", 10)
+        summary = out.seen[next(i for i, s in enumerate(out.seen) if "recaudo demo:" in s) :]
+        assert not any(s.startswith("warning:") for s in summary), summary
+
+        contacts = int(kpi(summary, "contacts").replace(",", ""))
+        payments = int(kpi(summary, "payments").replace(",", ""))
+        assert contacts > 0 and payments > 0, summary
+        assert kpi(summary, "delivery rate").endswith("%")
+
+        # The printed figures are the pipeline's: the live dashboard reads them
+        # from the KPI table and the debtor view the stream workers wrote.
+        with urllib.request.urlopen(f"{url}api/dashboard", timeout=10) as response:
+            figures = json.loads(response.read())["figures"]
+        assert figures["contacts"] == contacts
+        assert figures["payments"] == payments
+        assert figures["debtors"] == DEBTORS
+        assert figures["consumer_lag"] == 0
+
+        dom = chromium.dump_dom(browser, url)
+        assert chromium.card(dom, "contacts") == f"{contacts:,}"
+        assert chromium.card(dom, "debtors") == f"{DEBTORS:,}"
+        assert dom.count("<svg") >= 4
+        shot = chromium.screenshot(browser, url, ARTIFACTS / "demo-dashboard.png")
+        assert shot.stat().st_size > 20_000
+
+        # The static report: the same figures, no live refresh script.
+        html = report.read_text()
+        assert chromium.card(html, "contacts") == f"{contacts:,}"
+        assert "<script>" not in html
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    assert code == 0, "\n".join(out.seen[-30:])
+    assert live_record(state_dir / "demo") is None, "everything the demo started has stopped"
