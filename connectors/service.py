@@ -42,6 +42,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from connectors.hold import hold_until
 from connectors.ledger import LedgerEntry, SentLedger
 from connectors.providers.base import (
     OutboundMessage,
@@ -130,10 +131,14 @@ class Connector:
         *,
         ledger_path: Path | None = None,
         clock: Clock = wall_clock,
+        clock_speed: float = 1.0,
         seed: int | None = None,
         traced: bool | None = None,
     ) -> None:
-        """``traced`` records spans (default: when traces are exported)."""
+        """``traced`` records spans (default: when traces are exported);
+        ``clock_speed`` is how many of ``clock``'s seconds pass per real one
+        (a scaled simulation clock), so holding a command until its
+        ``not_before`` takes the right real time."""
         self.settings = settings
         self.config = config
         self.adapter = adapter
@@ -142,6 +147,7 @@ class Connector:
         self.topic = self.topics.dispatch(config.channel)
         self.group = f"{settings.topic_prefix}.connector.{config.channel}"
         self.clock = clock
+        self.clock_speed = clock_speed
         self.stats = ConnectorStats()
         self._rng = random.Random(seed)
         self._stop = threading.Event()
@@ -284,9 +290,9 @@ class Connector:
                 "EXPIRED",
                 f"expired at {cmd.expires_at.isoformat()}",
             ), True
-        hold = (cmd.not_before - now).total_seconds()
-        if hold > 0:
-            await asyncio.sleep(min(hold, self.config.max_hold_s))
+        await hold_until(
+            cmd.not_before, self.clock, speed=self.clock_speed, max_hold_s=self.config.max_hold_s
+        )
         result = await self._send_with_retries(cmd)
         if result.status in ("FAILED", "BOUNCED"):
             self.stats.failed += 1

@@ -378,6 +378,7 @@ def connector_run(
         ConnectorConfig(channel=channel, rate_limit=rate_limit),  # type: ignore[arg-type]
         adapter,
         clock=clock_from_settings(settings).now,
+        clock_speed=settings.clock_speed if settings.clock_origin is not None else 1.0,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())

@@ -33,8 +33,10 @@ class ScaledClock:
     ``speed`` simulated seconds per real second.
 
     Every process given the same numbers agrees on the time, which is what
-    lets separate workers and connectors share one simulated month. With
-    ``until`` the clock stops there: the simulation ends, time stands still.
+    lets separate workers and connectors share one simulated month. Before
+    ``started`` it reads ``origin`` (the world waits for the simulation to
+    begin); with ``until`` it stops there (the simulation ends, time stands
+    still).
     """
 
     origin: datetime
@@ -49,7 +51,7 @@ class ScaledClock:
             raise ValueError(f"clock speed must be positive, got {self.speed}")
 
     def now(self) -> datetime:
-        elapsed = (time.time() - self.started) * self.speed
+        elapsed = max(0.0, time.time() - self.started) * self.speed
         now = (self.origin + timedelta(seconds=elapsed)).astimezone(UTC)
         return now if self.until is None or now < self.until else self.until.astimezone(UTC)
 

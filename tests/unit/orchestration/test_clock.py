@@ -20,12 +20,12 @@ def test_scaled_clock_runs_at_its_speed_from_its_start() -> None:
     assert ORIGIN + timedelta(hours=10) <= now < ORIGIN + timedelta(hours=10, minutes=5)
 
 
-def test_scaled_clock_stops_at_until() -> None:
+def test_scaled_clock_waits_at_its_origin_and_stops_at_until() -> None:
     until = ORIGIN + timedelta(hours=2)
     clock = ScaledClock(ORIGIN, speed=3600, started=time.time() - 10, until=until)
     assert clock.now() == until
-    before = ScaledClock(ORIGIN, speed=3600, started=time.time() + 100, until=until)
-    assert before.now() < ORIGIN
+    not_yet = ScaledClock(ORIGIN, speed=3600, started=time.time() + 100, until=until)
+    assert not_yet.now() == ORIGIN, "before its start the clock waits at its origin"
 
 
 def test_processes_given_the_same_settings_read_the_same_time() -> None:
