@@ -153,8 +153,9 @@ def run_demo(
             stats = run_month(live, plan, clock_from_settings(live), stop, printer)
         finally:
             printer.close()
-        if stop.is_set() and stats.phase != "done":
-            echo("demo interrupted; figures so far:")
+        interrupted = stop.is_set() and stats.phase != "done"
+        if interrupted:
+            echo("demo interrupted; what the pipeline had measured so far:")
         snap = read_snapshot(live.database_dsn())
         probe = LagProbe(live)
         try:
@@ -164,7 +165,9 @@ def run_demo(
         echo(summary(snap, plan, stats, time.monotonic() - started))
         echo(f"report: {write_report(report, snap, lag, plan, stats)}")
         code = 0
-        if stats.phase != "done":
+        if interrupted:
+            code = 130
+        elif stats.phase != "done":
             echo(f"warning: {stats.phase}; the figures may be partial.")
             code = 1
         if keep_running and not stop.is_set():

@@ -35,8 +35,12 @@ def summary(snap: Snapshot, plan: DemoPlan, stats: DemoStats, elapsed_s: float) 
     channels = snap.members("CHANNEL")
     per_channel = " · ".join(f"{ch} {channels[ch].contacts:,}" for ch in CHANNELS if ch in channels)
     recovered = " · ".join(format_money(v, cur) for cur, v in sorted(c.recovered_minor.items()))
+    period = f"{plan.days} simulated days"
+    if stats.phase != "done" and stats.simulated_now is not None:
+        reached = max(0, min(plan.days, (stats.simulated_now - plan.start).days))
+        period = f"{reached} of {plan.days} simulated days"
     lines = [
-        f"recaudo demo: {plan.debtors:,} debtors, {plan.days} simulated days "
+        f"recaudo demo: {plan.debtors:,} debtors, {period} "
         f"in {elapsed_s / 60:.1f} min (clock {plan.speed:,.0f}x real time)",
         f"  the bank published {stats.published:,} events; connectors reported on "
         f"{stats.contacts:,} contacts; {stats.conversations:,} replies led to a payment or promise",
