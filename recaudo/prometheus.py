@@ -68,19 +68,15 @@ def _family(metric: Metric) -> _Family | None:
     data = metric.data
     base = metric_name(metric.name, metric.unit or "")
     help_text = metric.description or ""
-    if isinstance(data, Sum):
-        monotonic = data.is_monotonic
+    if isinstance(data, Sum | Gauge):
+        # A monotonic sum is a Prometheus counter; anything else that goes up
+        # and down is a gauge.
+        monotonic = isinstance(data, Sum) and data.is_monotonic
         name = f"{base}_total" if monotonic and not base.endswith("_total") else base
         family = _Family(name, "counter" if monotonic else "gauge", help_text)
         for point in data.data_points:
             assert isinstance(point, NumberDataPoint)
             family.lines.append(f"{name}{_labels(point.attributes)} {_number(point.value)}")
-        return family
-    if isinstance(data, Gauge):
-        family = _Family(base, "gauge", help_text)
-        for point in data.data_points:
-            assert isinstance(point, NumberDataPoint)
-            family.lines.append(f"{base}{_labels(point.attributes)} {_number(point.value)}")
         return family
     if isinstance(data, Histogram):
         family = _Family(base, "histogram", help_text)
