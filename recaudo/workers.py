@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from recaudo.embedded.broker import free_port
 from recaudo.embedded.supervisor import ProcessSpec
 from recaudo.events import CHANNELS
 
@@ -13,9 +14,14 @@ def _recaudo(*args: str) -> list[str]:
     return [sys.executable, "-m", "recaudo", *args]
 
 
-def _spec(name: str, role: str, argv: list[str]) -> ProcessSpec:
+def _spec(name: str, role: str, argv: list[str], health: bool = True) -> ProcessSpec:
     # One service name per role in traces and metrics, as the deployment files set.
-    return ProcessSpec(name, argv, {"OTEL_SERVICE_NAME": f"recaudo-{role}"})
+    env = {"OTEL_SERVICE_NAME": f"recaudo-{role}"}
+    if not health:
+        return ProcessSpec(name, argv, env)
+    # A port chosen now and kept across restarts, so `recaudo status` can name it.
+    port = free_port()
+    return ProcessSpec(name, [*argv, "--health-port", str(port)], env, health_port=port)
 
 
 #: The name of the dashboard's process (`recaudo up` prints its address).
@@ -26,7 +32,8 @@ def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]
     """One spec per process; replicas share a consumer group and split partitions.
 
     The debtor-view and KPI stream workers, one simulated-provider connector
-    per channel, and one dashboard (it only reads: never replicated).
+    per channel, and one dashboard (it only reads: never replicated). Workers
+    serve /healthz, /readyz and /metrics on a free port of 127.0.0.1 each.
     """
     specs: list[ProcessSpec] = []
     for i in range(replicas):
@@ -45,5 +52,6 @@ def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]
                 )
             )
     if dashboard:
-        specs.append(_spec(DASHBOARD, DASHBOARD, _recaudo("dashboard")))
+        # The dashboard serves its probes and metrics on its own page's port.
+        specs.append(_spec(DASHBOARD, DASHBOARD, _recaudo("dashboard"), health=False))
     return specs

@@ -186,6 +186,7 @@ def _up(
             return 1
 
         record.children = supervisor.pids()
+        record.health_ports = {s.name: s.health_port for s in specs if s.health_port}
         record.phase = "ready"
         record.ready_after_s = round(time.monotonic() - started, 2)
         write_record(state_dir, record)
@@ -423,7 +424,16 @@ def run_status(settings: Settings) -> dict[str, Any]:
             "alive": record.owns(record.postgres_pid) if record.postgres_pid else None,
         },
         "workers": {
-            name: {"pid": pid, "alive": record.owns(pid)} for name, pid in record.children.items()
+            name: {
+                "pid": pid,
+                "alive": record.owns(pid),
+                "health": (
+                    f"http://127.0.0.1:{record.health_ports[name]}/"
+                    if name in record.health_ports
+                    else None
+                ),
+            }
+            for name, pid in record.children.items()
         },
         "state_dir": str(state_dir),
     }
@@ -452,7 +462,8 @@ def format_status(report: dict[str, Any]) -> str:
     ]
     for name, worker in report["workers"].items():
         state = "running" if worker["alive"] else "DOWN (restarting)"
-        lines.append(f"  {name:<24} pid {worker['pid']}  {state}")
+        health = f"  {worker['health']}healthz" if worker.get("health") else ""
+        lines.append(f"  {name:<24} pid {worker['pid']}  {state}{health}")
     return "\n".join(lines)
 
 

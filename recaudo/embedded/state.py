@@ -81,6 +81,8 @@ class RuntimeRecord:
     broker_pid: int | None = None
     postgres_pid: int | None = None
     children: dict[str, int | None] = field(default_factory=dict)
+    #: Child name -> the port of its /healthz, /readyz and /metrics.
+    health_ports: dict[str, int] = field(default_factory=dict)
     ready_after_s: float | None = None
     #: str(pid) -> process_start_time(pid) when it was recorded.
     start_times: dict[str, str] = field(default_factory=dict)

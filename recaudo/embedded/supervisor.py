@@ -79,6 +79,8 @@ class ProcessSpec:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    #: Where it serves /healthz, /readyz and /metrics on 127.0.0.1, if it does.
+    health_port: int | None = None
 
 
 @dataclass

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,24 @@ def recaudo(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def get_when_up(url: str, timeout_s: float = 30) -> int:
+    """The status of GET ``url``, retried while the worker is still starting."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return int(response.status)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def get_body(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bytes(response.read())
+
+
 def recorded_pids(state_dir: Path) -> list[int]:
     record = read_record(state_dir)
     assert record is not None
@@ -72,6 +91,14 @@ def test_up_publish_status_down(state_dir: Path) -> None:
         report = json.loads(status.stdout)
         assert report["running"] and report["broker"]["reachable"]
         assert all(w["alive"] for w in report["workers"].values())
+        # Every worker but the dashboard (whose page port serves them) answers
+        # its probes and metrics where status says.
+        probed = {n: w["health"] for n, w in report["workers"].items() if n != "dashboard"}
+        assert probed and all(probed.values()), report["workers"]
+        for name, url in probed.items():
+            assert get_when_up(f"{url}healthz") == 200, name
+            assert b"recaudo_" in get_body(f"{url}metrics"), name
+        assert "healthz" in recaudo(state_dir, "status").stdout
         published = recaudo(state_dir, "publish", str(EXAMPLES / "portfolio.jsonl"))
         assert "published 14 event(s); 0 invalid" in published.stdout, published.stderr
         again = recaudo(state_dir, "up", "--detach")
