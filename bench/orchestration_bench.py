@@ -12,7 +12,7 @@
    on this machine's monotonic clock;
 4. prints the achieved input rate and p50 / p95 / p99 / max latency.
 
-The processor runs with its production checkpoint interval (5 s), so the
+The processor runs with its production checkpoint interval (1 s), so the
 figures include the pauses checkpoints cause. Uses the embedded Tansu broker
 unless KAFKA_BOOTSTRAP_SERVERS is set.
 """
