@@ -149,6 +149,10 @@ def demo(
     events while every process reads one accelerated clock. Debtors answer the
     contacts (payments, promises). At the end: the KPIs the pipeline computed,
     and an HTML report. Ctrl-C stops early and still reports.
+
+    It always runs its own embedded services: KAFKA_BOOTSTRAP_SERVERS,
+    DATABASE_URL and SCHEMA_REGISTRY_URL are ignored, so a demo never writes
+    to a real cluster.
     """
     from recaudo.demo import DemoPlan, run_demo
 
