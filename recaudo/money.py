@@ -54,3 +54,10 @@ def format_money(minor: int, currency: str) -> str:
     whole, frac = divmod(abs(minor), 10**exponent)
     sign = "-" if minor < 0 else ""
     return f"{currency} {sign}{whole:,}.{frac:0{exponent}d}"
+
+
+def format_amounts(amounts: dict[str, int]) -> str:
+    """{"USD": 12345, "COP": 100} -> "COP 1.00 · USD 123.45"; "0" for none."""
+    if not amounts:
+        return "0"
+    return " · ".join(format_money(v, c) for c, v in sorted(amounts.items()))

@@ -19,18 +19,13 @@ from recaudo.dashboard.data import TIMELINE_WINDOWS, Snapshot
 from recaudo.dashboard.lag import LagReport
 from recaudo.events import CHANNELS
 from recaudo.kpis import Counters
-from recaudo.money import format_money
+from recaudo.money import format_amounts
 from recaudo.view.buckets import BUCKETS
 
 
-def _pct(value: float | None) -> str:
+def format_percent(value: float | None) -> str:
+    """0.1234 -> "12.3%"; a rate with no denominator shows as a dash."""
     return "—" if value is None else f"{value:.1%}"
-
-
-def _money(amounts: dict[str, int]) -> str:
-    if not amounts:
-        return "0"
-    return " · ".join(format_money(v, c) for c, v in sorted(amounts.items()))
 
 
 def figures(snap: Snapshot, lag: LagReport) -> dict[str, Any]:
@@ -62,18 +57,18 @@ def _cards(snap: Snapshot) -> str:
     r = c.rates()
     cards = [
         ("contacts", "Contacts", f"{c.contacts:,}"),
-        ("delivery_rate", "Delivery rate", _pct(r.delivery_rate)),
-        ("right_party_rate", "Right-party contact", _pct(r.right_party_rate)),
-        ("reply_rate", "Reply rate", _pct(r.reply_rate)),
-        ("promise_rate", "Promise-to-pay rate", _pct(r.promise_rate)),
-        ("promise_kept_rate", "Promises kept", _pct(r.promise_kept_rate)),
-        ("cure_rate", "Cure rate", _pct(r.cure_rate)),
+        ("delivery_rate", "Delivery rate", format_percent(r.delivery_rate)),
+        ("right_party_rate", "Right-party contact", format_percent(r.right_party_rate)),
+        ("reply_rate", "Reply rate", format_percent(r.reply_rate)),
+        ("promise_rate", "Promise-to-pay rate", format_percent(r.promise_rate)),
+        ("promise_kept_rate", "Promises kept", format_percent(r.promise_kept_rate)),
+        ("cure_rate", "Cure rate", format_percent(r.cure_rate)),
         (
             "contacts_per_cure",
             "Contacts per cure",
             "—" if r.contacts_per_cure is None else f"{r.contacts_per_cure:.1f}",
         ),
-        ("recovered", "Recovered", escape(_money(c.recovered_minor))),
+        ("recovered", "Recovered", escape(format_amounts(c.recovered_minor))),
         ("debtors", "Debtors in view", f"{snap.debtors:,}"),
     ]
     return "".join(
@@ -110,10 +105,10 @@ def _table(members: dict[str, Counters], order: list[str], first: str) -> str:
         r = c.rates()
         body.append(
             f"<tr><td>{escape(member)}</td><td>{c.contacts:,}</td>"
-            f"<td>{_pct(r.delivery_rate)}</td><td>{_pct(r.reply_rate)}</td>"
-            f"<td>{_pct(r.right_party_rate)}</td><td>{c.promises:,}</td>"
-            f"<td>{_pct(r.promise_kept_rate)}</td><td>{c.cures:,}</td>"
-            f"<td>{escape(_money(c.recovered_minor))}</td><td>{c.suppressed:,}</td></tr>"
+            f"<td>{format_percent(r.delivery_rate)}</td><td>{format_percent(r.reply_rate)}</td>"
+            f"<td>{format_percent(r.right_party_rate)}</td><td>{c.promises:,}</td>"
+            f"<td>{format_percent(r.promise_kept_rate)}</td><td>{c.cures:,}</td>"
+            f"<td>{escape(format_amounts(c.recovered_minor))}</td><td>{c.suppressed:,}</td></tr>"
         )
     return f'<div class="scroll"><table class="grid">{head}{"".join(body)}</table></div>'
 

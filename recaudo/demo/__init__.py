@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recaudo.demo.driver import DemoPlan, DemoStats
+from recaudo.embedded.broker import free_port
 
 __all__ = ["DemoPlan", "DemoStats", "run_demo"]
 
@@ -35,15 +36,15 @@ TIMER_INTERVAL_S = 0.1
 EXTERNAL = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SCHEMA_REGISTRY_URL")
 
 
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise OSError("no free TCP port on 127.0.0.1")
+def _dashboard_port(preferred: int) -> int:
+    """The configured dashboard port when it is free (a running `recaudo up`
+    may hold it), else any free one."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
 
 
 def _bar(stats: DemoStats, plan: DemoPlan, width: int = 30) -> str:
@@ -123,7 +124,7 @@ def run_demo(
     base = Settings()
     # Read by the worker processes, which take their settings from the environment.
     os.environ["RECAUDO_TIMER_INTERVAL_S"] = repr(TIMER_INTERVAL_S)
-    os.environ["RECAUDO_DASHBOARD_PORT"] = str(_free_port(base.dashboard_port))
+    os.environ["RECAUDO_DASHBOARD_PORT"] = str(_dashboard_port(base.dashboard_port))
     os.environ["RECAUDO_ORCHESTRATE"] = "true"
     settings = Settings().model_copy(
         update={

@@ -218,9 +218,7 @@ class Bank:
                 yield self._snapshot(acc, at, tag)
             roll = rng.random()
             if roll < SELF_CURE * propensity:
-                self._schedule(
-                    at + timedelta(hours=rng.uniform(1, 16)), self._pay_overdue(acc, f"S{tag}")
-                )
+                self._schedule(at + timedelta(hours=rng.uniform(1, 16)), self._pay(acc, f"S{tag}"))
             elif roll > 1 - DISPUTE:
                 yield self._event(
                     acc,
@@ -252,7 +250,7 @@ class Bank:
         if intent == "paid":
             if rng.random() < 0.5 + propensity / 2:
                 self._schedule(
-                    at + timedelta(hours=rng.uniform(0.5, 20)), self._pay_overdue(acc, f"R{key}")
+                    at + timedelta(hours=rng.uniform(0.5, 20)), self._pay(acc, f"R{key}")
                 )
             return []
         days = rng.randint(2, 7)
@@ -272,22 +270,19 @@ class Bank:
         )
         if rng.random() < min(0.95, PROMISE_KEPT * 2 * propensity):
             paid_at = at + timedelta(days=rng.uniform(0.5, days))
-            self._schedule(paid_at, self._pay(acc, amount, f"K{key}"))
+            self._schedule(paid_at, self._pay(acc, f"K{key}", amount))
         return [promise]
 
     # --- events -----------------------------------------------------------------------
 
-    def _pay_overdue(self, acc: Account, tag: str) -> Action:
-        def pay(at: datetime) -> Iterable[DebtEvent]:
-            if acc.overdue:
-                yield self._payment(acc, at, acc.overdue, tag)
+    def _pay(self, acc: Account, tag: str, amount: int | None = None) -> Action:
+        """A payment on its date: ``amount``, or what is overdue by then (none
+        when nothing is: the debtor paid meanwhile)."""
 
-        return pay
-
-    def _pay(self, acc: Account, amount: int, tag: str) -> Action:
         def pay(at: datetime) -> Iterable[DebtEvent]:
-            if acc.balance:
-                yield self._payment(acc, at, amount, tag)
+            due = acc.overdue if amount is None else amount
+            if due and acc.balance:
+                yield self._payment(acc, at, due, tag)
 
         return pay
 

@@ -23,7 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from recaudo.dashboard.lag import LagProbe
 from recaudo.demo.bank import Bank
-from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
+from recaudo.events import ChannelResponse, DebtEvent
 from recaudo.orchestration.clock import Clock
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
@@ -69,7 +69,6 @@ class DemoStats:
     """What the bank side saw (the KPIs come from the pipeline, not from here)."""
 
     published: int = 0
-    responses: int = 0
     #: Right-party contacts the debtor answered with a payment or a promise.
     conversations: int = 0
     #: Dispatches a connector reported on (sent, failed or bounced).
@@ -92,28 +91,27 @@ class _Agenda:
     """Events waiting for the clock to reach their time."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, int, DebtEvent | DebtorProfile]] = []
+        self._heap: list[tuple[datetime, int, DebtEvent]] = []
         self._seq = itertools.count()
 
-    def add(self, events: list[DebtEvent] | list[DebtEvent | DebtorProfile]) -> None:
+    def add(self, events: list[DebtEvent]) -> None:
         for event in events:
             heapq.heappush(self._heap, (event.occurred_at, next(self._seq), event))
 
-    def due(self, now: datetime) -> list[DebtEvent | DebtorProfile]:
+    def due(self, now: datetime) -> list[DebtEvent]:
         out = []
         while self._heap and self._heap[0][0] <= now:
             out.append(heapq.heappop(self._heap)[2])
         return out
 
-    def __len__(self) -> int:
-        return len(self._heap)
-
 
 class _Responses:
-    """Every channel response, read without a consumer group (no join to wait for)."""
+    """Every channel response, read without a consumer group (no join to wait
+    for); notes in the stats which dispatches the connectors reported on."""
 
-    def __init__(self, settings: Settings, serde: Serde) -> None:
+    def __init__(self, settings: Settings, serde: Serde, stats: DemoStats) -> None:
         self._serde = serde
+        self._stats = stats
         self._topic = serde.topics.channel_responses
         # Assigned, never subscribed: the group id is only a name librdkafka wants.
         self._consumer = Consumer(settings.consumer_config(f"{settings.topic_prefix}.demo-bank"))
@@ -134,6 +132,8 @@ class _Responses:
                 log.warning("channel responses: skipping an unreadable record: %s", exc)
                 continue
             if isinstance(event, ChannelResponse):
+                if event.dispatch_id:
+                    self._stats.sent.add(event.dispatch_id)
                 out.append(event)
         return out
 
@@ -155,9 +155,9 @@ def run_month(
     """
     stats = DemoStats()
     bank = Bank(plan.debtors, plan.start, plan.days, plan.seed)
-    serde = Serde(settings)
     agenda = _Agenda()
-    responses = _Responses(settings, serde)
+    responses = _Responses(settings, Serde(settings), stats)
+    lag = _LagWatch(settings, stats)
     try:
         with RecaudoProducer(settings) as producer:
             # The book as it stands before the period (profiles, openings, days
@@ -171,7 +171,7 @@ def run_month(
             stats.phase = "the workers take in the book"
             progress(stats)
             _wait_until_caught_up(
-                settings,
+                lag,
                 stats,
                 stop,
                 progress,
@@ -183,52 +183,57 @@ def run_month(
             while clock.now() <= plan.start and not stop.wait(0.05):
                 pass
             stats.phase = "simulating"
-            lag = _LagWatch(settings, stats)
-            try:
-                while not stop.is_set():
-                    lag.sample_every(3.0)
-                    now = clock.now()
-                    stats.simulated_now = now
-                    agenda.add(bank.advance(min(now, plan.end)))
-                    for event in agenda.due(min(now, plan.end)):
-                        producer.publish(event)
-                        stats.published += 1
-                    for response in responses.poll(tick_s):
-                        stats.responses += 1
-                        if response.dispatch_id:
-                            stats.sent.add(response.dispatch_id)
-                        answer = bank.on_contact(response)
-                        if answer:
-                            stats.conversations += 1
-                            agenda.add(answer)
-                    progress(stats)
-                    if now >= plan.end:
-                        break
-            finally:
-                lag.close()
+            while not stop.is_set():
+                lag.sample_every(3.0)
+                now = clock.now()
+                stats.simulated_now = now
+                agenda.add(bank.advance(min(now, plan.end)))
+                for event in agenda.due(min(now, plan.end)):
+                    producer.publish(event)
+                    stats.published += 1
+                for response in responses.poll(tick_s):
+                    answer = bank.on_contact(response)
+                    if answer:
+                        stats.conversations += 1
+                        agenda.add(answer)
+                progress(stats)
+                if now >= plan.end:
+                    break
             producer.flush()
         if not stop.is_set():
-            _drain(settings, plan, stats, responses, stop, progress)
+            # The world has stopped; what the debtors would still answer is after it.
+            stats.phase = "catching up"
+            done = _wait_until_caught_up(
+                lag, stats, stop, progress, plan.drain_timeout_s, responses
+            )
+            stats.phase = "done" if done else "timed out catching up"
+            progress(stats)
     finally:
+        lag.close()
         responses.close()
     return stats
 
 
 class _LagWatch:
-    """Consumer lag for the progress line, sampled now and then."""
+    """Consumer lag of the pipeline's groups, for the progress line and the catch-up."""
 
     def __init__(self, settings: Settings, stats: DemoStats) -> None:
         self._probe = LagProbe(settings)
         self._stats = stats
         self._last = 0.0
 
-    def sample_every(self, seconds: float) -> None:
-        if time.monotonic() - self._last < seconds:
-            return
+    def sample(self) -> dict[str, int]:
+        """Lag by group now (also shown on the progress line)."""
         self._last = time.monotonic()
         report = self._probe.sample()
+        groups = {g.group: g.lag for g in report.groups}
         self._stats.lag = report.total_lag if report.error is None else None
-        self._stats.lagging = {g.group: g.lag for g in report.groups if g.lag}
+        self._stats.lagging = {g: n for g, n in groups.items() if n}
+        return groups
+
+    def sample_every(self, seconds: float) -> None:
+        if time.monotonic() - self._last >= seconds:
+            self.sample()
 
     def close(self) -> None:
         self._probe.close()
@@ -243,7 +248,7 @@ STREAM_GROUPS = ("view", "kpis")
 
 
 def _wait_until_caught_up(
-    settings: Settings,
+    lag: _LagWatch,
     stats: DemoStats,
     stop: threading.Event,
     progress: Progress,
@@ -254,37 +259,16 @@ def _wait_until_caught_up(
     """Until the stream workers have committed everything, three quiet samples
     in a row (and, with ``responses``, no channel response arriving: connectors
     still at work). False on timeout, on ``give_up()`` or on stop."""
-    probe = LagProbe(settings)
     deadline = time.monotonic() + timeout_s
     quiet = 0
-    try:
-        while quiet < 3 and time.monotonic() < deadline and not stop.is_set() and not give_up():
-            report = probe.sample()
-            groups = {g.group: g.lag for g in report.groups}
-            stats.lag = report.total_lag if report.error is None else None
-            stats.lagging = {g: n for g, n in groups.items() if n}
-            more = responses.poll(1.0) if responses is not None else []
-            if responses is None:
-                stop.wait(0.5)
-            stats.responses += len(more)
-            settled = all(groups.get(g, 1) == 0 for g in STREAM_GROUPS) and not more
-            quiet = quiet + 1 if settled else 0
-            progress(stats)
-    finally:
-        probe.close()
+    while quiet < 3 and time.monotonic() < deadline and not stop.is_set() and not give_up():
+        groups = lag.sample()
+        if responses is None:
+            arriving = False
+            stop.wait(0.5)
+        else:
+            arriving = bool(responses.poll(1.0))
+        settled = all(groups.get(g, 1) == 0 for g in STREAM_GROUPS) and not arriving
+        quiet = quiet + 1 if settled else 0
+        progress(stats)
     return quiet >= 3
-
-
-def _drain(
-    settings: Settings,
-    plan: DemoPlan,
-    stats: DemoStats,
-    responses: _Responses,
-    stop: threading.Event,
-    progress: Progress,
-) -> None:
-    """Wait, in the stopped world, until every consumer group has caught up."""
-    stats.phase = "catching up"
-    done = _wait_until_caught_up(settings, stats, stop, progress, plan.drain_timeout_s, responses)
-    stats.phase = "done" if done else "timed out catching up"
-    progress(stats)

@@ -12,14 +12,10 @@ from pathlib import Path
 
 from recaudo.dashboard.data import Snapshot
 from recaudo.dashboard.lag import LagReport
-from recaudo.dashboard.page import render_page
+from recaudo.dashboard.page import format_percent, render_page
 from recaudo.demo.driver import DemoPlan, DemoStats
 from recaudo.events import CHANNELS
-from recaudo.money import format_money
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
+from recaudo.money import format_amounts
 
 
 def _counts(items: dict[str, int], limit: int = 5) -> str:
@@ -28,13 +24,17 @@ def _counts(items: dict[str, int], limit: int = 5) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in top) + (f", +{more} more" if more > 0 else "")
 
 
+def _row(label: str, value: str, note: str = "") -> str:
+    return f"  {label:<22}{value:>10}   {note}".rstrip()
+
+
 def summary(snap: Snapshot, plan: DemoPlan, stats: DemoStats, elapsed_s: float) -> str:
     """The KPI summary printed at the end of `recaudo demo`."""
     c = snap.overall
     r = c.rates()
+    per_cure = r.contacts_per_cure
     channels = snap.members("CHANNEL")
     per_channel = " · ".join(f"{ch} {channels[ch].contacts:,}" for ch in CHANNELS if ch in channels)
-    recovered = " · ".join(format_money(v, cur) for cur, v in sorted(c.recovered_minor.items()))
     period = f"{plan.days} simulated days"
     if stats.phase != "done" and stats.simulated_now is not None:
         reached = max(0, min(plan.days, (stats.simulated_now - plan.start).days))
@@ -46,26 +46,29 @@ def summary(snap: Snapshot, plan: DemoPlan, stats: DemoStats, elapsed_s: float) 
         f"{stats.contacts:,} contacts; {stats.conversations:,} replies led to a payment or promise",
         "",
         "KPIs, as the pipeline computed them (kpi table):",
-        f"  {'contacts':<22}{c.contacts:>10,}   {per_channel}",
-        f"  {'delivery rate':<22}{_pct(r.delivery_rate):>10}",
-        f"  {'right-party rate':<22}{_pct(r.right_party_rate):>10}   of {c.calls:,} calls",
-        f"  {'reply rate':<22}{_pct(r.reply_rate):>10}   {c.replied:,} replies",
-        f"  {'promise-to-pay rate':<22}{_pct(r.promise_rate):>10}   {c.promises:,} promises",
-        f"  {'promise-kept rate':<22}{_pct(r.promise_kept_rate):>10}   "
-        f"{c.promises_kept:,} kept, {c.promises_broken:,} broken",
-        f"  {'cure rate':<22}{_pct(r.cure_rate):>10}   "
-        f"{c.contacted_cures:,} of {c.episodes:,} contacted debtors cured",
-        f"  {'contacts per cure':<22}"
-        f"{'—' if r.contacts_per_cure is None else f'{r.contacts_per_cure:.1f}':>10}",
-        f"  {'payments':<22}{c.payments:>10,}   recovered {recovered or '0'}",
-        f"  {'deferred':<22}{c.deferred:>10,}   (quiet hours, caps: sent later)",
-        f"  {'suppressed':<22}{c.suppressed:>10,}   {_counts(c.suppressions)}",
+        _row("contacts", f"{c.contacts:,}", per_channel),
+        _row("delivery rate", format_percent(r.delivery_rate)),
+        _row("right-party rate", format_percent(r.right_party_rate), f"of {c.calls:,} calls"),
+        _row("reply rate", format_percent(r.reply_rate), f"{c.replied:,} replies"),
+        _row("promise-to-pay rate", format_percent(r.promise_rate), f"{c.promises:,} promises"),
+        _row(
+            "promise-kept rate",
+            format_percent(r.promise_kept_rate),
+            f"{c.promises_kept:,} kept, {c.promises_broken:,} broken",
+        ),
+        _row(
+            "cure rate",
+            format_percent(r.cure_rate),
+            f"{c.contacted_cures:,} of {c.episodes:,} contacted debtors cured",
+        ),
+        _row("contacts per cure", "—" if per_cure is None else f"{per_cure:.1f}"),
+        _row("payments", f"{c.payments:,}", f"recovered {format_amounts(c.recovered_minor)}"),
+        _row("deferred", f"{c.deferred:,}", "(quiet hours, caps: sent later)"),
+        _row("suppressed", f"{c.suppressed:,}", _counts(c.suppressions)),
     ]
     if snap.debtors_by_bucket:
-        lines.append(
-            f"  {'debtors by bucket':<22}{snap.debtors:>10,}   "
-            + ", ".join(f"{b} {n:,}" for b, n in snap.debtors_by_bucket.items())
-        )
+        buckets = ", ".join(f"{b} {n:,}" for b, n in snap.debtors_by_bucket.items())
+        lines.append(_row("debtors by bucket", f"{snap.debtors:,}", buckets))
     if snap.error:
         lines.append(f"  (reading Postgres failed: {snap.error})")
     return "\n".join(lines)

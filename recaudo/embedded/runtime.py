@@ -201,7 +201,9 @@ def _up(
             for name, pid in (("broker", record.broker_pid), ("Postgres", record.postgres_pid))
             if pid
         }
-        job_thread = _start_job(job, child_settings, stop, progress) if job else None
+        job_thread = _JobThread(job, child_settings, stop, progress) if job else None
+        if job_thread is not None:
+            job_thread.start()
         while not stop.wait(1.0):
             dead = [name for name, pid in services.items() if not pid_alive(pid)]
             if dead:
@@ -245,14 +247,6 @@ class _JobThread(threading.Thread):
             self.progress(f"failed: {type(exc).__name__}: {exc}")
         finally:
             self.stop.set()
-
-
-def _start_job(
-    job: Job, settings: Settings, stop: threading.Event, progress: Progress
-) -> _JobThread:
-    thread = _JobThread(job, settings, stop, progress)
-    thread.start()
-    return thread
 
 
 def _start_services(

@@ -66,15 +66,22 @@ class FixedClock:
         return self.at
 
 
+def _utc_if_naive(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def clock_from_settings(settings: Settings) -> Clock:
-    """The scaled clock when ``RECAUDO_CLOCK_ORIGIN`` is set, else the wall clock."""
+    """The scaled clock when ``RECAUDO_CLOCK_ORIGIN`` is set, else the wall clock.
+
+    Settings read from the environment may carry naive times: they mean UTC.
+    """
     if settings.clock_origin is None:
         return WallClock()
-    origin = settings.clock_origin
-    if origin.tzinfo is None:
-        origin = origin.replace(tzinfo=UTC)
     started = settings.clock_started if settings.clock_started is not None else time.time()
     until = settings.clock_until
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
-    return ScaledClock(origin, settings.clock_speed, started, until)
+    return ScaledClock(
+        _utc_if_naive(settings.clock_origin),
+        settings.clock_speed,
+        started,
+        _utc_if_naive(until) if until is not None else None,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,20 +18,11 @@ import pytest
 from recaudo.embedded.runtime import run_down
 from recaudo.embedded.state import live_record, pid_alive, read_record
 from recaudo.settings import Settings
+from tests.integration.environment import cli_env
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-def cli_env(state_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("RECAUDO_") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
-    }
-    env["RECAUDO_STATE_DIR"] = str(state_dir)
-    return env
 
 
 def recaudo(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from recaudo.embedded.runtime import run_down, run_status, run_up
 from recaudo.embedded.state import RuntimeRecord, pid_alive, read_record
 from recaudo.settings import Settings
+from tests.integration.environment import cli_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,6 +34,7 @@ import sys
 from recaudo.embedded.runtime import run_up
 from recaudo.embedded.supervisor import ProcessSpec
 from recaudo.settings import Settings
+from tests.integration.environment import cli_env
 
 sleeper = [sys.executable, "-c", "import time; time.sleep(1000)"]
 workers = [ProcessSpec(f"sleeper-{i}", sleeper) for i in range(2)]
@@ -40,19 +42,10 @@ sys.exit(run_up(Settings(), workers, progress=lambda line: print(line, flush=Tru
 """
 
 
-def clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("RECAUDO_") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
-    }
-    return {**env, "RECAUDO_STATE_DIR": str(state_dir), **extra}
-
-
 def start_up(state_dir: Path, *, own_group: bool = False, **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", UP],
-        env=clean_env(state_dir, **extra),
+        env=cli_env(state_dir, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
