@@ -150,9 +150,8 @@ def main() -> None:
         stop = threading.Event()
 
         def read() -> None:
-            consumer = Consumer(
-                {**settings.kafka_config(), "group.id": "bench-reader", "enable.auto.commit": False}
-            )
+            # Reads as a channel connector would (the same fetch settings).
+            consumer = Consumer(settings.consumer_config("bench-reader", low_latency=True))
             consumer.assign(
                 [
                     TopicPartition(settings.topic_prefix + f".dispatch.{c}", p, 0)
@@ -161,9 +160,11 @@ def main() -> None:
                 ]
             )
             while not stop.is_set():
-                for msg in consumer.consume(1000, timeout=0.05):
-                    if msg.error() is None and msg.key() is not None:
-                        arrived.setdefault(msg.key().decode(), time.monotonic())
+                # poll, not consume(n): a batch read waits for n messages or
+                # its timeout, which would stamp arrivals late.
+                msg = consumer.poll(0.05)
+                if msg is not None and msg.error() is None and msg.key() is not None:
+                    arrived.setdefault(msg.key().decode(), time.monotonic())
             consumer.close()
 
         def drive() -> None:

@@ -160,7 +160,9 @@ class Connector:
         self.lag = ConsumerLag(self.group)
         self._consumer = Consumer(
             settings.consumer_config(
-                self.group, **{"enable.auto.offset.store": False, **self.lag.config()}
+                self.group,
+                low_latency=True,
+                **{"enable.auto.offset.store": False, **self.lag.config()},
             )
         )
         self._producer = Producer(settings.producer_config())

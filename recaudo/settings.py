@@ -339,8 +339,14 @@ class Settings(BaseSettings):
             conf[key] = value.get_secret_value() if isinstance(value, SecretStr) else value
         return conf
 
-    def consumer_config(self, group_id: str, **overrides: Any) -> dict[str, Any]:
-        """librdkafka consumer settings for ``group_id``, broker quirks applied."""
+    def consumer_config(
+        self, group_id: str, *, low_latency: bool = False, **overrides: Any
+    ) -> dict[str, Any]:
+        """librdkafka consumer settings for ``group_id``, broker quirks applied.
+
+        ``low_latency`` marks a consumer on the contact path: against the
+        embedded broker it fetches more often (see recaudo.embedded.quirks).
+        """
         from recaudo.embedded.quirks import consumer_overrides
 
         conf = {
@@ -350,7 +356,7 @@ class Settings(BaseSettings):
             "enable.auto.commit": False,
         }
         if self.embedded_broker:
-            conf.update(consumer_overrides(group_id))
+            conf.update(consumer_overrides(group_id, low_latency=low_latency))
         conf.update(overrides)
         return conf
 

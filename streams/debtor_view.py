@@ -407,7 +407,12 @@ class DebtorViewProcessor:
     ) -> None:
         self.running = False
         self.processor = StreamProcessor(
-            settings, NAME, group=group, commit_interval=commit_interval, on_processed=on_processed
+            settings,
+            NAME,
+            group=group,
+            commit_interval=commit_interval,
+            low_latency=True,  # its input to dispatch is the latency that matters
+            on_processed=on_processed,
         )
         dsn = settings.database_dsn() if settings.database_url is not None else None
         self.sink = DebtorViewSink(

@@ -135,6 +135,7 @@ class StreamProcessor:
         *,
         commit_interval: float = 1.0,
         group: str | None = None,
+        low_latency: bool = False,
         on_processed: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -146,7 +147,9 @@ class StreamProcessor:
         self.events = EventCounts(self.group)
         self.lag = ConsumerLag(self.group)
         conn = settings.kafka_config()
-        consumer_conf = settings.consumer_config(self.group, **self.lag.config())
+        consumer_conf = settings.consumer_config(
+            self.group, low_latency=low_latency, **self.lag.config()
+        )
         # Application sets these itself; everything else (quirks, TLS) passes through.
         for key in (*conn, "group.id", "auto.offset.reset", "enable.auto.commit"):
             consumer_conf.pop(key, None)

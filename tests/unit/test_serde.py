@@ -105,6 +105,22 @@ def test_fast_decode_agrees_with_confluent_deserializer(serde: Serde) -> None:
         assert serde.decode(topic, data) == serde.decode_with_confluent(topic, data)
 
 
+def test_fast_encode_writes_the_confluent_serializers_bytes(serde: Serde) -> None:
+    from recaudo.producer import topic_for
+    from tests.integration.test_broker_roundtrip import one_of_each
+
+    for event in one_of_each():
+        topic = topic_for(serde.topics, event)
+        assert serde.serialize(topic, event) == serde.serialize_with_confluent(topic, event)
+
+
+def test_encode_refuses_a_record_of_another_topic(serde: Serde) -> None:
+    from tests.fixtures import debt_event
+
+    with pytest.raises(TypeError, match="carries DebtorView records"):
+        serde.serialize(serde.topics.debtor_view, debt_event())
+
+
 def test_older_writer_schema_is_resolved_to_the_current_one(serde: Serde) -> None:
     """A producer on a previous schema version (here: without `method`) still decodes."""
     import copy

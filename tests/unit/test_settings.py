@@ -66,6 +66,18 @@ def test_embedded_quirks_apply_only_to_the_embedded_broker() -> None:
     assert embedded["group.instance.id"].startswith("g-")
 
 
+def test_contact_path_consumers_fetch_often_only_from_the_embedded_broker() -> None:
+    from recaudo.embedded.quirks import LOW_LATENCY_FETCH_WAIT_MS
+
+    embedded = Settings(kafka_bootstrap_servers="k:9092", embedded_broker=True)
+    assert embedded.consumer_config("g", low_latency=True)["fetch.wait.max.ms"] == (
+        LOW_LATENCY_FETCH_WAIT_MS
+    )
+    assert "fetch.wait.max.ms" not in embedded.consumer_config("g")
+    real = Settings(kafka_bootstrap_servers="k:9092").consumer_config("g", low_latency=True)
+    assert "fetch.wait.max.ms" not in real
+
+
 def test_producer_is_idempotent_with_acks_all() -> None:
     conf = Settings(kafka_bootstrap_servers="k:9092").producer_config()
     assert conf["enable.idempotence"] is True and conf["acks"] == "all"
