@@ -12,20 +12,25 @@
    on this machine's monotonic clock;
 4. prints the achieved input rate and p50 / p95 / p99 / max latency.
 
-The processor runs with its production checkpoint interval (1 s), so the
-figures include the pauses checkpoints cause. Uses the embedded Tansu broker
-unless KAFKA_BOOTSTRAP_SERVERS is set.
+The processor runs in a process of its own, as in production (the load and
+the reader would otherwise share its interpreter lock), with its production
+checkpoint interval, so the figures include the pauses checkpoints cause.
+Uses the embedded Tansu broker unless KAFKA_BOOTSTRAP_SERVERS is set.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import statistics
 import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -88,8 +93,12 @@ def load(
     rng.shuffle(order)
     triggered = 0
     interval = 1.0 / rate
-    start = time.monotonic()
     with RecaudoProducer(settings) as producer:
+        # Connected, with its producer id, before the clock starts: else the
+        # first triggers carry the producer's start-up.
+        producer.publish(days_past_due(rng, debtors))
+        producer.flush()
+        start = time.monotonic()
         for n in range(int(rate * seconds)):
             due = start + n * interval
             pause = due - time.monotonic()
@@ -113,17 +122,45 @@ def load(
                 )
                 sent[d] = time.monotonic()
             else:
-                d = f"B-{rng.randrange(debtors):06d}"
-                event = DebtEvent(
-                    event_id=uuid.uuid4(),
-                    occurred_at=NOW - timedelta(hours=rng.randrange(1, 48)),
-                    source="core-banking",
-                    debtor_id=d,
-                    account_id=f"{d}-1",
-                    type="DAYS_PAST_DUE_UPDATED",
-                    payload={"days_past_due": 0, "balance_minor": 400_000, "currency": "USD"},
-                )
+                event = days_past_due(rng, debtors)
             producer.publish(event)
+
+
+def days_past_due(rng: random.Random, debtors: int) -> DebtEvent:
+    """View work that leads to no contact."""
+    d = f"B-{rng.randrange(debtors):06d}"
+    return DebtEvent(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW - timedelta(hours=rng.randrange(1, 48)),
+        source="core-banking",
+        debtor_id=d,
+        account_id=f"{d}-1",
+        type="DAYS_PAST_DUE_UPDATED",
+        payload={"days_past_due": 0, "balance_minor": 400_000, "currency": "USD"},
+    )
+
+
+def run_processor(
+    settings_fields: dict[str, Any], processed: Synchronized[int], stop: ProcessEvent
+) -> None:
+    """The processor's own process: counts what it handles, stops on ``stop``."""
+    processor = DebtorViewProcessor(
+        Settings(**settings_fields),
+        clock=FixedClock(NOW),
+        on_processed=lambda *_: _increment(processed),
+    )
+
+    def watch() -> None:
+        stop.wait()
+        processor.stop()
+
+    threading.Thread(target=watch, daemon=True).start()
+    processor.run()
+
+
+def _increment(counter: Synchronized[int]) -> None:
+    with counter.get_lock():
+        counter.value += 1
 
 
 def main() -> None:
@@ -139,12 +176,13 @@ def main() -> None:
         setup = setup_events(args.debtors)
         with RecaudoProducer(settings) as producer:
             producer.publish_many(setup)
-        processed = [0]
-
-        def on_processed(topic: str, partition: int, offset: int) -> None:
-            processed[0] += 1
-
-        processor = DebtorViewProcessor(settings, clock=FixedClock(NOW), on_processed=on_processed)
+        context = multiprocessing.get_context("spawn")
+        processed = context.Value("q", 0)
+        stop_processor = context.Event()
+        processor = context.Process(
+            target=run_processor, args=(settings.model_dump(), processed, stop_processor)
+        )
+        processor.start()
         sent: dict[str, float] = {}
         arrived: dict[str, float] = {}
         stop = threading.Event()
@@ -170,7 +208,7 @@ def main() -> None:
         def drive() -> None:
             try:
                 t0 = time.monotonic()
-                while processed[0] < len(setup) and time.monotonic() - t0 < 300:
+                while processed.value < len(setup) and time.monotonic() - t0 < 300:
                     time.sleep(0.2)
                 print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
                 time.sleep(6)  # one checkpoint past the setup
@@ -187,12 +225,18 @@ def main() -> None:
                     time.sleep(0.2)
             finally:
                 stop.set()
-                processor.stop()
+                stop_processor.set()
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        threading.Thread(target=drive, daemon=True).start()
-        processor.run()
+        try:
+            drive()
+        finally:
+            stop.set()
+            stop_processor.set()
+            processor.join(60)
+            if processor.is_alive():
+                processor.terminate()
         reader.join(5)
 
         latencies = sorted((arrived[d] - t) * 1000 for d, t in sent.items() if d in arrived)

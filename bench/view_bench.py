@@ -10,7 +10,10 @@ on the same events, the same broker, in the same run.
 3. runs a naive quixstreams view: JSON in, one state key per debtor holding a
    dict, a full JSON snapshot out per event;
 4. runs a naive faust-streaming table agent (bench/faust_view.py);
-5. prints sustained events/s of each (from its first event to its last, so
+5. runs quixstreams' floor: the same JSON topic read as raw bytes, no
+   deserialising, no state, no output (what any quixstreams view pays
+   before doing anything);
+6. prints sustained events/s of each (from its first event to its last, so
    consumer-group joins are not counted), the ratios, and the state bytes per
    debtor of recaudo's view.
 
@@ -112,7 +115,10 @@ def run_recaudo(settings: Settings, expected: int, commit_interval: float) -> Me
     return meter
 
 
-def run_naive_quix(settings: Settings, topic: str, out_topic: str, expected: int) -> Meter:
+def run_naive_quix(
+    settings: Settings, topic: str, out_topic: str, expected: int, *, floor: bool = False
+) -> Meter:
+    """The naive view, or with ``floor`` the bare read of the same topic."""
     from quixstreams import Application
     from quixstreams.models import TopicConfig
 
@@ -133,16 +139,20 @@ def run_naive_quix(settings: Settings, topic: str, out_topic: str, expected: int
         replication_factor=1,
         extra_config={"retention.ms": "86400000", "cleanup.policy": "delete"},
     )
-    source = app.topic(topic, value_deserializer="json", config=config)
-    sink = app.topic(out_topic, value_serializer="json", config=config)
+    if floor:
+        raw = app.topic(topic, value_deserializer="bytes", config=config)
+        app.dataframe(raw).update(lambda _v: meter())
+    else:
+        source = app.topic(topic, value_deserializer="json", config=config)
+        sink = app.topic(out_topic, value_serializer="json", config=config)
 
-    def fold(event: dict[str, Any], state: Any) -> dict[str, Any]:
-        view = naive_fold(state.get("view") or empty_view(), event)
-        state.set("view", view)
-        return view
+        def fold(event: dict[str, Any], state: Any) -> dict[str, Any]:
+            view = naive_fold(state.get("view") or empty_view(), event)
+            state.set("view", view)
+            return view
 
-    sdf = app.dataframe(source).apply(fold, stateful=True).update(lambda _v: meter())
-    sdf.to_topic(sink)
+        sdf = app.dataframe(source).apply(fold, stateful=True).update(lambda _v: meter())
+        sdf.to_topic(sink)
     guard = threading.Timer(900, app.stop)
     guard.start()
     app.run()
@@ -234,6 +244,8 @@ def main() -> None:
         )
         if faust_rate:
             print(f"naive faust-streaming: {faust_rate:10,.0f} events/s")
+        floor = run_naive_quix(settings, json_topic, "", len(events), floor=True)
+        print(f"quixstreams floor:     {floor.rate:10,.0f} events/s  (read only, no work)")
         size = state_bytes_per_debtor(events)
         print()
         print(f"recaudo / naive quixstreams: {recaudo.rate / naive.rate:6.2f}x  (target >= 1.5x)")
@@ -241,6 +253,10 @@ def main() -> None:
             print(
                 f"recaudo / naive faust:       {recaudo.rate / faust_rate:6.2f}x  (target >= 20x)"
             )
+        print(
+            f"naive quixstreams / floor:   {naive.rate / floor.rate:6.2f}x  "
+            f"(1.5x the naive view needs {1.5 * naive.rate / floor.rate:.2f}x the floor)"
+        )
         print(f"state per debtor:            {size:6.0f} bytes (target <= 2048)")
 
 

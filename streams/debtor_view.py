@@ -38,7 +38,7 @@ from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.db.sink_connection import SinkConnection
 from recaudo.db.view_store import write_views
-from recaudo.events import ContactDecision, DebtEvent, Event, Timer
+from recaudo.events import ContactDecision, DebtEvent, DebtorView, Event, Timer
 from recaudo.instruments import DecisionCounts
 from recaudo.orchestration import (
     Clock,
@@ -53,6 +53,7 @@ from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view import DebtorState, apply, snapshot, tick
+from recaudo.view.coalesce import Coalescer
 from recaudo.view.timebase import from_ms, to_ms
 from streams.runtime import StreamProcessor
 from streams.timers import TimerService
@@ -91,13 +92,24 @@ class Processed:
         return self.changed or bool(self.outputs) or self.timer_changed
 
 
+#: Snapshots built between two messages at most: each costs up to a
+#: millisecond, the wait it adds to the next message.
+SNAPSHOTS_PER_MESSAGE = 4
+#: A debtor unchanged this long has had its burst (an event, the derived
+#: events and decisions it caused, read back within tens of milliseconds).
+COALESCE_S = 0.25
+
+
 class DebtorViewSink(BaseSink):
     """Everything the view publishes, written at each checkpoint.
 
-    Between checkpoints it keeps the latest state of each changed debtor and
-    the derived events; on flush it produces the derived events, then one
-    snapshot per changed debtor (a burst of events makes one snapshot) to the
-    debtor-view topic, and upserts the snapshots into Postgres. The checkpoint
+    Between checkpoints it keeps the derived events and the latest state of
+    each changed debtor, and builds a debtor's snapshot once it has been quiet
+    for ``COALESCE_S``, a few between messages (:mod:`recaudo.view.coalesce`),
+    so the checkpoint does not stop processing to build them all. On flush it
+    builds the rest, produces the derived events, then one snapshot per
+    changed debtor (a burst of events makes one snapshot) to the debtor-view
+    topic, and upserts the snapshots into Postgres. The checkpoint
     commits the input offsets only after this returns, so a crash re-delivers
     and re-writes (idempotently: deterministic ids, version-guarded upserts)
     rather than losing anything.
@@ -125,7 +137,9 @@ class DebtorViewSink(BaseSink):
         self._out = RecaudoProducer(settings, serde, **linger)
         self._decisions_topic = serde.topics.contact_decisions
         self._timers_topic = serde.topics.timers
-        self._pending: dict[str, DebtorState] = {}
+        self._changed: Coalescer[str, DebtorState] = Coalescer(COALESCE_S)
+        #: snapshots built since the last checkpoint, latest per debtor
+        self._built: dict[str, tuple[DebtorView, bytes]] = {}
         self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]], Context | None]] = []
         self.snapshots_written = 0
         self.derived_written = 0
@@ -152,7 +166,8 @@ class DebtorViewSink(BaseSink):
         # spans of this step. The CloudEvents identity is each output's own.
         trace = telemetry.trace_headers(headers)
         if result.changed:
-            self._pending[key] = result.state
+            self._built.pop(key, None)
+            self._changed.mark(key, result.state, time.monotonic())
         if result.derived and self._publish_derived:
             self._derived.extend((event, trace, result.trace) for event in result.derived)
         if result.outputs:
@@ -204,6 +219,14 @@ class DebtorViewSink(BaseSink):
                 self._serde.serialize(self._timers_topic, timer),
                 ce_headers(timer),
             )
+        if self._changed:
+            self._build(self._changed.settled(time.monotonic(), SNAPSHOTS_PER_MESSAGE))
+
+    def _build(self, changed: list[tuple[str, DebtorState]]) -> None:
+        for debtor_id, state in changed:
+            view = snapshot(state, debtor_id)
+            encoded = self._serde.serialize(self._view_topic, view) if self._publish_views else b""
+            self._built[debtor_id] = (view, encoded)
 
     def _produce(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]
@@ -240,20 +263,18 @@ class DebtorViewSink(BaseSink):
             )
         self.derived_written += len(self._derived)
         self._derived.clear()
-        views = [snapshot(state, debtor_id) for debtor_id, state in self._pending.items()]
+        self._build(self._changed.drain())
+        views = [view for view, _ in self._built.values()]
         if self._publish_views:
-            for view in views:
-                self._produce(
-                    self._view_topic,
-                    view.debtor_id,
-                    self._serde.serialize(self._view_topic, view),
-                    ce_headers(view),
-                )
+            # Published together, not as built: a request per snapshot costs
+            # the broker more than the batch.
+            for debtor_id, (view, encoded) in self._built.items():
+                self._produce(self._view_topic, debtor_id, encoded, ce_headers(view))
         self._out.flush(30)  # raises DeliveryError: the checkpoint fails, nothing is committed
         if self._db is not None and views:
             write_views(self._db.get(), views)
         self.snapshots_written += len(views)
-        self._pending.clear()
+        self._built.clear()
 
     def close(self) -> None:
         self._out.close()
