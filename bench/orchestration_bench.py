@@ -27,8 +27,8 @@ import statistics
 import threading
 import time
 import uuid
+from ctypes import c_longlong
 from datetime import UTC, date, datetime, timedelta
-from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
@@ -141,7 +141,7 @@ def days_past_due(rng: random.Random, debtors: int) -> DebtEvent:
 
 
 def run_processor(
-    settings_fields: dict[str, Any], processed: Synchronized[int], stop: ProcessEvent
+    settings_fields: dict[str, Any], processed: c_longlong, stop: ProcessEvent
 ) -> None:
     """The processor's own process: counts what it handles, stops on ``stop``."""
     processor = DebtorViewProcessor(
@@ -158,9 +158,8 @@ def run_processor(
     processor.run()
 
 
-def _increment(counter: Synchronized[int]) -> None:
-    with counter.get_lock():
-        counter.value += 1
+def _increment(counter: c_longlong) -> None:
+    counter.value += 1
 
 
 def main() -> None:
@@ -177,7 +176,7 @@ def main() -> None:
         with RecaudoProducer(settings) as producer:
             producer.publish_many(setup)
         context = multiprocessing.get_context("spawn")
-        processed = context.Value("q", 0)
+        processed = context.Value("q", 0, lock=False)  # one writer: the processor
         stop_processor = context.Event()
         processor = context.Process(
             target=run_processor, args=(settings.model_dump(), processed, stop_processor)
@@ -205,32 +204,25 @@ def main() -> None:
                     arrived.setdefault(msg.key().decode(), time.monotonic())
             consumer.close()
 
-        def drive() -> None:
-            try:
-                t0 = time.monotonic()
-                while processed.value < len(setup) and time.monotonic() - t0 < 300:
-                    time.sleep(0.2)
-                print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
-                time.sleep(6)  # one checkpoint past the setup
-                t1 = time.monotonic()
-                load(settings, args.debtors, args.rate, args.seconds, args.trigger_every, sent)
-                took = time.monotonic() - t1
-                print(
-                    f"load: {int(args.rate * args.seconds):,} events in {took:.1f} s "
-                    f"({args.rate * args.seconds / took:,.0f} events/s offered), "
-                    f"{len(sent):,} of them triggers"
-                )
-                deadline = time.monotonic() + 30
-                while len(arrived) < len(sent) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-            finally:
-                stop.set()
-                stop_processor.set()
-
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         try:
-            drive()
+            t0 = time.monotonic()
+            while processed.value < len(setup) and time.monotonic() - t0 < 300:
+                time.sleep(0.2)
+            print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
+            time.sleep(6)  # the setup's last checkpoints done
+            t1 = time.monotonic()
+            load(settings, args.debtors, args.rate, args.seconds, args.trigger_every, sent)
+            took = time.monotonic() - t1
+            print(
+                f"load: {int(args.rate * args.seconds):,} events in {took:.1f} s "
+                f"({args.rate * args.seconds / took:,.0f} events/s offered), "
+                f"{len(sent):,} of them triggers"
+            )
+            deadline = time.monotonic() + 30
+            while len(arrived) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.2)
         finally:
             stop.set()
             stop_processor.set()

@@ -165,9 +165,10 @@ class DebtorViewSink(BaseSink):
         # The trace of the input carries over: as is, or (traced) through the
         # spans of this step. The CloudEvents identity is each output's own.
         trace = telemetry.trace_headers(headers)
+        now = time.monotonic()
         if result.changed:
-            self._built.pop(key, None)
-            self._changed.mark(key, result.state, time.monotonic())
+            # A snapshot built before this change is rebuilt before it is published.
+            self._changed.mark(key, result.state, now)
         if result.derived and self._publish_derived:
             self._derived.extend((event, trace, result.trace) for event in result.derived)
         if result.outputs:
@@ -220,7 +221,7 @@ class DebtorViewSink(BaseSink):
                 ce_headers(timer),
             )
         if self._changed:
-            self._build(self._changed.settled(time.monotonic(), SNAPSHOTS_PER_MESSAGE))
+            self._build(self._changed.settled(now, SNAPSHOTS_PER_MESSAGE))
 
     def _build(self, changed: list[tuple[str, DebtorState]]) -> None:
         for debtor_id, state in changed:

@@ -510,21 +510,22 @@ def connectors(o: K8sOptions) -> list[Manifest]:
     return docs
 
 
-def webhooks(o: K8sOptions) -> list[Manifest]:
+def _http_services(o: K8sOptions, component: str, replicas: int) -> list[Manifest]:
+    """A component's Deployments, each with an HTTP Service on port 80."""
     docs: list[Manifest] = []
-    for role in (r for r in ROLES if r.component == "webhooks"):
-        docs.append(recaudo_deployment(o, role, 2))
+    for role in (r for r in ROLES if r.component == component):
+        docs.append(recaudo_deployment(o, role, replicas))
         docs.append(_service(o, deployment_name(role), _labels(role.name), 80, "http"))
     return docs
+
+
+def webhooks(o: K8sOptions) -> list[Manifest]:
+    return _http_services(o, "webhooks", 2)
 
 
 def dashboard(o: K8sOptions) -> list[Manifest]:
-    docs: list[Manifest] = []
-    for role in (r for r in ROLES if r.component == "dashboard"):
-        # It only reads: one replica serves the page, more only repeat the queries.
-        docs.append(recaudo_deployment(o, role, 1))
-        docs.append(_service(o, deployment_name(role), _labels(role.name), 80, "http"))
-    return docs
+    # It only reads: one replica serves the page, more only repeat the queries.
+    return _http_services(o, "dashboard", 1)
 
 
 def schema_registry(o: K8sOptions) -> list[Manifest]:
