@@ -18,6 +18,7 @@ from quixstreams.utils.json import dumps as json_dumps
 
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Envelope
+from recaudo.gc_tuning import tune_for_streaming
 from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
@@ -26,14 +27,37 @@ from recaudo.topics import Topic, Topics
 log = logging.getLogger(__name__)
 
 
+class Skipped:
+    """What a message from a skipped source deserializes to: never decoded."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SKIPPED"
+
+
+#: The value of a message a processor reads past (see ``StreamProcessor.topic``).
+SKIPPED = Skipped()
+
+
 class AvroEventDeserializer(Deserializer):
     """Confluent-framed Avro to a validated event model; a bad message raises a
-    DeadLetterError, which the Application's consumer-error hook dead-letters."""
+    DeadLetterError, which the Application's consumer-error hook dead-letters.
 
-    def __init__(self, serde: Serde) -> None:
+    With ``skip_source``, a message whose CloudEvents ``ce_source`` header is
+    that source is not decoded at all: it comes through as :data:`SKIPPED`
+    (still a processed message, so its offset is committed).
+    """
+
+    def __init__(self, serde: Serde, skip_source: str | None = None) -> None:
         self._serde = serde
+        self._skip = None if skip_source is None else skip_source.encode()
 
-    def __call__(self, value: bytes, ctx: Any) -> Envelope:
+    def __call__(self, value: bytes, ctx: Any) -> Envelope | Skipped:
+        if self._skip is not None and ctx.headers:
+            for name, header in ctx.headers:
+                if name == "ce_source" and header == self._skip:
+                    return SKIPPED
         return self._serde.deserialize(ctx.topic, value)
 
 
@@ -159,7 +183,7 @@ class StreamProcessor:
             auto_offset_reset="earliest",
             commit_interval=commit_interval,
             consumer_extra_config=consumer_conf,
-            producer_extra_config={"enable.idempotence": True, "acks": "all"},
+            producer_extra_config=settings.changelog_producer_config(),
             state_dir=_state_dir(settings, name),
             rocksdb_options=STATE_OPTIONS,
             on_consumer_error=self._on_consumer_error,
@@ -205,13 +229,22 @@ class StreamProcessor:
         self.dead_letters.send(message, exc)
         return True
 
-    def topic(self, key: str) -> QxTopic:
-        """A catalogue topic as a quixstreams Topic with recaudo's serde."""
+    def topic(self, key: str, *, skip_source: str | None = None) -> QxTopic:
+        """A catalogue topic as a quixstreams Topic with recaudo's serde.
+
+        ``skip_source``: messages whose ``ce_source`` is this arrive as
+        :data:`SKIPPED`, undecoded (a processor's own outputs read back).
+        """
         spec: Topic = self.topics.get(key)
+        deserializer = (
+            self._deserializer
+            if skip_source is None
+            else AvroEventDeserializer(self.serde, skip_source)
+        )
         return self.app.topic(
             spec.name,
             key_deserializer="str",
-            value_deserializer=self._deserializer,
+            value_deserializer=deserializer,
             key_serializer="str",
             value_serializer=self._serializer,
             config=TopicConfig(
@@ -223,6 +256,7 @@ class StreamProcessor:
 
     def run(self) -> None:
         log.info("stream processor %s starting (group %s)", self.name, self.group)
+        tune_for_streaming()
         try:
             self.app.run()
         finally:

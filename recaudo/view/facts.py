@@ -60,10 +60,13 @@ Times are integer milliseconds, days integer days since the epoch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from recaudo.events import Channel, DisputeOutcome
 from recaudo.view.timebase import DAY_MS
+
+if TYPE_CHECKING:
+    from recaudo.view.ledger import Ledger
 
 #: (at, kind, key, a, b): the meaning of key, a and b depends on kind.
 Fact = tuple[int, int, int, int, int]
@@ -160,6 +163,9 @@ class AccountFacts:
     #: when time alone next changes a derived event (0: never); cached from
     #: the ledger so a later event need not re-fold accounts time cannot change
     wake_at: int = 0
+    #: the last fold, (clock, ledger), while the facts stay as they were
+    #: (:func:`~recaudo.view.ledger.ledger_at`): not encoded, not compared
+    memo: tuple[int, Ledger] | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> AccountFacts:
         """A copy sharing the immutable facts (tuples), for the before/after
@@ -174,6 +180,7 @@ class AccountFacts:
             self.floor,
             self.retired,
             self.wake_at,
+            self.memo,
         )
 
     def fact_count(self) -> int:

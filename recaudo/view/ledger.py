@@ -229,6 +229,19 @@ def _age(head: int, bucket: Bucket, until: int, out: _Milestones) -> Bucket:
     return bucket
 
 
+def ledger_at(facts: AccountFacts, clock: int) -> Ledger:
+    """:func:`fold`, remembered on the facts: the reducer folds an account
+    before and after each event and the snapshot folds it again, mostly at
+    the same clock over the same facts. Whatever changes the facts clears
+    ``facts.memo`` (:func:`recaudo.view.reducer.apply`)."""
+    memo = facts.memo
+    if memo is not None and memo[0] == clock:
+        return memo[1]
+    ledger = fold(facts, clock)
+    facts.memo = (clock, ledger)
+    return ledger
+
+
 def fold(facts: AccountFacts, clock: int) -> Ledger:
     instalment = instalment_of(facts)
     overdue = _Overdue()

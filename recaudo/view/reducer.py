@@ -85,7 +85,7 @@ from recaudo.view.facts import (
     Promise,
     anchor,
 )
-from recaudo.view.ledger import Ledger, Milestone, fold
+from recaudo.view.ledger import Ledger, Milestone, ledger_at
 from recaudo.view.state import DebtorState
 from recaudo.view.timebase import DAY_MS, key64, tie64, to_day, to_ms
 
@@ -120,9 +120,9 @@ def apply(state: DebtorState | None, event: Event) -> ApplyResult:
         facts = state.add_account(account_id)
         changed = _record_debt_event(facts, event, at)
         if changed or clock > old_clock:
-            after = fold(facts, clock)
+            after = ledger_at(facts, clock)
             facts.wake_at = after.wake_at
-            earlier = fold(before, old_clock) if before is not None else None
+            earlier = ledger_at(before, old_clock) if before is not None else None
             # Dropping the oldest facts (past the bound) rewrites the start of
             # the history: what that makes appear is not news.
             dropped = before is not None and facts.retired != before.retired
@@ -162,7 +162,7 @@ def tick(state: DebtorState, now: datetime) -> ApplyResult:
     found = _aged(state, old_clock, now_ms, skip="")
     changed = bool(found) or (
         now_ms // DAY_MS > old_clock // DAY_MS
-        and any(fold(a, now_ms).days_past_due for a in state.accounts.values())
+        and any(ledger_at(a, now_ms).days_past_due for a in state.accounts.values())
     )
     return ApplyResult(state, changed, _events(state, found))
 
@@ -173,7 +173,7 @@ def implied(state: DebtorState) -> list[DebtEvent]:
     found = [
         (account_id, m)
         for account_id, facts in state.accounts.items()
-        for m in fold(facts, state.clock).milestones
+        for m in ledger_at(facts, state.clock).milestones
     ]
     return _events(state, found)
 
@@ -186,7 +186,7 @@ def _aged(state: DebtorState, old_clock: int, clock: int, skip: str) -> list[tup
     due = [a for a, wake_at in state.wake_times() if a != skip and 0 < wake_at <= clock]
     for account_id in due:
         facts = state.add_account(account_id)
-        after = fold(facts, clock)
+        after = ledger_at(facts, clock)
         facts.wake_at = after.wake_at
         found += [(account_id, m) for m in after.milestones if m.at > old_clock]
     return found
@@ -211,6 +211,7 @@ def _events(state: DebtorState, found: list[tuple[str, Milestone]]) -> list[Debt
 
 
 def _record_debt_event(facts: AccountFacts, event: DebtEvent, at: int) -> bool:
+    facts.memo = None  # every change to an account's facts goes through here
     p = event.payload
     changed = False
     currency = event.currency

@@ -177,6 +177,11 @@ class DebtorState:
 
         return engagement(self)
 
+    def assign(self, other: DebtorState) -> None:
+        """Become ``other``, keeping this object's identity (others hold it)."""
+        for name in DebtorState.__slots__:
+            setattr(self, name, getattr(other, name))
+
     def encode(self) -> bytes:
         if self._raw_profile is not None:
             profile = self._raw_profile

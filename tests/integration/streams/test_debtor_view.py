@@ -141,3 +141,17 @@ def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
     with psycopg.connect(pg_settings.database_dsn()) as conn:
         rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}
     assert rebuilt == live
+
+
+def test_a_restarted_worker_resumes_from_its_own_store(pg_settings: Settings) -> None:
+    # The second worker finds the first one's RocksDB store and checks it
+    # against the changelog's end before recovering from it.
+    events = list(generate(40, days=10, seed=7))
+    half = len(events) // 2
+    publish(pg_settings, events[:half])
+    assert run_until_views(pg_settings, expected_views(events[:half])) == expected_views(
+        events[:half]
+    )
+    publish(pg_settings, events[half:])
+    expected = expected_views(events)
+    assert run_until_views(pg_settings, expected) == expected

@@ -20,8 +20,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import DebtEvent, Event
+from recaudo.events import DebtEvent, DebtorView, Event
 from recaudo.view import DebtorState, apply, implied, snapshot
+from recaudo.view.ledger import fold
 from recaudo.view.timebase import tie64
 from tests.unit.view.builders import DEBTOR, run
 from tests.unit.view.strategies import histories
@@ -149,3 +150,28 @@ def test_version_never_decreases(events: list[Event], data: st.DataObject) -> No
         state = apply(state, event).state
         assert state.version >= version
         version = state.version
+
+
+@fast(100)
+@given(events=histories(), data=st.data())
+def test_a_remembered_fold_is_the_fold_of_the_facts_held(
+    events: list[Event], data: st.DataObject
+) -> None:
+    state: DebtorState | None = None
+    for event in with_duplicates(data, events):
+        state = apply(state, event).state
+        for facts in state.accounts.values():
+            if facts.memo is not None:
+                clock, ledger = facts.memo
+                assert ledger == fold(facts, clock)
+
+
+@fast(80)
+@given(events=histories())
+def test_every_snapshot_validates_as_it_is(events: list[Event]) -> None:
+    # Snapshots are built without validation: each must pass it unchanged.
+    state: DebtorState | None = None
+    for event in events:
+        state = apply(state, event).state
+        view = snapshot(state, DEBTOR)
+        assert DebtorView.model_validate(view.model_dump()) == view

@@ -1,0 +1,136 @@
+"""The view processor's per-message step with its write-back state: what the
+store holds after a checkpoint, and a step that fails halfway.
+
+The store is quixstreams' per-key ``State`` reduced to what the step uses
+(get and set), over a dict; the real store is exercised by
+tests/integration/streams.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+import recaudo.view.reducer as reducer
+import streams.debtor_view as debtor_view
+from recaudo.events import Event
+from recaudo.orchestration.clock import FixedClock
+from recaudo.view import DebtorState, apply
+from streams.debtor_view import MAX_APPLIED, STATE_KEY, Folder
+from streams.runtime import SKIPPED
+from tests.unit.view.builders import DEBTOR, T, dpd, missed, opened, paid, profile
+
+
+class DictState:
+    """One key's view of a dict store, as quixstreams' State gives it."""
+
+    def __init__(self, store: dict[tuple[str, str], bytes], key: str) -> None:
+        self._store = store
+        self._key = key
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._store.get((self._key, name), default)
+
+    def set(self, name: str, value: bytes) -> None:
+        self._store[(self._key, name)] = value
+
+
+def folded(events: list[Event]) -> bytes:
+    state: DebtorState | None = None
+    for event in events:
+        state = apply(state, event).state
+    assert state is not None
+    return state.encode()
+
+
+def feed(folder: Folder, store: dict[tuple[str, str], bytes], events: list[Event]) -> None:
+    for event in events:
+        folder(event, event.debtor_id, 0, None, DictState(store, event.debtor_id))
+
+
+@pytest.fixture
+def folder() -> Folder:
+    return Folder(None, FixedClock(T), timers=False)
+
+
+def history() -> list[Event]:
+    return [
+        opened(),
+        profile(-29),
+        missed(1, due=-5, when=-4),
+        dpd(10, when=-1, balance=95_000),
+        paid("P-1", when=0),
+    ]
+
+
+def test_the_store_is_written_at_the_checkpoint_once(folder: Folder) -> None:
+    store: dict[tuple[str, str], bytes] = {}
+    events = history()
+    feed(folder, store, events)
+    assert (DEBTOR, STATE_KEY) not in store  # held, not yet written
+    folder.write_back()
+    assert store[(DEBTOR, STATE_KEY)] == folded(events)
+    # After the checkpoint the state is read back from the store.
+    more = [dpd(20, when=1, balance=85_000)]
+    feed(folder, store, more)
+    folder.write_back()
+    assert store[(DEBTOR, STATE_KEY)] == folded(events + more)
+
+
+def test_a_long_burst_is_written_before_the_checkpoint(folder: Folder) -> None:
+    store: dict[tuple[str, str], bytes] = {}
+    events = [opened(when=-100)] + [dpd(i, when=-100 + i) for i in range(1, MAX_APPLIED)]
+    feed(folder, store, events)
+    assert store[(DEBTOR, STATE_KEY)] == folded(events)
+
+
+def test_held_debtors_are_bounded(folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(debtor_view, "MAX_HELD", 2)
+    store: dict[tuple[str, str], bytes] = {}
+    first = opened()
+    for debtor in ["D-a", "D-b", "D-c"]:
+        event = first.model_copy(update={"debtor_id": debtor, "event_id": uuid.uuid4()})
+        folder(event, debtor, 0, None, DictState(store, debtor))
+    assert [key for key, _ in store] == ["D-a"]  # the oldest, written to make room
+
+
+def test_a_step_failing_halfway_leaves_the_debtor_as_before_it(
+    folder: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store: dict[tuple[str, str], bytes] = {}
+    before = history()
+    feed(folder, store, before)
+    second = paid("P-2", when=1)
+    held = folder(second, DEBTOR, 0, None, DictState(store, DEBTOR)).state
+
+    # The reducer fails once, after the facts changed (deriving the events
+    # is its last step); redoing the steps before it must not.
+    derive = reducer._events
+    failures = [RuntimeError("boom")]
+
+    def fail_once(*args: Any) -> list[Any]:
+        if failures:
+            raise failures.pop()
+        return derive(*args)
+
+    monkeypatch.setattr(reducer, "_events", fail_once)
+    with pytest.raises(RuntimeError):
+        feed(folder, store, [paid("P-3", when=2, amount=50_000)])
+    monkeypatch.undo()
+
+    expected = [*before, second]
+    assert held.encode() == folded(expected)  # the object the sink may hold, restored
+    after = [dpd(5, when=3)]
+    feed(folder, store, after)
+    folder.write_back()
+    assert store[(DEBTOR, STATE_KEY)] == folded(expected + after)
+
+
+def test_a_skipped_message_publishes_nothing(folder: Folder) -> None:
+    store: dict[tuple[str, str], bytes] = {}
+    out = folder(SKIPPED, DEBTOR, 0, None, DictState(store, DEBTOR))
+    assert not out.publishes
+    folder.write_back()
+    assert store == {}
