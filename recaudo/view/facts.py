@@ -184,11 +184,15 @@ class AccountFacts:
         )
 
     def fact_count(self) -> int:
-        """Facts known, each run of bases counting once: which bases of a run
-        are kept can depend on arrival order, how many runs there are cannot."""
-        anchors = [anchor(f) for f in self.facts if f[1] == BASE]
-        runs = sum(1 for i, day in enumerate(anchors) if i == 0 or anchors[i - 1] != day)
-        ledger = len(self.facts) - len(anchors)
+        """Facts known, the bases counting once per day they say the debt fell
+        due (or "not overdue"). Which bases are kept, and so how many runs
+        they form, can depend on arrival order (a base landing inside a run
+        splits it without the bases the run had dropped); which of those days
+        they name cannot: a base is only ever dropped beside one naming the
+        same day."""
+        bases = [f for f in self.facts if f[1] == BASE]
+        ledger = len(self.facts) - len(bases)
+        runs = len({anchor(f) for f in bases})
         resolved = sum(
             (d.opened_at is not None) + (d.resolved_at is not None) for d in self.disputes.values()
         )
