@@ -241,6 +241,7 @@ def main() -> None:
         print(f"published them (Avro and JSON) in {time.perf_counter() - t0:.1f} s")
 
         size, derived = folded_in_memory(events)
+        print(f"the view derives {derived:,} events from them (it reads them back too)")
         recaudo = run_recaudo(settings, len(events), derived, args.commit_interval)
         print(f"recaudo view:          {recaudo.rate:10,.0f} events/s")
         naive = run_naive_quix(settings, json_topic, f"{json_topic}-out", len(events))

@@ -553,7 +553,9 @@ class DebtorViewProcessor:
         # read past them undecoded (the reducer would ignore them anyway).
         frames = [
             app.dataframe(
-                self.processor.topic(key, skip_source=DERIVED_SOURCE if key == INPUTS[0] else None)
+                self.processor.topic(
+                    key, skip_source=DERIVED_SOURCE if key == "debt-events" else None
+                )
             )
             for key in inputs
         ]

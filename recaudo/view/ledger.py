@@ -232,8 +232,9 @@ def _age(head: int, bucket: Bucket, until: int, out: _Milestones) -> Bucket:
 def ledger_at(facts: AccountFacts, clock: int) -> Ledger:
     """:func:`fold`, remembered on the facts: the reducer folds an account
     before and after each event and the snapshot folds it again, mostly at
-    the same clock over the same facts. Whatever changes the facts clears
-    ``facts.memo`` (:func:`recaudo.view.reducer.apply`)."""
+    the same clock over the same facts. Every change to the facts goes
+    through ``recaudo.view.reducer._record_debt_event``, which clears
+    ``facts.memo``."""
     memo = facts.memo
     if memo is not None and memo[0] == clock:
         return memo[1]

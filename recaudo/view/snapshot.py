@@ -8,8 +8,8 @@ latest over all accounts. ``occurred_at`` is the latest event time applied;
 days past due are as of the state's clock (that time, or a later tick).
 
 The models are built with ``model_construct``: every value comes from the
-state, not from outside, and validating them was a fifth of a snapshot's
-cost (tests check that each snapshot validates as it is).
+state, not from outside, and validating them was about a tenth of a
+snapshot's cost (tests check that each snapshot validates as it is).
 
 The snapshot's ``event_id`` is uuid5 of the debtor id, the version and a hash
 of the snapshot's content: the same view always publishes the same id (a
