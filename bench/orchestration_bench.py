@@ -141,17 +141,23 @@ def days_past_due(rng: random.Random, debtors: int) -> DebtEvent:
 
 
 def run_processor(
-    settings_fields: dict[str, Any], processed: c_longlong, stop: ProcessEvent
+    settings_fields: dict[str, Any], processed: c_longlong, derived: c_longlong, stop: ProcessEvent
 ) -> None:
-    """The processor's own process: counts what it handles, stops on ``stop``."""
+    """The processor's own process: counts the messages it handles from the
+    bench's topics and the derived events it publishes (which it reads back
+    from debt-events), stops on ``stop``."""
+    settings = Settings(**settings_fields)
+    inputs = {settings.topic_prefix + ".debt-events", settings.topic_prefix + ".debtor-profiles"}
     processor = DebtorViewProcessor(
-        Settings(**settings_fields),
+        settings,
         clock=FixedClock(NOW),
-        on_processed=lambda *_: _increment(processed),
+        # What the bench sent only: decisions and timers read back are its own.
+        on_processed=lambda topic, *_: _increment(processed) if topic in inputs else None,
     )
 
     def watch() -> None:
-        stop.wait()
+        while not stop.wait(0.02):
+            derived.value = processor.sink.derived_written
         processor.stop()
 
     threading.Thread(target=watch, daemon=True).start()
@@ -177,9 +183,10 @@ def main() -> None:
             producer.publish_many(setup)
         context = multiprocessing.get_context("spawn")
         processed = context.Value("q", 0, lock=False)  # one writer: the processor
+        derived = context.Value("q", 0, lock=False)  # one writer: the processor
         stop_processor = context.Event()
         processor = context.Process(
-            target=run_processor, args=(settings.model_dump(), processed, stop_processor)
+            target=run_processor, args=(settings.model_dump(), processed, derived, stop_processor)
         )
         processor.start()
         sent: dict[str, float] = {}
@@ -212,13 +219,29 @@ def main() -> None:
                 time.sleep(0.2)
             print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
             time.sleep(6)  # the setup's last checkpoints done
+            before, derived_before = processed.value, derived.value
             t1 = time.monotonic()
             load(settings, args.debtors, args.rate, args.seconds, args.trigger_every, sent)
             took = time.monotonic() - t1
+            offered = int(args.rate * args.seconds) + 1  # and the producer's warm-up event
             print(
-                f"load: {int(args.rate * args.seconds):,} events in {took:.1f} s "
-                f"({args.rate * args.seconds / took:,.0f} events/s offered), "
+                f"load: {offered - 1:,} events in {took:.1f} s "
+                f"({(offered - 1) / took:,.0f} events/s offered), "
                 f"{len(sent):,} of them triggers"
+            )
+            deadline = time.monotonic() + 120
+            # Done when it has read the load and the derived events it caused.
+            while (
+                processed.value - before < offered + derived.value - derived_before
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            done = time.monotonic() - t1
+            print(
+                f"processor: the {offered - 1:,} events (and "
+                f"{derived.value - derived_before:,} derived) in {done:.1f} s: "
+                f"{offered / done:,.0f} events/s, done {max(0.0, done - took):.1f} s "
+                "after the last was sent"
             )
             deadline = time.monotonic() + 30
             while len(arrived) < len(sent) and time.monotonic() < deadline:

@@ -360,16 +360,6 @@ class Settings(BaseSettings):
         conf.update(overrides)
         return conf
 
-    def changelog_producer_config(self) -> dict[str, Any]:
-        """What a stream processor's own producer (state changelogs) adds to
-        quixstreams' settings, broker quirks applied (recaudo.embedded.quirks)."""
-        from recaudo.embedded.quirks import changelog_producer_overrides
-
-        conf: dict[str, Any] = {"enable.idempotence": True, "acks": "all"}
-        if self.embedded_broker:
-            conf.update(changelog_producer_overrides())
-        return conf
-
     def producer_config(self, **overrides: Any) -> dict[str, Any]:
         """Idempotent, acks=all producer settings."""
         conf = {

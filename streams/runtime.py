@@ -17,6 +17,7 @@ from quixstreams.state.rocksdb import RocksDBOptions
 from quixstreams.utils.json import dumps as json_dumps
 
 from recaudo.dlq import DeadLetterWriter
+from recaudo.embedded.changelog_end import FetchedEnds, read_changelog_ends_by_fetch
 from recaudo.events import Envelope
 from recaudo.gc_tuning import tune_for_streaming
 from recaudo.instruments import ConsumerLag, EventCounts
@@ -183,7 +184,7 @@ class StreamProcessor:
             auto_offset_reset="earliest",
             commit_interval=commit_interval,
             consumer_extra_config=consumer_conf,
-            producer_extra_config=settings.changelog_producer_config(),
+            producer_extra_config={"enable.idempotence": True, "acks": "all"},
             state_dir=_state_dir(settings, name),
             rocksdb_options=STATE_OPTIONS,
             on_consumer_error=self._on_consumer_error,
@@ -199,6 +200,11 @@ class StreamProcessor:
         )
         self._deserializer = AvroEventDeserializer(self.serde)
         self._serializer = AvroEventSerializer(self.serde)
+        self._changelog_ends: FetchedEnds | None = None
+        if settings.embedded_broker:
+            # Its ListOffsets reads ends short: see recaudo.embedded.changelog_end.
+            self._changelog_ends = FetchedEnds(conn)
+            read_changelog_ends_by_fetch(self.app._consumer, self._changelog_ends)
 
     def _counted(
         self, on_processed: Callable[[str, int, int], None] | None
@@ -261,6 +267,8 @@ class StreamProcessor:
             self.app.run()
         finally:
             self.dead_letters.close()
+            if self._changelog_ends is not None:
+                self._changelog_ends.close()
 
     def stop(self) -> None:
         self.app.stop()

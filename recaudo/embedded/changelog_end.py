@@ -1,0 +1,122 @@
+"""The end of a state changelog partition on the embedded broker, read from a fetch.
+
+Tansu answers ListOffsets with the last record batch's base offset + 1, not
+the last offset + 1: after a batch of n records the end of a partition reads
+n - 1 short. Its Fetch answers carry the right high watermark.
+
+quixstreams reads the end of each changelog partition with ListOffsets when a
+stream processor is assigned the partition, and compares the RocksDB store's
+recorded changelog offset with it: a store at or past that end is refused
+(``InvalidStoreChangelogOffset``: every restart of a worker whose last
+changelog batch held several records failed, so a supervised worker
+crash-looped), and a store behind it by records of the last batch would not
+recover them. Against the embedded broker a stream processor therefore reads
+each changelog end from a fetch at the listed end - 1 (the last batch's first
+record) until the broker reports the end of the partition: one short fetch per
+changelog partition, at assignment only. Real Kafka clusters do not need it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+log = logging.getLogger(__name__)
+
+#: quixstreams names its changelog topics ``changelog__<group>--<topic>--<store>``.
+CHANGELOG_PREFIX = "changelog__"
+#: The embedded broker answers a fetch when its wait runs out (see quirks).
+FETCH_WAIT_MS = 10
+
+
+class WatermarkSource(Protocol):
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]: ...
+
+
+class FetchedEnds:
+    """Reads where partitions end from a fetch, with a consumer of its own
+    (assigned, never in a group, never committing). Use as a context manager
+    or :meth:`close` it."""
+
+    def __init__(self, kafka_config: dict[str, Any]) -> None:
+        self._config = {
+            **kafka_config,
+            "group.id": "recaudo.changelog-end",  # required by the client, never joined
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": FETCH_WAIT_MS,
+        }
+        self._consumer: Consumer | None = None
+
+    def end(self, topic: str, partition: int, listed: int, timeout_s: float = 10.0) -> int:
+        """The offset after the last record of ``topic[partition]``, whose
+        ListOffsets end was ``listed``."""
+        if listed <= 0:
+            return listed  # empty: nothing to be short of
+        if self._consumer is None:
+            self._consumer = Consumer(self._config)
+        consumer = self._consumer
+        consumer.assign([TopicPartition(topic, partition, listed - 1)])
+        try:
+            deadline = time.monotonic() + timeout_s
+            while (left := deadline - time.monotonic()) > 0:
+                msg = consumer.poll(min(left, 1.0))
+                if msg is None:
+                    continue
+                error = msg.error()
+                if error is None:
+                    continue  # a record of the last batch: the end is past it
+                if error.code() == KafkaError._PARTITION_EOF:
+                    end: int = msg.offset()
+                    if end != listed:
+                        log.debug("%s[%d] ends at %d, listed at %d", topic, partition, end, listed)
+                    return end
+                raise RuntimeError(f"reading the end of {topic}[{partition}]: {error.str()}")
+        finally:
+            consumer.unassign()
+        raise TimeoutError(
+            f"the broker did not report the end of {topic}[{partition}] within {timeout_s} s; "
+            "is it overloaded or gone?"
+        )
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+    def __enter__(self) -> FetchedEnds:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read_changelog_ends_by_fetch(consumer: WatermarkSource, ends: FetchedEnds) -> None:
+    """Make ``consumer`` (quixstreams' own, which its recovery asks) answer the
+    high watermark of changelog partitions from ``ends``; other topics, and
+    cached answers, as before."""
+    listed = consumer.get_watermark_offsets
+
+    def get_watermark_offsets(
+        partition: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]:
+        low, high = listed(partition, timeout, cached)
+        if cached or not partition.topic.startswith(CHANGELOG_PREFIX):
+            return low, high
+        wait = 10.0 if timeout is None or timeout < 0 else timeout
+        return low, ends.end(partition.topic, partition.partition, high, wait)
+
+    # An instance attribute: this consumer only, the class untouched.
+    setattr(consumer, "get_watermark_offsets", get_watermark_offsets)  # noqa: B010
