@@ -245,7 +245,7 @@ def channel_views(state: DebtorState) -> list[ChannelView]:
         )
         n = counts(facts)
         views.append(
-            ChannelView.model_construct(
+            ChannelView.trusted(
                 channel=channel,
                 address=point.address if point else None,
                 consent=point.consent if point else False,
