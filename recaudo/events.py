@@ -150,7 +150,8 @@ class AvroRecord(BaseModel):
         """An instance of values that are already valid, every field given:
         nothing validated, no defaults filled in. For records recaudo builds
         itself on a hot path (the view's snapshots): ``model_construct`` walks
-        every field for aliases and defaults, ~5x the cost.
+        every field for aliases and defaults, about twice the cost (5.7
+        against 2.6 µs for a DebtorView).
 
         Raises TypeError if a field is missing or unknown."""
         if values.keys() != cls.__pydantic_fields__.keys():

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, cast
 
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
@@ -289,6 +289,9 @@ class DebtorViewSink(BaseSink):
             self._db.close()
 
 
+_UNREAD: Final = object()
+
+
 @dataclass(slots=True)
 class Held:
     """One debtor's view state between two checkpoints, decoded once."""
@@ -301,6 +304,11 @@ class Held:
     #: what was folded in since, in order: events, and the ``now`` of
     #: wake-ups; redone from ``raw`` should a later step fail halfway
     applied: list[Event | datetime] = field(default_factory=list)
+    #: the store's orchestration and timer values as last read or written
+    #: (:data:`_UNREAD` until the first read): set in the store at once,
+    #: so a failed step leaves them as the store holds them
+    orch_raw: object = _UNREAD
+    timer_raw: object = _UNREAD
 
 
 #: Debtors held decoded between checkpoints at most; past it the oldest is
@@ -325,6 +333,8 @@ class Folder:
     and commits the offsets): reading, decoding, encoding and writing it
     per event took about an eighth of the processor's time. A step that
     fails halfway (it is dead-lettered) leaves the debtor as it was before it.
+    The orchestration state and the published timer are still written to the
+    store at each change, but read from it once a checkpoint.
     """
 
     def __init__(
@@ -462,7 +472,9 @@ class Folder:
         next_due: int | None = None
         if self.orchestrator is not None:
             now = now or self.clock.now()
-            orch_raw = state.get(ORCH_KEY)
+            if held.orch_raw is _UNREAD:
+                held.orch_raw = state.get(ORCH_KEY)
+            orch_raw = cast(bytes | None, held.orch_raw)
             orch = (
                 OrchestrationState.decode(orch_raw)
                 if orch_raw is not None
@@ -475,18 +487,22 @@ class Folder:
                 encoded = orch.encode()
                 if encoded != orch_raw:
                     state.set(ORCH_KEY, encoded)
+                    held.orch_raw = encoded
             next_due = orch.next_due()
         if self.timers:
             view_wake = result.state.next_wakeup
             if view_wake is not None:
                 ms = to_ms(view_wake)
                 next_due = ms if next_due is None else min(next_due, ms)
-            published = state.get(TIMER_KEY)
+            if held.timer_raw is _UNREAD:
+                held.timer_raw = state.get(TIMER_KEY)
+            published = cast(bytes | None, held.timer_raw)
             encoded_due = _NO_TIMER if next_due is None else str(next_due).encode()
             # After a wake-up the timer service has forgotten this debtor:
             # always tell it again.
             if wake or encoded_due != (published if published is not None else _NO_TIMER):
                 state.set(TIMER_KEY, encoded_due)
+                held.timer_raw = encoded_due
                 out.timer, out.timer_changed = next_due, True
         return out
 

@@ -17,8 +17,16 @@ import recaudo.view.reducer as reducer
 import streams.debtor_view as debtor_view
 from recaudo.events import Event
 from recaudo.orchestration.clock import FixedClock
+from recaudo.settings import Settings
 from recaudo.view import DebtorState, apply
-from streams.debtor_view import MAX_APPLIED, STATE_KEY, Folder
+from streams.debtor_view import (
+    MAX_APPLIED,
+    ORCH_KEY,
+    STATE_KEY,
+    TIMER_KEY,
+    Folder,
+    build_orchestrator,
+)
 from streams.runtime import SKIPPED
 from tests.unit.view.builders import DEBTOR, T, dpd, missed, opened, paid, profile
 
@@ -26,11 +34,16 @@ from tests.unit.view.builders import DEBTOR, T, dpd, missed, opened, paid, profi
 class DictState:
     """One key's view of a dict store, as quixstreams' State gives it."""
 
-    def __init__(self, store: dict[tuple[str, str], bytes], key: str) -> None:
+    def __init__(
+        self, store: dict[tuple[str, str], bytes], key: str, reads: list[str] | None = None
+    ) -> None:
         self._store = store
         self._key = key
+        self._reads = reads
 
     def get(self, name: str, default: Any = None) -> Any:
+        if self._reads is not None:
+            self._reads.append(name)
         return self._store.get((self._key, name), default)
 
     def set(self, name: str, value: bytes) -> None:
@@ -134,3 +147,32 @@ def test_a_skipped_message_publishes_nothing(folder: Folder) -> None:
     assert not out.publishes
     folder.write_back()
     assert store == {}
+
+
+def orchestrating() -> Folder:
+    orchestrator = build_orchestrator(Settings(kafka_bootstrap_servers="k:9092"))
+    return Folder(orchestrator, FixedClock(T), timers=True)
+
+
+def test_orchestration_and_timer_values_are_read_once_a_checkpoint() -> None:
+    folder = orchestrating()
+    store: dict[tuple[str, str], bytes] = {}
+    reads: list[str] = []
+    outputs = []
+    events = history()
+    for event in events:
+        out = folder(event, DEBTOR, 0, None, DictState(store, DEBTOR, reads))
+        outputs.append((out.outputs, out.timer, out.timer_changed))
+    assert sorted(reads) == sorted([ORCH_KEY, STATE_KEY, TIMER_KEY])
+    folder.write_back()
+
+    # The same events, each in a checkpoint of its own (every value read
+    # from the store), decide the same and leave the same store.
+    one_by_one = orchestrating()
+    again: dict[tuple[str, str], bytes] = {}
+    for event, expected in zip(events, outputs, strict=True):
+        out = one_by_one(event, DEBTOR, 0, None, DictState(again, DEBTOR))
+        one_by_one.write_back()
+        assert (out.outputs, out.timer, out.timer_changed) == expected
+    assert again == store
+    assert {ORCH_KEY, TIMER_KEY} <= {name for _, name in store}
