@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from types import TracebackType
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -41,8 +40,8 @@ class WatermarkSource(Protocol):
 
 class FetchedEnds:
     """Reads where partitions end from a fetch, with a consumer of its own
-    (assigned, never in a group, never committing). Use as a context manager
-    or :meth:`close` it."""
+    (assigned, never in a group, never committing), made at the first
+    question; :meth:`close` it when done."""
 
     def __init__(self, kafka_config: dict[str, Any]) -> None:
         self._config = {
@@ -90,17 +89,6 @@ class FetchedEnds:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
-
-    def __enter__(self) -> FetchedEnds:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def read_changelog_ends_by_fetch(consumer: WatermarkSource, ends: FetchedEnds) -> None:

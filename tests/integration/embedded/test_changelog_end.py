@@ -36,8 +36,9 @@ def batches(settings: Settings, topic: str, sizes: list[int]) -> None:
 
 @pytest.fixture
 def ends(kafka_settings: Settings) -> Iterator[FetchedEnds]:
-    with FetchedEnds(kafka_settings.kafka_config()) as fetched:
-        yield fetched
+    fetched = FetchedEnds(kafka_settings.kafka_config())
+    yield fetched
+    fetched.close()
 
 
 @pytest.fixture
