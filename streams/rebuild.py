@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import truncate
+from recaudo.embedded.partition_end import FetchedEnds
 from recaudo.settings import Settings
 from recaudo.topics import Topics
 from streams.debtor_view import INPUTS, DebtorViewProcessor
@@ -42,9 +43,16 @@ def end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], 
                 )
                 if high > low:
                     ends[(topic, partition)] = high
-        return ends
     finally:
         consumer.close()
+    if not settings.embedded_broker:
+        return ends
+    # Its ListOffsets reads ends short: see recaudo.embedded.partition_end.
+    fetched = FetchedEnds(settings.kafka_config())
+    try:
+        return fetched.ends(ends)
+    finally:
+        fetched.close()
 
 
 def rebuild(

@@ -17,7 +17,7 @@ from quixstreams.state.rocksdb import RocksDBOptions
 from quixstreams.utils.json import dumps as json_dumps
 
 from recaudo.dlq import DeadLetterWriter
-from recaudo.embedded.changelog_end import FetchedEnds, read_changelog_ends_by_fetch
+from recaudo.embedded.partition_end import FetchedEnds, read_changelog_ends_by_fetch
 from recaudo.events import Envelope
 from recaudo.gc_tuning import tune_for_streaming
 from recaudo.instruments import ConsumerLag, EventCounts
@@ -202,7 +202,7 @@ class StreamProcessor:
         self._serializer = AvroEventSerializer(self.serde)
         self._changelog_ends: FetchedEnds | None = None
         if settings.embedded_broker:
-            # Its ListOffsets reads ends short: see recaudo.embedded.changelog_end.
+            # Its ListOffsets reads ends short: see recaudo.embedded.partition_end.
             self._changelog_ends = FetchedEnds(conn)
             read_changelog_ends_by_fetch(self.app._consumer, self._changelog_ends)
 

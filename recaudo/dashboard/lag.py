@@ -3,6 +3,8 @@
 Lag is the high watermark of each partition minus the group's committed
 offset there; throughput is how fast the committed offsets advance between
 two samples. Only groups of this deployment (named ``<prefix>.…``) count.
+On the embedded broker the high watermarks are read from a fetch
+(:mod:`recaudo.embedded.partition_end`): its ListOffsets reads them short.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from recaudo.embedded.partition_end import FetchedEnds, Partition
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class LagProbe:
         self._lock = threading.Lock()
         self._admin: AdminClient | None = None
         self._consumer: Consumer | None = None
+        self._ends = FetchedEnds(settings.kafka_config()) if settings.embedded_broker else None
         self._previous: dict[str, tuple[float, int]] = {}
 
     def _clients(self) -> tuple[AdminClient, Consumer]:
@@ -102,6 +106,7 @@ class LagProbe:
     def _sample(self, admin: AdminClient, consumer: Consumer) -> LagReport:
         report = LagReport()
         now = time.monotonic()
+        by_group: list[tuple[str, list[TopicPartition]]] = []
         for group in self._group_names(admin):
             try:
                 committed = self._committed(admin, group)
@@ -111,14 +116,19 @@ class LagProbe:
             # quixstreams' internal topics (changelogs, repartitions) are the
             # processors' own business: lag is measured on the inputs.
             committed = [tp for tp in committed if tp.topic.startswith(self._prefix)]
-            if not committed:
-                continue
-            lag = 0
+            if committed:
+                by_group.append((group, committed))
+        ends: dict[Partition, int] = {}
+        for _, committed in by_group:
             for tp in committed:
-                _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(tp.topic, tp.partition), timeout=self._timeout, cached=False
-                )
-                lag += max(high - tp.offset, 0)
+                if (tp.topic, tp.partition) not in ends:
+                    _low, ends[(tp.topic, tp.partition)] = consumer.get_watermark_offsets(
+                        TopicPartition(tp.topic, tp.partition), timeout=self._timeout, cached=False
+                    )
+        if self._ends is not None:
+            ends = self._ends.ends(ends, self._timeout)
+        for group, committed in by_group:
+            lag = sum(max(ends[(tp.topic, tp.partition)] - tp.offset, 0) for tp in committed)
             position = sum(tp.offset for tp in committed)
             rate = None
             previous = self._previous.get(group)
@@ -135,4 +145,6 @@ class LagProbe:
             if self._consumer is not None:
                 self._consumer.close()
             self._consumer = None
+            if self._ends is not None:
+                self._ends.close()
             self._admin = None

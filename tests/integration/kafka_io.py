@@ -1,11 +1,12 @@
-"""Reading topics back in integration tests."""
+"""Writing and reading topics in integration tests."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from recaudo.settings import Settings
 
@@ -45,3 +46,18 @@ def consume_all(
         return out
     finally:
         consumer.close()
+
+
+def batches(settings: Settings, topic: str, sizes: list[int]) -> None:
+    """Create ``topic`` (one partition) and write ``sizes[i]`` records in its
+    i-th record batch (a flush between batches)."""
+    admin = AdminClient(settings.kafka_config())
+    config = {"retention.ms": "-1", "cleanup.policy": "delete"}
+    for future in admin.create_topics([NewTopic(topic, 1, 1, config=config)]).values():
+        future.result(10)
+    # A long linger: each flush sends what was queued as one batch.
+    producer = Producer({**settings.producer_config(), "linger.ms": 1000})
+    for size in sizes:
+        for i in range(size):
+            producer.produce(topic, key=b"k", value=str(i).encode())
+        assert producer.flush(10) == 0

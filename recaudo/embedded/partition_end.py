@@ -1,25 +1,34 @@
-"""The end of a state changelog partition on the embedded broker, read from a fetch.
+"""The end of a partition on the embedded broker, read from a fetch.
 
 Tansu answers ListOffsets with the last record batch's base offset + 1, not
 the last offset + 1: after a batch of n records the end of a partition reads
-n - 1 short. Its Fetch answers carry the right high watermark.
+n - 1 short. Its Fetch answers carry the right high watermark. Against the
+embedded broker, whatever needs the true end reads it from a fetch at the
+listed end - 1 (the last batch's first record) until the broker reports the
+end of the partition: one short fetch for any number of partitions.
 
-quixstreams reads the end of each changelog partition with ListOffsets when a
-stream processor is assigned the partition, and compares the RocksDB store's
-recorded changelog offset with it: a store at or past that end is refused
-(``InvalidStoreChangelogOffset``: every restart of a worker whose last
-changelog batch held several records failed, so a supervised worker
-crash-looped), and a store behind it by records of the last batch would not
-recover them. Against the embedded broker a stream processor therefore reads
-each changelog end from a fetch at the listed end - 1 (the last batch's first
-record) until the broker reports the end of the partition: one short fetch per
-changelog partition, at assignment only. Real Kafka clusters do not need it.
+Who needs it:
+
+* stream processors, for their changelogs: quixstreams reads a changelog's
+  end when a processor is assigned the partition and compares the RocksDB
+  store's recorded changelog offset with it. A store at or past that end is
+  refused (``InvalidStoreChangelogOffset``: every restart of a worker whose
+  last changelog batch held several records failed, so a supervised worker
+  crash-looped), and a store behind it by records of the last batch would not
+  recover them (:func:`read_changelog_ends_by_fetch`);
+* the consumer-lag probe (the dashboard, and the demo, which waits for lag 0
+  before it reports): a group with records left in a partition's last batch
+  read as caught up;
+* ``recaudo rebuild``, which replays each input partition to its end.
+
+Real Kafka clusters do not need it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -31,6 +40,8 @@ CHANGELOG_PREFIX = "changelog__"
 #: The embedded broker answers a fetch when its wait runs out (see quirks).
 FETCH_WAIT_MS = 10
 
+Partition = tuple[str, int]
+
 
 class WatermarkSource(Protocol):
     def get_watermark_offsets(
@@ -41,12 +52,12 @@ class WatermarkSource(Protocol):
 class FetchedEnds:
     """Reads where partitions end from a fetch, with a consumer of its own
     (assigned, never in a group, never committing), made at the first
-    question; :meth:`close` it when done."""
+    question; :meth:`close` it when done. Not thread-safe."""
 
     def __init__(self, kafka_config: dict[str, Any]) -> None:
         self._config = {
             **kafka_config,
-            "group.id": "recaudo.changelog-end",  # required by the client, never joined
+            "group.id": "recaudo.partition-end",  # required by the client, never joined
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "enable.partition.eof": True,
@@ -57,33 +68,44 @@ class FetchedEnds:
     def end(self, topic: str, partition: int, listed: int, timeout_s: float = 10.0) -> int:
         """The offset after the last record of ``topic[partition]``, whose
         ListOffsets end was ``listed``."""
-        if listed <= 0:
-            return listed  # empty: nothing to be short of
+        return self.ends({(topic, partition): listed}, timeout_s)[(topic, partition)]
+
+    def ends(
+        self, listed: Mapping[Partition, int], timeout_s: float = 10.0
+    ) -> dict[Partition, int]:
+        """:meth:`end` of each partition, from one read of them all."""
+        out = dict(listed)
+        pending = {key for key, end in listed.items() if end > 0}  # empty: nothing to be short of
+        if not pending:
+            return out
         if self._consumer is None:
             self._consumer = Consumer(self._config)
         consumer = self._consumer
-        consumer.assign([TopicPartition(topic, partition, listed - 1)])
+        consumer.assign([TopicPartition(t, p, listed[(t, p)] - 1) for t, p in sorted(pending)])
         try:
             deadline = time.monotonic() + timeout_s
-            while (left := deadline - time.monotonic()) > 0:
+            while pending and (left := deadline - time.monotonic()) > 0:
                 msg = consumer.poll(min(left, 1.0))
                 if msg is None:
                     continue
                 error = msg.error()
                 if error is None:
-                    continue  # a record of the last batch: the end is past it
-                if error.code() == KafkaError._PARTITION_EOF:
-                    end: int = msg.offset()
-                    if end != listed:
-                        log.debug("%s[%d] ends at %d, listed at %d", topic, partition, end, listed)
-                    return end
-                raise RuntimeError(f"reading the end of {topic}[{partition}]: {error.str()}")
+                    continue  # a record of a last batch: that end is past it
+                topic, partition = msg.topic(), msg.partition()
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"reading the end of {topic}[{partition}]: {error.str()}")
+                key = (topic or "", partition if partition is not None else -1)
+                if key in pending:
+                    pending.discard(key)
+                    out[key] = msg.offset()
         finally:
             consumer.unassign()
-        raise TimeoutError(
-            f"the broker did not report the end of {topic}[{partition}] within {timeout_s} s; "
-            "is it overloaded or gone?"
-        )
+        if pending:
+            raise TimeoutError(
+                f"the broker did not report the end of {sorted(pending)} within {timeout_s} s; "
+                "is it overloaded or gone?"
+            )
+        return out
 
     def close(self) -> None:
         if self._consumer is not None:

@@ -1,4 +1,4 @@
-"""Changelog ends read from a fetch, on the real embedded broker."""
+"""Partition ends read from a fetch, on the real embedded broker."""
 
 from __future__ import annotations
 
@@ -6,32 +6,18 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, TopicPartition
 from quixstreams.kafka import BaseConsumer
 
-from recaudo.embedded.changelog_end import (
+from recaudo.embedded.partition_end import (
     CHANGELOG_PREFIX,
     FetchedEnds,
     read_changelog_ends_by_fetch,
 )
 from recaudo.settings import Settings
+from tests.integration.kafka_io import batches
 
 pytestmark = pytest.mark.integration
-
-
-def batches(settings: Settings, topic: str, sizes: list[int]) -> None:
-    """``sizes[i]`` records in the i-th batch (a flush between batches)."""
-    admin = AdminClient(settings.kafka_config())
-    config = {"retention.ms": "-1", "cleanup.policy": "delete"}
-    for future in admin.create_topics([NewTopic(topic, 1, 1, config=config)]).values():
-        future.result(10)
-    # A long linger: each flush sends what was queued as one batch.
-    producer = Producer({**settings.producer_config(), "linger.ms": 1000})
-    for size in sizes:
-        for i in range(size):
-            producer.produce(topic, key=b"k", value=str(i).encode())
-        assert producer.flush(10) == 0
 
 
 @pytest.fixture
@@ -84,3 +70,17 @@ def test_only_changelog_ends_are_read_from_a_fetch(
     assert consumer.get_watermark_offsets(TopicPartition(changelog, 0), timeout=10) == (0, 7)
     assert consumer.get_watermark_offsets(TopicPartition(other, 0), timeout=10) == listed[other]
     consumer.close()
+
+
+def test_many_partitions_are_read_at_once(
+    kafka_settings: Settings, ends: FetchedEnds, consumer: Consumer
+) -> None:
+    first, second, empty = (f"{kafka_settings.topic_prefix}.{n}" for n in ("a", "b", "c"))
+    batches(kafka_settings, first, [5, 2])
+    batches(kafka_settings, second, [3, 3, 3])
+    batches(kafka_settings, empty, [])
+    listed = {
+        (t, 0): consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=10)[1]
+        for t in (first, second, empty)
+    }
+    assert ends.ends(listed) == {(first, 0): 7, (second, 0): 9, (empty, 0): 0}
