@@ -35,10 +35,9 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from bench.harness import bench_settings
-from recaudo.cloudevents import ce_headers
 from recaudo.events import CHANNELS, DebtEvent, DebtorProfile, Event
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer, topic_for
+from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 
@@ -86,13 +85,7 @@ def setup_events(debtors: int) -> list[Event]:
     return out
 
 
-Encoded = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
-
-
-def encode(producer: RecaudoProducer, event: DebtEvent) -> Encoded:
-    topic = topic_for(producer.topics, event)
-    value = producer.serde.serialize(topic, event)
-    return topic, event.debtor_id.encode(), value, ce_headers(event, producer.settings.source)
+Encoded = tuple[str, str, bytes, list[tuple[str, bytes]]]
 
 
 def load(
@@ -128,9 +121,9 @@ def load(
                         "due_date": date(2026, 11, 17),
                     },
                 )
-                plan.append((d, encode(producer, event)))
+                plan.append((d, producer.encode(event)))
             else:
-                plan.append((None, encode(producer, days_past_due(rng, debtors))))
+                plan.append((None, producer.encode(days_past_due(rng, debtors))))
         # Connected, with its producer id, before the clock starts: else the
         # first triggers carry the producer's start-up.
         producer.publish(days_past_due(rng, debtors))
@@ -143,7 +136,7 @@ def load(
                 time.sleep(pause)
             if trigger is not None:
                 sent[trigger] = time.monotonic()
-            producer.produce_raw(topic, key, value, headers)
+            producer.produce_raw(topic, key.encode(), value, headers)
     return start
 
 

@@ -104,16 +104,27 @@ class RecaudoProducer:
         if span is not None:
             telemetry.sent(span, err, msg)
 
-    def publish(self, event: Envelope, topic: str | None = None, key: str | None = None) -> None:
-        """Queue one event; delivery is confirmed by :meth:`flush`."""
+    def encode(
+        self, event: Envelope, topic: str | None = None, key: str | None = None
+    ) -> tuple[str, str, bytes, list[tuple[str, bytes]]]:
+        """(topic, key, value, CloudEvents headers) of ``event`` as
+        :meth:`publish` sends it; the topic by record, the key its debtor."""
         topic = topic or topic_for(self.topics, event)
         if key is None:
             if not isinstance(event, Event):
                 raise TypeError(f"{type(event).__name__} has no debtor_id: pass key=")
             key = event.debtor_id
-        value = self.serde.serialize(topic, event)
+        return (
+            topic,
+            key,
+            self.serde.serialize(topic, event),
+            ce_headers(event, self.settings.source),
+        )
+
+    def publish(self, event: Envelope, topic: str | None = None, key: str | None = None) -> None:
+        """Queue one event; delivery is confirmed by :meth:`flush`."""
+        topic, key, value, headers = self.encode(event, topic, key)
         event_id = str(event.event_id)
-        headers = ce_headers(event, self.settings.source)
         if not self.traced:
             telemetry.inject(headers)
             self._produce(topic, key.encode(), value, headers, event_id)

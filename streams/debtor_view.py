@@ -414,7 +414,7 @@ class Folder:
             if len(self._held) > MAX_HELD:
                 self._write(self._held.pop(next(iter(self._held))))
         try:
-            return self._step(held, event, state)
+            return self._step(held, event)
         except Exception:
             self._redo(held)
             raise
@@ -449,8 +449,8 @@ class Folder:
         else:
             held.state = state
 
-    def _step(self, held: Held, event: Event, state: State[Any, Any]) -> Processed:
-        current = held.state
+    def _step(self, held: Held, event: Event) -> Processed:
+        current, store = held.state, held.store
         wake = isinstance(event, Timer)
         # The clock is read only when something needs it: never for a duplicate.
         now: datetime | None = None
@@ -473,7 +473,7 @@ class Folder:
         if self.orchestrator is not None:
             now = now or self.clock.now()
             if held.orch_raw is _UNREAD:
-                held.orch_raw = state.get(ORCH_KEY)
+                held.orch_raw = store.get(ORCH_KEY)
             orch_raw = cast(bytes | None, held.orch_raw)
             orch = (
                 OrchestrationState.decode(orch_raw)
@@ -486,7 +486,7 @@ class Folder:
             if orch_raw is not None or not orch.is_empty():
                 encoded = orch.encode()
                 if encoded != orch_raw:
-                    state.set(ORCH_KEY, encoded)
+                    store.set(ORCH_KEY, encoded)
                     held.orch_raw = encoded
             next_due = orch.next_due()
         if self.timers:
@@ -495,13 +495,13 @@ class Folder:
                 ms = to_ms(view_wake)
                 next_due = ms if next_due is None else min(next_due, ms)
             if held.timer_raw is _UNREAD:
-                held.timer_raw = state.get(TIMER_KEY)
+                held.timer_raw = store.get(TIMER_KEY)
             published = cast(bytes | None, held.timer_raw)
             encoded_due = _NO_TIMER if next_due is None else str(next_due).encode()
             # After a wake-up the timer service has forgotten this debtor:
             # always tell it again.
             if wake or encoded_due != (published if published is not None else _NO_TIMER):
-                state.set(TIMER_KEY, encoded_due)
+                store.set(TIMER_KEY, encoded_due)
                 held.timer_raw = encoded_due
                 out.timer, out.timer_changed = next_due, True
         return out

@@ -26,14 +26,11 @@ Real Kafka clusters do not need it.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-log = logging.getLogger(__name__)
 
 #: quixstreams names its changelog topics ``changelog__<group>--<topic>--<store>``.
 CHANGELOG_PREFIX = "changelog__"

@@ -67,9 +67,11 @@ def test_only_changelog_ends_are_read_from_a_fetch(
 
     read_changelog_ends_by_fetch(consumer, ends)
 
-    assert consumer.get_watermark_offsets(TopicPartition(changelog, 0), timeout=10) == (0, 7)
-    assert consumer.get_watermark_offsets(TopicPartition(other, 0), timeout=10) == listed[other]
-    consumer.close()
+    try:
+        assert consumer.get_watermark_offsets(TopicPartition(changelog, 0), timeout=10) == (0, 7)
+        assert consumer.get_watermark_offsets(TopicPartition(other, 0), timeout=10) == listed[other]
+    finally:
+        consumer.close()
 
 
 def test_many_partitions_are_read_at_once(
