@@ -426,6 +426,16 @@ def test_snapshot_ids_follow_the_state() -> None:
     assert second.occurred_at == at(1) and second.source == "recaudo.view"
 
 
+def test_snapshots_of_one_version_with_different_content_have_different_ids() -> None:
+    state, _ = run([opened(), missed(1, 0)])
+    before = snapshot(state, DEBTOR)
+    tick(state, at(31).replace(hour=0, minute=1))  # ages the debt: no new fact
+    after = snapshot(state, DEBTOR)
+    assert after.version == before.version
+    assert after.accounts[0].days_past_due != before.accounts[0].days_past_due
+    assert after.event_id != before.event_id
+
+
 def test_an_event_for_another_debtor_is_refused() -> None:
     state, _ = run([opened()])
     other = opened().model_copy(update={"debtor_id": "D-2"})
