@@ -4,12 +4,13 @@ attributes directly.
 Every output recaudo writes goes through one of these: the view's snapshots
 (one per changed debtor per checkpoint), contact decisions, dispatch commands,
 timers, derived events. fastavro writes a record from a dict, so each output
-paid ``model_dump`` first (~14 µs for a debtor view) and then fastavro's
-generic walk of the schema (~27 µs, most of it resolving unions); together
-about a third of the view processor's time under load. A function generated
-once per record from its schema writes the same bytes from the model's
-attributes with no intermediate dict (``tests/unit/test_avro_writer.py``
-checks byte equality with fastavro over every record type).
+paid ``model_dump`` first and then fastavro's generic walk of the schema: 29
+µs for a debtor view, and encoding snapshots alone took about a tenth of the
+view + orchestrator processor's time under load (py-spy, 2,000 events/s). A
+function generated once per record from its schema writes the same bytes
+from the model's attributes with no intermediate dict, 7.4 µs for that view
+(``bench/serde_bench.py``; ``tests/unit/test_avro_writer.py`` checks byte
+equality with fastavro over every record type).
 
 Supported: every type the catalogue uses: null, boolean, int, long, float,
 double, string, bytes, enum, array, map, record, the logical types uuid, date
@@ -20,6 +21,7 @@ and timestamp-millis, and unions of ``null`` with one type or of records
 
 from __future__ import annotations
 
+import keyword
 import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -118,8 +120,9 @@ class _Compiler:
         inner = full.rsplit(".", 1)[0] if "." in full else None
         lines = [f"def {name}(v, out):"]
         for field in schema["fields"]:
-            var = self._fresh("x")
-            lines.append(f"    {var} = v.{field['name']}")
+            var, attr = self._fresh("x"), field["name"]
+            read = f"getattr(v, {attr!r})" if keyword.iskeyword(attr) else f"v.{attr}"
+            lines.append(f"    {var} = {read}")
             self._emit(lines, var, field["type"], inner, "    ")
         if len(lines) == 1:
             lines.append("    pass")

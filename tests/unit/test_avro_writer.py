@@ -59,6 +59,7 @@ EVERYTHING = {
     "namespace": "test.v1",
     "fields": [
         {"name": "flag", "type": "boolean"},
+        {"name": "from", "type": "string"},  # a Python keyword
         {"name": "small", "type": "int"},
         {"name": "big", "type": "long"},
         {"name": "f", "type": "float"},
@@ -95,7 +96,7 @@ def everything(draw: st.DrawFn) -> SimpleNamespace:
             st.text().map(lambda s: SimpleNamespace(s=s, avro_name="Other")),
         )
     )
-    return SimpleNamespace(
+    value = SimpleNamespace(
         flag=draw(st.booleans()),
         small=draw(INTS),
         big=draw(LONGS),
@@ -118,6 +119,8 @@ def everything(draw: st.DrawFn) -> SimpleNamespace:
             | st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC))
         ),
     )
+    setattr(value, "from", draw(st.text(max_size=10)))
+    return value
 
 
 def as_dict(value: SimpleNamespace) -> dict[str, Any]:
