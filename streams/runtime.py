@@ -191,11 +191,10 @@ class StreamProcessor:
             on_processing_error=self._on_processing_error,
             loglevel=settings.log_level,
             processing_guarantee="at-least-once",
-            # Time-aligned inputs (concatenated, see read_in_arrival_order)
-            # are read in batches; each batch read waits until it is full or
-            # this passes, so it bounds the latency a message sees before it
-            # is processed (quixstreams' default of 1 s made seconds of
-            # event-to-dispatch). Otherwise a poll returns at the first message.
+            # Concatenated inputs are read in batches and merged in timestamp
+            # order; each batch read waits until it is full or this passes, so
+            # it bounds the latency a message sees before it is processed
+            # (quixstreams' default of 1 s made seconds of event-to-dispatch).
             consumer_poll_timeout=0.02,
             on_message_processed=self._counted(on_processed),
         )
@@ -260,28 +259,6 @@ class StreamProcessor:
                 extra_config=spec.config,
             ),
         )
-
-    def read_in_arrival_order(self) -> None:
-        """Process concatenated inputs as they arrive, not merged in timestamp
-        order. Call once the topology is built (``concat`` asks for the merge).
-
-        quixstreams time-aligns concatenated topics: it reads batches into a
-        buffer per partition and hands out the message with the smallest
-        timestamp of its partition number, waiting for any input whose end it
-        does not know yet. Windows and joins need that; a processor whose
-        result does not depend on the order of its inputs only pays for it:
-        each batch read waits out the poll timeout unless 10,000 messages are
-        there, and every message goes through the buffer in Python. For the
-        view + orchestrator at 1,000 events/s, event to dispatch went from
-        p50 66-68 ms to 29-37 ms (bench/orchestration_bench.py).
-        """
-        registry = self.app._dataframe_registry
-        if not isinstance(getattr(registry, "_requires_time_alignment", None), bool):
-            raise RuntimeError(
-                "this quixstreams version keeps its time-alignment switch elsewhere: "
-                "StreamProcessor.read_in_arrival_order needs updating for it"
-            )
-        registry._requires_time_alignment = False
 
     def run(self) -> None:
         log.info("stream processor %s starting (group %s)", self.name, self.group)
