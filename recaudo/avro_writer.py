@@ -82,6 +82,8 @@ class _Compiler:
             "_pack_double": struct.Struct("<d").pack,
             "_EPOCH_DAY": _EPOCH_DAY,
         }
+        #: constants holding union tables (they name their branch functions)
+        self.unions: list[str] = []
         self._temp = 0
 
     def _fresh(self, prefix: str) -> str:
@@ -227,6 +229,7 @@ class _Compiler:
                 for i, b in others
             },
         )
+        self.unions.append(table)
         tag, fn = self._fresh("u"), self._fresh("f")
         lines.append(f"{ind}{tag}, {fn} = {table}[{var}.avro_name]")
         lines.append(f"{ind}out += {tag}")
@@ -239,11 +242,10 @@ def compile_encoder(schema: dict[str, Any], header: bytes = b"") -> Encoder:
     compiler = _Compiler()
     top = compiler.record(schema, schema.get("namespace"))
     namespace: dict[str, Any] = dict(compiler.constants)
-    # Union tables name their branch functions; bind them after exec.
     exec("\n\n".join(compiler.sources), namespace)
-    for name, value in compiler.constants.items():
-        if name.startswith("_union"):
-            namespace[name] = {k: (i, namespace[fn]) for k, (i, fn) in value.items()}
+    # Union tables name their branch functions: bind the functions now defined.
+    for name in compiler.unions:
+        namespace[name] = {k: (i, namespace[fn]) for k, (i, fn) in namespace[name].items()}
     write = namespace[top]
 
     def encode(model: Any) -> bytes:

@@ -168,7 +168,10 @@ class AvroRecord(BaseModel):
         return obj
 
     def to_avro(self) -> dict[str, Any]:
-        """The dict fastavro writes (logical types left to fastavro)."""
+        """The dict fastavro writes (logical types left to fastavro): for the
+        reference paths (``Serde.serialize_with_confluent``,
+        ``serde.fastavro_body``); recaudo's own outputs are written by
+        :mod:`recaudo.avro_writer` from the attributes."""
         return self.model_dump()
 
     @classmethod

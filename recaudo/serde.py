@@ -35,6 +35,15 @@ def parsed_schema(record: str) -> Any:
     return fastavro.parse_schema(schema_json(record))
 
 
+def fastavro_body(record: Envelope) -> bytes:
+    """The record's Avro body written by fastavro from ``model_dump``: the
+    generic path the compiled encoders replace, kept as the reference tests
+    and ``bench/serde_bench.py`` measure them against."""
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, parsed_schema(record.avro_name), record.to_avro())
+    return out.getvalue()
+
+
 class DeadLetterError(Exception):
     """A message that cannot become an event: it belongs in the DLQ.
 

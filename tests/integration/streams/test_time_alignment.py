@@ -16,3 +16,4 @@ def test_the_view_and_orchestrator_read_their_inputs_time_aligned(topics_ready: 
         assert view.processor.app._dataframe_registry.requires_time_alignment
     finally:
         view.sink.close()
+        view.processor.dead_letters.close()
