@@ -294,14 +294,17 @@ _UNREAD: Final = object()
 
 @dataclass(slots=True)
 class Held:
-    """One debtor's view state between two checkpoints, decoded once."""
+    """One debtor's view state, decoded once and kept across checkpoints."""
 
     state: DebtorState | None
-    #: the debtor's store (bound to this checkpoint's transaction)
+    #: the debtor's store (bound to the current checkpoint's transaction:
+    #: rebound at every message)
     store: State[Any, Any]
-    #: the stored bytes it was decoded from (None: new to the store)
+    #: the store partition it was read from (see :func:`_partition_of`)
+    partition: object
+    #: the stored bytes of ``state`` before ``applied`` (None: new to the store)
     raw: bytes | None
-    #: what was folded in since, in order: events, and the ``now`` of
+    #: what was folded in since ``raw``, in order: events, and the ``now`` of
     #: wake-ups; redone from ``raw`` should a later step fail halfway
     applied: list[Event | datetime] = field(default_factory=list)
     #: the store's orchestration and timer values as last read or written
@@ -311,8 +314,20 @@ class Held:
     timer_raw: object = _UNREAD
 
 
-#: Debtors held decoded between checkpoints at most; past it the oldest is
-#: written back early (memory stays bounded whatever the checkpoint interval).
+def _partition_of(state: State[Any, Any]) -> object:
+    """The store partition behind a key's ``State``. quixstreams opens a new
+    partition object each time it assigns the partition (a rebalance, a
+    recovery from the changelog): a held debtor read from another one may
+    be stale, another worker having changed it meanwhile. (Private
+    attributes: tests/unit/streams/test_held_state.py fails should they
+    change.)"""
+    transaction = getattr(state, "_transaction", None)
+    return getattr(transaction, "_partition", None)
+
+
+#: Debtors held decoded at most (least recently used dropped first, written
+#: back if changed): the memory bound whatever the checkpoint interval.
+#: About 9 KiB each with a month of contacts (~90 MB at the bound).
 MAX_HELD = 10_000
 #: Steps folded into a held debtor before it is written back early (bounds
 #: the redo list).
@@ -326,15 +341,20 @@ class Folder:
     ``orchestrator`` None keeps the view only; ``timers`` False publishes no
     timers (a rebuild, or a test that wants the view of its events only).
 
-    The view's state is write-back: a debtor's state is decoded at its first
-    event after a checkpoint, folded in place by the events that follow, and
-    encoded into the store once, by :meth:`write_back`, which the sink calls
-    at the start of the checkpoint (before quixstreams writes the changelog
-    and commits the offsets): reading, decoding, encoding and writing it
-    per event took about an eighth of the processor's time. A step that
-    fails halfway (it is dead-lettered) leaves the debtor as it was before it.
-    The orchestration state and the published timer are still written to the
-    store at each change, but read from it once a checkpoint.
+    The view's state is write-back: a debtor's state is decoded once, folded
+    in place by the events that follow, and encoded into the store by
+    :meth:`write_back`, which the sink calls at the start of each checkpoint
+    (before quixstreams writes the changelog and commits the offsets):
+    reading, decoding, encoding and writing it per event took about an
+    eighth of the processor's time. Held debtors stay decoded across
+    checkpoints (up to :data:`MAX_HELD`, least recently used dropped first):
+    this worker is the only writer of its partitions' stores, so what it
+    holds is what they hold, until quixstreams reopens a partition (a
+    rebalance: see :func:`_partition_of`) or the processor stops
+    (:meth:`forget`). A step that fails halfway (it is dead-lettered) leaves
+    the debtor as it was before it. The orchestration state and the
+    published timer are written to the store at each change, and read from
+    it once.
     """
 
     def __init__(
@@ -350,7 +370,10 @@ class Folder:
         self.timers = timers
         self.group = group
         self._tracer = telemetry.tracer()
+        #: least recently used first
         self._held: dict[str, Held] = {}
+        #: held debtors with steps not yet written to the store
+        self._dirty: dict[str, Held] = {}
 
     def traced(
         self, event: Event | Skipped, key: str, timestamp: int, headers: Any, state: State[Any, Any]
@@ -406,25 +429,35 @@ class Folder:
     ) -> Processed:
         if isinstance(event, Skipped):
             return _NOTHING  # the view's own derived events, read back
-        held = self._held.get(key)
-        if held is None:
+        held = self._held.pop(key, None)
+        partition = _partition_of(state)
+        if held is None or held.partition is not partition:
+            self._dirty.pop(key, None)  # a partition since lost: not ours to write
             raw = state.get(STATE_KEY)
-            held = Held(DebtorState.decode(raw) if raw is not None else None, state, raw)
-            self._held[key] = held
-            if len(self._held) > MAX_HELD:
+            held = Held(DebtorState.decode(raw) if raw is not None else None, state, partition, raw)
+            if len(self._held) >= MAX_HELD:
                 self._write(self._held.pop(next(iter(self._held))))
+        else:
+            held.store = state
+        self._held[key] = held  # last: the most recently used
         try:
-            return self._step(held, event)
+            return self._step(key, held, event)
         except Exception:
             self._redo(held)
             raise
 
     def write_back(self) -> None:
-        """Encode every held debtor that changed into its store, and forget
-        them all: the next checkpoint's transactions start fresh."""
-        for held in self._held.values():
+        """Encode every held debtor that changed since the last checkpoint
+        into its store (they stay held)."""
+        for held in self._dirty.values():
             self._write(held)
+        self._dirty.clear()
+
+    def forget(self) -> None:
+        """Drop every held debtor (the processor stopped: its stores may
+        change before it runs again)."""
         self._held.clear()
+        self._dirty.clear()
 
     @staticmethod
     def _write(held: Held) -> None:
@@ -449,7 +482,7 @@ class Folder:
         else:
             held.state = state
 
-    def _step(self, held: Held, event: Event) -> Processed:
+    def _step(self, key: str, held: Held, event: Event) -> Processed:
         current, store = held.state, held.store
         wake = isinstance(event, Timer)
         # The clock is read only when something needs it: never for a duplicate.
@@ -464,6 +497,7 @@ class Folder:
         if result.changed or wake:
             held.state = result.state
             held.applied.append(now if now is not None else event)
+            self._dirty[key] = held
             if len(held.applied) >= MAX_APPLIED:
                 self._write(held)
         out = Processed(result.state, result.changed, result.derived)
@@ -602,6 +636,7 @@ class DebtorViewProcessor:
             self.processor.run()
         finally:
             self.running = False
+            self.folder.forget()
             if self.timer_service is not None:
                 self.timer_service.stop()
             self.sink.close()

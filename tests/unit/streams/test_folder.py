@@ -85,7 +85,7 @@ def test_the_store_is_written_at_the_checkpoint_once(folder: Folder) -> None:
     assert (DEBTOR, STATE_KEY) not in store  # held, not yet written
     folder.write_back()
     assert store[(DEBTOR, STATE_KEY)] == folded(events)
-    # After the checkpoint the state is read back from the store.
+    # Still held after the checkpoint: the next one writes what came since.
     more = [dpd(20, when=1, balance=85_000)]
     feed(folder, store, more)
     folder.write_back()
@@ -99,14 +99,28 @@ def test_a_long_burst_is_written_before_the_checkpoint(folder: Folder) -> None:
     assert store[(DEBTOR, STATE_KEY)] == folded(events)
 
 
+def test_held_debtors_are_not_read_again_at_the_next_checkpoint(folder: Folder) -> None:
+    store: dict[tuple[str, str], bytes] = {}
+    reads: list[str] = []
+    for event in history():
+        folder(event, DEBTOR, 0, None, DictState(store, DEBTOR, reads))
+        folder.write_back()
+    assert reads == [STATE_KEY]
+    folder.forget()
+    folder(dpd(20, when=1), DEBTOR, 0, None, DictState(store, DEBTOR, reads))
+    assert reads == [STATE_KEY, STATE_KEY]
+
+
 def test_held_debtors_are_bounded(folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(debtor_view, "MAX_HELD", 2)
     store: dict[tuple[str, str], bytes] = {}
     first = opened()
-    for debtor in ["D-a", "D-b", "D-c"]:
+    for debtor in ["D-a", "D-b", "D-a", "D-c"]:
         event = first.model_copy(update={"debtor_id": debtor, "event_id": uuid.uuid4()})
         folder(event, debtor, 0, None, DictState(store, debtor))
-    assert [key for key, _ in store] == ["D-a"]  # the oldest, written to make room
+    # The least recently used, written to make room.
+    assert [key for key, _ in store] == ["D-b"]
+    assert set(folder._held) == {"D-a", "D-c"}
 
 
 def test_a_step_failing_halfway_leaves_the_debtor_as_before_it(
@@ -154,7 +168,7 @@ def orchestrating() -> Folder:
     return Folder(orchestrator, FixedClock(T), timers=True)
 
 
-def test_orchestration_and_timer_values_are_read_once_a_checkpoint() -> None:
+def test_orchestration_and_timer_values_are_read_once() -> None:
     folder = orchestrating()
     store: dict[tuple[str, str], bytes] = {}
     reads: list[str] = []
@@ -166,13 +180,15 @@ def test_orchestration_and_timer_values_are_read_once_a_checkpoint() -> None:
     assert sorted(reads) == sorted([ORCH_KEY, STATE_KEY, TIMER_KEY])
     folder.write_back()
 
-    # The same events, each in a checkpoint of its own (every value read
-    # from the store), decide the same and leave the same store.
+    # The same events, each in a checkpoint of its own and every value read
+    # back from the store (as after a restart), decide the same and leave the
+    # same store.
     one_by_one = orchestrating()
     again: dict[tuple[str, str], bytes] = {}
     for event, expected in zip(events, outputs, strict=True):
         out = one_by_one(event, DEBTOR, 0, None, DictState(again, DEBTOR))
         one_by_one.write_back()
+        one_by_one.forget()
         assert (out.outputs, out.timer, out.timer_changed) == expected
     assert again == store
     assert {ORCH_KEY, TIMER_KEY} <= {name for _, name in store}
