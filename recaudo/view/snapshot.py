@@ -30,7 +30,6 @@ from recaudo.events import (
     Total,
 )
 from recaudo.view.buckets import worst
-from recaudo.view.contacts import channel_views
 from recaudo.view.derived import SOURCE
 from recaudo.view.ledger import ledger_at
 from recaudo.view.state import DebtorState
@@ -143,7 +142,7 @@ def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
         accounts=accounts,
         promises=promises,
         disputes=disputes,
-        channels=channel_views(state),
+        channels=state.channel_views(),
         last_payment_at=from_ms(last_payment[0]) if last_payment else None,
         last_payment_minor=last_payment[1] if last_payment else None,
         last_payment_currency=last_payment[2] if last_payment else None,

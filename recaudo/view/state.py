@@ -9,8 +9,14 @@ sits outside its section, so time-driven checks read it without decoding.
 
 Sections decode lazily: a decoded state holds the bytes of each section and
 turns one into objects only when it is read, and encoding copies the bytes of
-sections nobody read. An event touches one account or one channel, so the
-processor's decode-apply-encode cycle pays for that section only.
+sections nobody changed since they were last decoded or encoded (read for a
+snapshot, say). An event touches one account or one channel, so encoding pays
+for that section only. A section changes only through
+:meth:`DebtorState.add_account`, :meth:`DebtorState.add_channel` or the
+``profile`` setter, each of which forgets the section's bytes (and, for
+channels and the profile, the channel views built from them): a caller
+changes the facts they return before the state is next encoded, never
+after.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from recaudo.view.facts import AccountFacts, ChannelFacts, Profile
 from recaudo.view.timebase import from_ms
 
 if TYPE_CHECKING:
+    from recaudo.events import ChannelView
     from recaudo.view.contacts import ChannelEngagement
 
 LAYOUT = 1
@@ -56,7 +63,11 @@ class DebtorState:
 
     __slots__ = (
         "_accounts",
+        "_channel_views",
         "_channels",
+        "_clean_accounts",
+        "_clean_channels",
+        "_clean_profile",
         "_profile",
         "_raw_accounts",
         "_raw_channels",
@@ -80,18 +91,29 @@ class DebtorState:
         self._channels: dict[Channel, ChannelFacts] = {}
         #: channel -> framed section (the body starts after _CHANNEL), not decoded yet
         self._raw_channels: dict[Channel, bytes] = {}
+        # The bytes of decoded sections unchanged since decoded or encoded.
+        self._clean_profile: bytes | None = None
+        #: account id -> its section's body
+        self._clean_accounts: dict[str, bytes] = {}
+        #: channel -> framed section
+        self._clean_channels: dict[Channel, bytes] = {}
+        #: the snapshot's channel views, while the profile and channels stay
+        #: as they were (:func:`recaudo.view.contacts.channel_views`)
+        self._channel_views: tuple[ChannelView, ...] | None = None
 
     # --- profile ---------------------------------------------------------------------
 
     @property
     def profile(self) -> Profile | None:
-        if self._raw_profile is not None:
-            self._profile, self._raw_profile = decode_profile(self._raw_profile), None
+        raw = self._raw_profile
+        if raw is not None:
+            self._profile, self._raw_profile, self._clean_profile = decode_profile(raw), None, raw
         return self._profile
 
     @profile.setter
     def profile(self, value: Profile | None) -> None:
-        self._profile, self._raw_profile = value, None
+        self._profile, self._raw_profile, self._clean_profile = value, None, None
+        self._channel_views = None
 
     def profile_key(self) -> tuple[int, int] | None:
         """(event time, tie) of the profile held, without decoding it."""
@@ -106,11 +128,14 @@ class DebtorState:
         facts = self._accounts.get(account_id)
         if facts is None and account_id in self._raw_accounts:
             wake_at, framed, body = self._raw_accounts.pop(account_id)
+            self._clean_accounts[account_id] = framed[body:]
             facts = self._accounts[account_id] = decode_account(framed[body:], wake_at)
         return facts
 
     def add_account(self, account_id: str) -> AccountFacts:
+        """The account's facts, to change (new ones if it has none)."""
         facts = self.account(account_id)
+        self._clean_accounts.pop(account_id, None)
         if facts is None:
             facts = self._accounts[account_id] = AccountFacts()
         return facts
@@ -134,12 +159,15 @@ class DebtorState:
     def channel(self, channel: Channel) -> ChannelFacts | None:
         facts = self._channels.get(channel)
         if facts is None and channel in self._raw_channels:
-            framed = self._raw_channels.pop(channel)
+            framed = self._clean_channels[channel] = self._raw_channels.pop(channel)
             facts = self._channels[channel] = decode_channel(framed[_CHANNEL.size :])
         return facts
 
     def add_channel(self, channel: Channel) -> ChannelFacts:
+        """The channel's facts, to change (new ones if it has none)."""
         facts = self.channel(channel)
+        self._clean_channels.pop(channel, None)
+        self._channel_views = None
         if facts is None:
             facts = self._channels[channel] = ChannelFacts()
         return facts
@@ -177,16 +205,32 @@ class DebtorState:
 
         return engagement(self)
 
+    def channel_views(self) -> list[ChannelView]:
+        """The snapshot's channel views (:func:`recaudo.view.contacts.channel_views`),
+        remembered until the profile or a channel changes: most events
+        change neither."""
+        if self._channel_views is None:
+            from recaudo.view.contacts import channel_views
+
+            self._channel_views = tuple(channel_views(self))
+        return list(self._channel_views)
+
     def assign(self, other: DebtorState) -> None:
         """Become ``other``, keeping this object's identity (others hold it)."""
         for name in DebtorState.__slots__:
             setattr(self, name, getattr(other, name))
 
     def encode(self) -> bytes:
+        """The state's bytes. Each section changed since the last encode (or
+        decode) is encoded; the others are copied."""
         if self._raw_profile is not None:
             profile = self._raw_profile
+        elif self._clean_profile is not None:
+            profile = self._clean_profile
+        elif self._profile is not None:
+            profile = self._clean_profile = encode_profile(self._profile)
         else:
-            profile = encode_profile(self._profile) if self._profile is not None else b""
+            profile = b""
         account_ids = sorted([*self._accounts, *self._raw_accounts])
         channels = [c for c in CHANNELS if c in self._channels or c in self._raw_channels]
         out = [
@@ -202,15 +246,22 @@ class DebtorState:
             if facts is None:
                 out.append(self._raw_accounts[account_id][1])
             else:
-                raw = encode_account(facts)
+                raw = self._clean_accounts.get(account_id)
+                if raw is None:
+                    raw = self._clean_accounts[account_id] = encode_account(facts)
+                # wake_at sits outside the section: always the current one.
                 out += [text(account_id), _ACCOUNT.pack(facts.wake_at, len(raw)), raw]
         for channel in channels:
             c = self._channels.get(channel)
             if c is None:
                 out.append(self._raw_channels[channel])
             else:
-                raw = encode_channel(c)
-                out += [_CHANNEL.pack(CHANNELS.index(channel), len(raw)), raw]
+                framed = self._clean_channels.get(channel)
+                if framed is None:
+                    raw = encode_channel(c)
+                    framed = _CHANNEL.pack(CHANNELS.index(channel), len(raw)) + raw
+                    self._clean_channels[channel] = framed
+                out.append(framed)
         return b"".join(out)
 
     @classmethod

@@ -175,3 +175,33 @@ def test_every_snapshot_validates_as_it_is(events: list[Event]) -> None:
         state = apply(state, event).state
         view = snapshot(state, DEBTOR)
         assert DebtorView.model_validate(view.model_dump()) == view
+
+
+@fast(150)
+@given(events=histories(), data=st.data())
+def test_a_state_kept_across_snapshots_and_encodings_is_that_of_its_events(
+    events: list[Event], data: st.DataObject
+) -> None:
+    # The view processor keeps a debtor's state for long, snapshotting,
+    # encoding and decoding it between events; whatever it did, the bytes and
+    # the snapshot are those of the same events folded in one go.
+    state: DebtorState | None = None
+    for i, event in enumerate(events):
+        state = apply(state, event).state
+        for action in data.draw(
+            st.lists(st.sampled_from(["snapshot", "encode", "decode", "check"]), max_size=3)
+        ):
+            if action == "snapshot":
+                snapshot(state, DEBTOR)
+            elif action == "encode":
+                state.encode()
+            elif action == "decode":
+                state = DebtorState.decode(state.encode())
+            else:
+                straight, _ = run(events[: i + 1])
+                assert state.encode() == straight.encode()
+                assert snapshot(state, DEBTOR) == snapshot(straight, DEBTOR)
+    if state is not None:
+        straight, _ = run(events)
+        assert state.encode() == straight.encode()
+        assert snapshot(state, DEBTOR) == snapshot(straight, DEBTOR)
