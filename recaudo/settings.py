@@ -199,6 +199,15 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the timer service looks for debtors whose timers came due.",
     )
+    view_held_debtors: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Debtors the view + orchestrator worker keeps decoded in memory between "
+            "checkpoints, least recently used dropped first (6-15 KiB each): one seen again "
+            "while held is not read and decoded from the state store again."
+        ),
+    )
 
     # --- providers -----------------------------------------------------------
     provider_timeout_s: float = Field(

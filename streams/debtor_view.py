@@ -325,9 +325,9 @@ def _partition_of(state: State[Any, Any]) -> object:
     return getattr(transaction, "_partition", None)
 
 
-#: Debtors held decoded at most (least recently used dropped first, written
-#: back if changed): the memory bound whatever the checkpoint interval.
-#: About 9 KiB each with a month of contacts (~90 MB at the bound).
+#: Debtors held decoded at most unless told (``Settings.view_held_debtors``):
+#: least recently used dropped first, written back if changed. About 6 KiB
+#: each with a profile and a debt, 15 KiB with a month of contacts.
 MAX_HELD = 10_000
 #: Steps folded into a held debtor before it is written back early (bounds
 #: the redo list).
@@ -347,7 +347,7 @@ class Folder:
     (before quixstreams writes the changelog and commits the offsets):
     reading, decoding, encoding and writing it per event took about an
     eighth of the processor's time. Held debtors stay decoded across
-    checkpoints (up to :data:`MAX_HELD`, least recently used dropped first):
+    checkpoints (up to ``max_held``, least recently used dropped first):
     this worker is the only writer of its partitions' stores, so what it
     holds is what they hold, until quixstreams reopens a partition (a
     rebalance: see :func:`_partition_of`) or the processor stops
@@ -364,7 +364,11 @@ class Folder:
         *,
         timers: bool,
         group: str | None = None,
+        max_held: int = MAX_HELD,
     ) -> None:
+        if max_held < 1:
+            raise ValueError(f"max_held must be at least 1, got {max_held}")
+        self.max_held = max_held
         self.orchestrator = orchestrator
         self.clock = clock
         self.timers = timers
@@ -435,7 +439,7 @@ class Folder:
             self._dirty.pop(key, None)  # a partition since lost: not ours to write
             raw = state.get(STATE_KEY)
             held = Held(DebtorState.decode(raw) if raw is not None else None, state, partition, raw)
-            if len(self._held) >= MAX_HELD:
+            if len(self._held) >= self.max_held:
                 self._write(self._held.pop(next(iter(self._held))))
         else:
             held.store = state
@@ -584,6 +588,7 @@ class DebtorViewProcessor:
             self.clock,
             timers=timers,
             group=self.processor.group,
+            max_held=settings.view_held_debtors,
         )
         dsn = settings.database_dsn() if settings.database_url is not None else None
         self.sink = DebtorViewSink(

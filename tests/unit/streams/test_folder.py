@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 import recaudo.view.reducer as reducer
-import streams.debtor_view as debtor_view
 from recaudo.events import Event
 from recaudo.orchestration.clock import FixedClock
 from recaudo.settings import Settings
@@ -111,8 +110,8 @@ def test_held_debtors_are_not_read_again_at_the_next_checkpoint(folder: Folder) 
     assert reads == [STATE_KEY, STATE_KEY]
 
 
-def test_held_debtors_are_bounded(folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(debtor_view, "MAX_HELD", 2)
+def test_held_debtors_are_bounded() -> None:
+    folder = Folder(None, FixedClock(T), timers=False, max_held=2)
     store: dict[tuple[str, str], bytes] = {}
     first = opened()
     for debtor in ["D-a", "D-b", "D-a", "D-c"]:
