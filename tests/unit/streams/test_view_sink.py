@@ -1,0 +1,41 @@
+"""The view sink writes a debtor's state to the store when its burst is over
+(its snapshot is built), not all at the checkpoint: the checkpoint's pause
+holds only the debtors still settling."""
+
+from __future__ import annotations
+
+import pytest
+
+import streams.debtor_view as debtor_view
+from recaudo.orchestration.clock import FixedClock
+from recaudo.serde import Serde
+from recaudo.settings import Settings
+from streams.debtor_view import STATE_KEY, DebtorViewSink, Folder
+from tests.unit.streams.test_folder import DictState, folded, history
+from tests.unit.view.builders import DEBTOR, T
+
+
+def test_a_settled_debtor_is_written_before_the_checkpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(debtor_view, "COALESCE_S", 0.0)  # every change settles at once
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:9")  # nothing is produced
+    folder = Folder(None, FixedClock(T), timers=False)
+    sink = DebtorViewSink(
+        settings,
+        Serde(settings),
+        publish_views=False,
+        publish_derived=False,
+        dsn=None,
+        write_back=folder.write_back,
+        write_one=folder.write_one,
+    )
+    store: dict[tuple[str, str], bytes] = {}
+    events = history()
+    try:
+        for n, event in enumerate(events, start=1):
+            result = folder(event, DEBTOR, 0, None, DictState(store, DEBTOR))
+            sink.add(result, DEBTOR, 0, [], "debt-events", 0, n)
+            assert store[(DEBTOR, STATE_KEY)] == folded(events[:n])
+    finally:
+        sink.close()
