@@ -356,12 +356,12 @@ class Folder:
     of each checkpoint (before quixstreams writes the changelog and commits
     the offsets): reading, decoding, encoding and writing it per event took
     about an eighth of the processor's time, and writing every changed
-    debtor at the checkpoint a quarter of its pause. Held debtors stay decoded across
-    checkpoints (up to ``max_held``, least recently used dropped first):
-    this worker is the only writer of its partitions' stores, so what it
-    holds is what they hold, until quixstreams reopens a partition (a
-    rebalance: see :func:`_partition_of`) or the processor stops
-    (:meth:`forget`). A step that fails halfway (it is dead-lettered) leaves
+    debtor at the checkpoint a quarter of its pause. Held debtors stay
+    decoded across checkpoints (up to ``max_held``, least recently used
+    dropped first): this worker is the only writer of its partitions'
+    stores, so what it holds is what they hold, until quixstreams reopens a
+    partition (a rebalance: see :func:`_partition_of`) or the processor
+    stops (:meth:`forget`). A step that fails halfway (it is dead-lettered) leaves
     the debtor as it was before it. The orchestration state and the
     published timer are written to the store at each change, and read from
     it once.
