@@ -333,10 +333,9 @@ def _partition_of(state: State[Any, Any]) -> object:
     return getattr(transaction, "_partition", None)
 
 
-#: Debtors held decoded at most unless told (``Settings.view_held_debtors``):
-#: least recently used dropped first, written back if changed. About 6 KiB
-#: each with a profile and a debt, 15 KiB with a month of contacts.
-MAX_HELD = 10_000
+#: Debtors held decoded at most unless told: the ``Settings.view_held_debtors``
+#: default. Least recently used dropped first, written back if changed.
+MAX_HELD: Final[int] = Settings.model_fields["view_held_debtors"].default
 #: Steps folded into a held debtor before it is written back early (bounds
 #: the redo list).
 MAX_APPLIED = 32

@@ -128,8 +128,8 @@ class DebtorState:
         facts = self._accounts.get(account_id)
         if facts is None and account_id in self._raw_accounts:
             wake_at, framed, body = self._raw_accounts.pop(account_id)
-            self._clean_accounts[account_id] = framed[body:]
-            facts = self._accounts[account_id] = decode_account(framed[body:], wake_at)
+            section = self._clean_accounts[account_id] = framed[body:]
+            facts = self._accounts[account_id] = decode_account(section, wake_at)
         return facts
 
     def add_account(self, account_id: str) -> AccountFacts:

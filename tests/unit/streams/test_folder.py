@@ -2,8 +2,8 @@
 store holds after a checkpoint, and a step that fails halfway.
 
 The store is quixstreams' per-key ``State`` reduced to what the step uses
-(get and set), over a dict; the real store is exercised by
-tests/integration/streams.
+(:class:`~tests.unit.streams.builders.DictState`); the real store is
+exercised by test_held_state.py and tests/integration/streams.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 
 import recaudo.view.reducer as reducer
-from recaudo.events import Event
 from recaudo.orchestration.clock import FixedClock
 from recaudo.settings import Settings
-from recaudo.view import DebtorState, apply
 from streams.debtor_view import (
     MAX_APPLIED,
     ORCH_KEY,
@@ -27,54 +25,13 @@ from streams.debtor_view import (
     build_orchestrator,
 )
 from streams.runtime import SKIPPED
-from tests.unit.view.builders import DEBTOR, T, dpd, missed, opened, paid, profile
-
-
-class DictState:
-    """One key's view of a dict store, as quixstreams' State gives it."""
-
-    def __init__(
-        self, store: dict[tuple[str, str], bytes], key: str, reads: list[str] | None = None
-    ) -> None:
-        self._store = store
-        self._key = key
-        self._reads = reads
-
-    def get(self, name: str, default: Any = None) -> Any:
-        if self._reads is not None:
-            self._reads.append(name)
-        return self._store.get((self._key, name), default)
-
-    def set(self, name: str, value: bytes) -> None:
-        self._store[(self._key, name)] = value
-
-
-def folded(events: list[Event]) -> bytes:
-    state: DebtorState | None = None
-    for event in events:
-        state = apply(state, event).state
-    assert state is not None
-    return state.encode()
-
-
-def feed(folder: Folder, store: dict[tuple[str, str], bytes], events: list[Event]) -> None:
-    for event in events:
-        folder(event, event.debtor_id, 0, None, DictState(store, event.debtor_id))
+from tests.unit.streams.builders import DictState, feed, folded, history
+from tests.unit.view.builders import DEBTOR, T, dpd, opened, paid
 
 
 @pytest.fixture
 def folder() -> Folder:
     return Folder(None, FixedClock(T), timers=False)
-
-
-def history() -> list[Event]:
-    return [
-        opened(),
-        profile(-29),
-        missed(1, due=-5, when=-4),
-        dpd(10, when=-1, balance=95_000),
-        paid("P-1", when=0),
-    ]
 
 
 def test_the_store_is_written_at_the_checkpoint_once(folder: Folder) -> None:

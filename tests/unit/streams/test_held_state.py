@@ -13,7 +13,7 @@ from recaudo.events import Event
 from recaudo.orchestration.clock import FixedClock
 from streams.debtor_view import STATE_KEY, Folder
 from streams.runtime import STATE_OPTIONS
-from tests.unit.streams.test_folder import folded
+from tests.unit.streams.builders import folded
 from tests.unit.view.builders import DEBTOR, T, dpd, opened, paid
 
 PARTITION = 0

@@ -11,7 +11,7 @@ from recaudo.orchestration.clock import FixedClock
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.debtor_view import STATE_KEY, DebtorViewSink, Folder
-from tests.unit.streams.test_folder import DictState, folded, history
+from tests.unit.streams.builders import DictState, folded, history
 from tests.unit.view.builders import DEBTOR, T
 
 
