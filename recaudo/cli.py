@@ -317,12 +317,16 @@ def _run_with_health(
     metrics: Callable[[], Mapping[str, float]],
 ) -> None:
     """Run a long-lived service, serving its probes and metrics on ``port`` if given."""
-    from recaudo.health import HealthServer
+    from recaudo.health import HealthServer, PortInUseError
 
     if port is None:
         run()
         return
-    with HealthServer(port, ready, metrics) as health:
+    try:
+        health = HealthServer(port, ready, metrics)
+    except PortInUseError as exc:
+        raise click.ClickException(f"--health-port: {exc.strerror}") from exc
+    with health:
         click.echo(f"health on :{health.port}", err=True)
         run()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +25,10 @@ def metrics_page(
     OpenTelemetry instruments, in the Prometheus text format."""
     lines = [f"{name} {value}\n" for name, value in sorted(metrics.items())]
     return ("".join(lines) + instruments()).encode()
+
+
+class PortInUseError(OSError):
+    """Another process listens on the port a server was told to use."""
 
 
 class HealthServer(Service):
@@ -77,7 +82,16 @@ class HealthServer(Service):
 
         self.ready = ready
         self.metrics = metrics
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUseError(
+                exc.errno,
+                f"port {port} on {host} is in use by another process: "
+                "choose another port, or 0 for any free one",
+            ) from exc
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from recaudo.embedded.broker import free_port
+from recaudo.embedded.ports import free_port
 from recaudo.embedded.supervisor import ProcessSpec
 from recaudo.events import CHANNELS
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recaudo.demo.driver import DemoPlan, DemoStats
-from recaudo.embedded.broker import free_port
+from recaudo.embedded.ports import free_port
 
 __all__ = ["DemoPlan", "DemoStats", "run_demo"]
 

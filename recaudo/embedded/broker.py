@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from recaudo.embedded.ports import free_port
 from recaudo.embedded.supervisor import child_setup
 from recaudo.lifecycle import Service
 
@@ -45,13 +46,6 @@ def tansu_binary() -> Path:
     if not os.access(path, os.X_OK):
         path.chmod(path.stat().st_mode | 0o111)
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:

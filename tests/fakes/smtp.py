@@ -5,7 +5,6 @@ user), ``later@`` gets 451 4.3.0 the first time and is accepted after,
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -14,6 +13,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from recaudo.embedded.ports import free_port
 
 
 @dataclass
@@ -40,12 +41,6 @@ class RecordingHandler:
         assert isinstance(data, bytes)
         self.received.append(message_from_bytes(data))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class FakeSmtp:

@@ -3,7 +3,11 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from recaudo.health import HealthServer
+import click
+import pytest
+
+from recaudo.cli import _run_with_health
+from recaudo.health import HealthServer, PortInUseError
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -63,3 +67,11 @@ def test_metrics_page_shows_the_process_instruments_by_default() -> None:
         'recaudo_events_processed_total{group="recaudo.health-test",'
         'topic="recaudo.debt-events"} 1.0'
     ) in body.splitlines()
+
+
+def test_a_port_in_use_is_named_with_what_to_do() -> None:
+    with HealthServer(0, lambda: True, host="127.0.0.1") as first:
+        with pytest.raises(PortInUseError, match=f"port {first.port} .* in use .* 0 for any"):
+            HealthServer(first.port, lambda: True, host="127.0.0.1")
+        with pytest.raises(click.ClickException, match="--health-port: port"):
+            _run_with_health(lambda: None, first.port, lambda: True, dict)

@@ -101,6 +101,8 @@ class Outcome:
     #: process name -> the partitions it was given
     partitions: dict[str, set[int]] = field(default_factory=dict)
     settled_after_s: float = 0.0
+    #: the end of what `run_up` printed (workers that exited, restarts)
+    log: str = ""
 
     def order_sensitive(self) -> set[str]:
         """Debtors whose outcome depends on the order of their inputs.
@@ -240,6 +242,7 @@ class Pipeline:
         assert code == 0, self.output()
         assert self.outcome is not None
         self.outcome.partitions = self.assigned_partitions()
+        self.outcome.log = self.output()
         return self.outcome
 
     def assigned_partitions(self) -> dict[str, set[int]]:
@@ -311,7 +314,7 @@ def test_two_workers_and_two_replicas_do_what_one_of_each_does(
     # The split was real: every worker and replica was given partitions.
     for name in ("streams-view", *(f"connector-{c}" for c in CHANNELS)):
         halves = [two.partitions.get(f"{name}-{i}", set()) for i in range(2)]
-        assert all(halves), f"{name}: {halves}"
+        assert all(halves), f"{name}: {halves}\n{two.log}"
         assert set.union(*halves) == set(range(PARTITIONS)), f"{name}: {halves}"
         assert one.partitions[f"{name}-0"] == set(range(PARTITIONS))
 
