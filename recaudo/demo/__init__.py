@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recaudo.demo.driver import DemoPlan, DemoStats
-from recaudo.embedded.ports import free_port
+from recaudo.embedded.ports import free_port, is_free
 
 __all__ = ["DemoPlan", "DemoStats", "run_demo"]
 
@@ -39,12 +38,7 @@ EXTERNAL = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SCHEMA_REGISTRY_URL")
 def _dashboard_port(preferred: int) -> int:
     """The configured dashboard port when it is free (a running `recaudo up`
     may hold it), else any free one."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-        except OSError:
-            return free_port()
-    return preferred
+    return preferred if is_free(preferred) else free_port()
 
 
 def _bar(stats: DemoStats, plan: DemoPlan, width: int = 30) -> str:
