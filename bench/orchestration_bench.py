@@ -15,6 +15,10 @@
 The processor runs in a process of its own, as in production (the load and
 the reader would otherwise share its interpreter lock), with its production
 checkpoint interval, so the figures include the pauses checkpoints cause.
+With ``--snapshots publisher`` (the default, as ``recaudo up`` runs it) the view
+publisher runs in a third process and builds the debtor snapshots from the
+states the processor hands on; ``--snapshots inline`` has the processor build
+them itself, for the comparison on the same machine.
 Uses the embedded Tansu broker unless KAFKA_BOOTSTRAP_SERVERS is set.
 """
 
@@ -38,8 +42,9 @@ from bench.harness import bench_settings
 from recaudo.events import CHANNELS, DebtEvent, DebtorProfile, Event
 from recaudo.orchestration import FixedClock
 from recaudo.producer import RecaudoProducer
-from recaudo.settings import Settings
+from recaudo.settings import Settings, ViewSnapshots
 from streams.debtor_view import DebtorViewProcessor
+from streams.view_publisher import ViewPublisher
 
 # A Wednesday, 11:00 in New York: inside Regulation F's hours, so every trigger
 # is a dispatch and the figure is the pipeline's, not the policy's.
@@ -178,10 +183,24 @@ def run_processor(
     processor.run()
     sink = processor.sink
     print(
-        f"processor wrote {sink.snapshots_written:,} snapshots, {sink.derived_written:,} "
+        f"processor wrote {sink.snapshots_written:,} snapshots, {sink.states_written:,} "
+        f"states, {sink.derived_written:,} "
         f"derived events, {sink.decisions_written:,} decisions, "
         f"{sink.dispatches_written:,} dispatches (setup and load)"
     )
+
+
+def run_publisher(settings_fields: dict[str, Any], stop: ProcessEvent) -> None:
+    """The view publisher's own process, as ``recaudo up`` runs it."""
+    publisher = ViewPublisher(Settings(**settings_fields))
+
+    def watch() -> None:
+        stop.wait()
+        publisher.stop()
+
+    threading.Thread(target=watch, daemon=True).start()
+    publisher.run()
+    print(f"publisher wrote {publisher.snapshots_written:,} snapshots (setup and load)")
 
 
 def _increment(counter: c_longlong) -> None:
@@ -195,9 +214,17 @@ def main() -> None:
     parser.add_argument("--debtors", type=int, default=20_000)
     parser.add_argument("--trigger-every", type=int, default=20)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--snapshots",
+        choices=["publisher", "inline"],
+        default="publisher",
+        help="who builds the debtor snapshots (Settings.view_snapshots)",
+    )
     args = parser.parse_args()
+    snapshots: ViewSnapshots = args.snapshots
 
-    with bench_settings("ob", args.partitions) as settings:
+    with bench_settings("ob", args.partitions) as base:
+        settings = base.model_copy(update={"view_snapshots": snapshots})
         setup = setup_events(args.debtors)
         with RecaudoProducer(settings) as producer:
             producer.publish_many(setup)
@@ -209,6 +236,12 @@ def main() -> None:
             target=run_processor, args=(settings.model_dump(), processed, derived, stop_processor)
         )
         processor.start()
+        publisher = None
+        if snapshots == "publisher":
+            publisher = context.Process(
+                target=run_publisher, args=(settings.model_dump(), stop_processor)
+            )
+            publisher.start()
         sent: dict[str, float] = {}
         arrived: dict[str, float] = {}
         stop = threading.Event()
@@ -268,9 +301,11 @@ def main() -> None:
         finally:
             stop.set()
             stop_processor.set()
-            processor.join(60)
-            if processor.is_alive():
-                processor.terminate()
+            for child in (processor, publisher):
+                if child is not None:
+                    child.join(60)
+                    if child.is_alive():
+                        child.terminate()
         reader.join(5)
 
         latencies = sorted((arrived[d] - t) * 1000 for d, t in sent.items() if d in arrived)

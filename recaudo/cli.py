@@ -219,7 +219,7 @@ def topics_list() -> None:
         )
         click.echo(
             f"{t.name:<32} {t.partitions:>3}p  {t.spec.cleanup_policy:<8} {retention:>8}  "
-            f"{t.spec.record:<16} {t.spec.description}"
+            f"{t.spec.record or '(internal)':<16} {t.spec.description}"
         )
 
 
@@ -292,7 +292,14 @@ def streams() -> None:
 
 
 @streams.command("run")
-@click.option("--name", type=click.Choice(["view", "kpis"]), default="view", show_default=True)
+@click.option(
+    "--name",
+    type=click.Choice(["view", "publisher", "kpis"]),
+    default="view",
+    show_default=True,
+    help="view: the debtor view and the orchestrator; publisher: the debtor snapshots "
+    "(debtor-view topic and Postgres) from the view's states; kpis: collection KPIs.",
+)
 @click.option(
     "--health-port",
     type=int,
@@ -305,8 +312,20 @@ def streams_run(name: str, health_port: int | None) -> None:
     _configure_logging(settings)
     from streams.debtor_view import DebtorViewProcessor
     from streams.kpis import KpiProcessor
+    from streams.view_publisher import ViewPublisher
 
-    processor = KpiProcessor(settings) if name == "kpis" else DebtorViewProcessor(settings)
+    processor: DebtorViewProcessor | KpiProcessor | ViewPublisher
+    if name == "kpis":
+        processor = KpiProcessor(settings)
+    elif name == "publisher":
+        import signal
+
+        publisher = processor = ViewPublisher(settings)
+        # quixstreams installs its own handlers for the other two.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: publisher.stop())
+    else:
+        processor = DebtorViewProcessor(settings)
     _run_with_health(processor.run, health_port, lambda: processor.running, processor.metrics)
 
 

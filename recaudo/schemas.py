@@ -71,7 +71,8 @@ def register_all(client: SchemaRegistryClient, topics: Topics) -> dict[str, int]
     Idempotent on a real registry (an identical schema keeps its id).
     """
     ids: dict[str, int] = {}
-    for topic in topics:
+    for topic in topics.avro():
+        assert topic.spec.record is not None
         subject = subject_for(topic.name)
         ids[subject] = client.register_schema(subject, registry_schema(topic.spec.record))
     return ids

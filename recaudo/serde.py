@@ -88,11 +88,17 @@ class Serde:
         self._readers: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._writers: dict[str, tuple[Encoder, str]] = {}
 
+    def _record_of(self, topic: str) -> str:
+        record = self.topics.by_name(topic).spec.record
+        if record is None:
+            raise TypeError(f"{topic} is internal to recaudo and carries no Avro record")
+        return record
+
     def _serializer(self, topic: str) -> AvroSerializer:
         ser = self._serializers.get(topic)
         if ser is None:
             with self._lock:
-                record = self.topics.by_name(topic).spec.record
+                record = self._record_of(topic)
                 ser = AvroSerializer(
                     self.registry,
                     registry_schema(record),
@@ -111,7 +117,7 @@ class Serde:
         de = self._deserializers.get(topic)
         if de is None:
             with self._lock:
-                record = self.topics.by_name(topic).spec.record
+                record = self._record_of(topic)
                 de = AvroDeserializer(
                     self.registry,
                     registry_schema(record),
@@ -139,7 +145,7 @@ class Serde:
         return encode(event)
 
     def _writer(self, topic: str) -> tuple[Encoder, str]:
-        record = self.topics.by_name(topic).spec.record
+        record = self._record_of(topic)
         schema_id = self.schema_ids[subject_for(topic)]
         writer = (encoder_for(record, b"\x00" + schema_id.to_bytes(4, "big")), record)
         self._writers[topic] = writer
@@ -162,7 +168,7 @@ class Serde:
                 raise UnknownSchemaError(
                     f"schema id {schema_id} is not in the registry ({exc.error_message})"
                 ) from exc
-            record = self.topics.by_name(topic).spec.record
+            record = self._record_of(topic)
             parsed_writer = fastavro.parse_schema(json.loads(writer.schema_str))
             same = json.loads(writer.schema_str) == schema_json(record)
             # Resolution against the topic's own schema only when the writer
@@ -205,7 +211,7 @@ class Serde:
     def deserialize(self, topic: str, data: bytes | None) -> Envelope:
         """Wire bytes to a validated event; raises a DeadLetterError subclass."""
         record = self.decode(topic, data)
-        model = RECORD_MODELS[self.topics.by_name(topic).spec.record]
+        model = RECORD_MODELS[self._record_of(topic)]
         try:
             return model.from_avro(record)
         except ValidationError as exc:

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+#: Who builds the debtor snapshots: see ``Settings.view_snapshots``.
+ViewSnapshots = Literal["publisher", "inline"]
 
 DEFAULT_STATE_DIR = Path.home() / ".recaudo"
 
@@ -198,6 +200,16 @@ class Settings(BaseSettings):
         default=1.0,
         gt=0,
         description="How often the timer service looks for debtors whose timers came due.",
+    )
+    view_snapshots: ViewSnapshots = Field(
+        default="publisher",
+        description=(
+            "Who builds the debtor snapshots (debtor-view topic and Postgres). `publisher`: "
+            "the view worker hands each debtor's state to the debtor-states topic and "
+            "`recaudo streams run --name publisher` builds them, off the contact path. "
+            "`inline`: the view worker builds them itself (one process fewer; its decisions "
+            "wait behind the snapshots under load)."
+        ),
     )
     view_held_debtors: int = Field(
         default=10_000,

@@ -24,7 +24,10 @@ class TopicSpec:
     """A topic as the catalogue defines it, before a prefix is applied."""
 
     key: str
-    record: str
+    #: The Avro record every value is (its schema in ``schemas/``: the contract
+    #: with producers and readers in any language); None for a topic only
+    #: recaudo reads, in a compact format of its own (never registered).
+    record: str | None
     description: str
     cleanup_policy: CleanupPolicy = "delete"
     retention_ms: int = 30 * DAY_MS
@@ -70,6 +73,14 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         "debtor-view",
         "DebtorView",
         "The 360-degree view of each debtor (latest per key).",
+        cleanup_policy="compact",
+        retention_ms=-1,
+    ),
+    TopicSpec(
+        "debtor-states",
+        None,
+        "Each debtor's view state once its burst is over, for the view publisher "
+        "(internal: recaudo's compact state format, latest per key).",
         cleanup_policy="compact",
         retention_ms=-1,
     ),
@@ -151,6 +162,10 @@ class Topics:
     def all(self) -> list[Topic]:
         return list(self._topics.values())
 
+    def avro(self) -> list[Topic]:
+        """The topics whose values are Avro records of ``schemas/``."""
+        return [t for t in self._topics.values() if t.spec.record is not None]
+
     def get(self, key: str) -> Topic:
         try:
             return self._topics[key]
@@ -190,6 +205,10 @@ class Topics:
     @property
     def debtor_view(self) -> str:
         return self.name("debtor-view")
+
+    @property
+    def debtor_states(self) -> str:
+        return self.name("debtor-states")
 
     @property
     def timers(self) -> str:

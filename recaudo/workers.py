@@ -31,7 +31,7 @@ DASHBOARD = "dashboard"
 def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]:
     """One spec per process; replicas share a consumer group and split partitions.
 
-    The debtor-view and KPI stream workers, one simulated-provider connector
+    The debtor-view, view-publisher and KPI stream workers, one simulated-provider connector
     per channel, and one dashboard (it only reads: never replicated). Workers
     serve /healthz, /readyz and /metrics on a free port of 127.0.0.1 each.
     """
@@ -39,6 +39,13 @@ def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]
     for i in range(replicas):
         specs.append(
             _spec(f"streams-view-{i}", "streams-view", _recaudo("streams", "run", "--name", "view"))
+        )
+        specs.append(
+            _spec(
+                f"streams-publisher-{i}",
+                "streams-publisher",
+                _recaudo("streams", "run", "--name", "publisher"),
+            )
         )
         specs.append(
             _spec(f"streams-kpis-{i}", "streams-kpis", _recaudo("streams", "run", "--name", "kpis"))

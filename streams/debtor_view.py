@@ -6,9 +6,11 @@ contact decisions, channel responses and timer wake-ups. Per debtor, the compact
 :mod:`recaudo.view` lives in RocksDB (with its changelog topic, so a restarted
 or moved worker recovers it). Each event is folded in by the pure reducer;
 derived events (bucket changes, broken promises, cures) go back to the
-debt-events topic; and at every checkpoint the debtors that changed are
-snapshotted once each (a burst of events makes one snapshot) to the compacted
-debtor-view topic and to Postgres.
+debt-events topic; and each debtor that changed, once its burst is over, is
+handed on once (a burst of events makes one snapshot): as its compact state to
+the debtor-states topic, for the view publisher (:mod:`streams.view_publisher`)
+to snapshot to the compacted debtor-view topic and to Postgres, or snapshotted
+here (``Settings.view_snapshots`` ``inline``).
 
 The orchestrator (:mod:`recaudo.orchestration`) runs in the same step, on the
 same key, with its own state beside the view's: no extra hop between knowing
@@ -37,8 +39,7 @@ from quixstreams.state import State
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.db.view_store import write_views
-from recaudo.events import ContactDecision, DebtEvent, DebtorView, Event, Timer
+from recaudo.events import ContactDecision, DebtEvent, Event, Timer
 from recaudo.instruments import DecisionCounts
 from recaudo.orchestration import (
     Clock,
@@ -51,13 +52,14 @@ from recaudo.orchestration import (
 from recaudo.orchestration.clock import clock_from_settings
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
-from recaudo.settings import Settings
-from recaudo.view import DebtorState, apply, snapshot, tick
+from recaudo.settings import Settings, ViewSnapshots
+from recaudo.view import DebtorState, apply, tick
 from recaudo.view.coalesce import Coalescer
 from recaudo.view.derived import SOURCE as DERIVED_SOURCE
 from recaudo.view.timebase import from_ms, to_ms
 from streams.runtime import Skipped, StreamProcessor
 from streams.timers import TimerService
+from streams.view_publisher import SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +104,25 @@ COALESCE_S = 0.25
 
 
 class DebtorViewSink(BaseSink):
-    """Everything the view publishes, written at each checkpoint.
+    """Everything the view publishes.
 
-    Between checkpoints it keeps the derived events and the latest state of
-    each changed debtor, and builds a debtor's snapshot once it has been quiet
-    for ``COALESCE_S``, a few between messages (:mod:`recaudo.view.coalesce`),
-    and has its state written to the store then (``write_one``), so the
-    checkpoint does not stop processing to do it all. On flush it
-    builds the rest, produces the derived events, then one snapshot per
-    changed debtor (a burst of events makes one snapshot) to the debtor-view
-    topic, and upserts the snapshots into Postgres. The checkpoint
-    commits the input offsets only after this returns, so a crash re-delivers
-    and re-writes (idempotently: deterministic ids, version-guarded upserts)
-    rather than losing anything.
+    Contact decisions, dispatches and timers are produced as they come (they
+    are the latency that matters). Between checkpoints it keeps the derived
+    events and the latest state of each changed debtor; once a debtor has
+    been quiet for ``COALESCE_S`` (:mod:`recaudo.view.coalesce`), a few between
+    messages, its state is written to the store (``write_one``, so the
+    checkpoint does not stop processing to do it all) and handed on: with
+    ``snapshots="publisher"`` its encoded state is produced to the
+    debtor-states topic (the view publisher builds the snapshot), with
+    ``"inline"`` its snapshot is built here (:class:`SnapshotWriter`). On flush
+    it hands on the rest, produces the derived events, waits for every
+    acknowledgement and, inline, upserts the snapshots into Postgres. The
+    checkpoint commits the input offsets only after this returns, so a crash
+    re-delivers and re-writes (idempotently: deterministic ids,
+    version-guarded upserts) rather than losing anything.
+
+    ``publish_views`` False hands on nothing to the topics (a rebuild writes
+    Postgres only); ``dsn`` is the Postgres that inline snapshots go to.
     """
 
     def __init__(
@@ -122,36 +130,47 @@ class DebtorViewSink(BaseSink):
         settings: Settings,
         serde: Serde,
         *,
+        snapshots: ViewSnapshots = "inline",
         publish_views: bool,
         publish_derived: bool,
         dsn: str | None,
         write_back: Callable[[], None] | None = None,
-        write_one: Callable[[str], None] | None = None,
+        write_one: Callable[[str], bytes | None] | None = None,
     ) -> None:
         super().__init__()
         self._write_back = write_back
         self._write_one = write_one
         self._serde = serde
-        self._view_topic = serde.topics.debtor_view
         self._events_topic = serde.topics.debt_events
-        self._publish_views = publish_views
         self._publish_derived = publish_derived
-        self._db = SinkConnection(dsn) if dsn is not None else None
         # A short linger: a dispatch leaves within milliseconds of its
         # decision, and bursts still share requests.
         linger: dict[str, Any] = {"linger.ms": 2}
         self._out = RecaudoProducer(settings, serde, **linger)
         self._decisions_topic = serde.topics.contact_decisions
         self._timers_topic = serde.topics.timers
+        self._states_topic = serde.topics.debtor_states
+        self._db: SinkConnection | None = None
+        self._snapshots: SnapshotWriter | None = None
+        #: debtor-states: nobody waits for them, so they wait to share requests
+        self._states: RecaudoProducer | None = None
+        if snapshots == "inline":
+            self._db = SinkConnection(dsn) if dsn is not None else None
+            self._snapshots = SnapshotWriter(serde, self._out if publish_views else None, self._db)
+        elif publish_views:
+            self._states = RecaudoProducer(settings, serde, traced=False, **{"linger.ms": 50})
         self._changed: Coalescer[str, DebtorState] = Coalescer(COALESCE_S)
-        #: snapshots built since the last checkpoint, latest per debtor
-        self._built: dict[str, tuple[DebtorView, bytes]] = {}
         self._derived: list[tuple[DebtEvent, list[tuple[str, bytes]], Context | None]] = []
-        self.snapshots_written = 0
+        self.states_written = 0
         self.derived_written = 0
         self.dispatches_written = 0
         self.decisions_written = 0
         self.decisions = DecisionCounts()
+
+    @property
+    def snapshots_written(self) -> int:
+        """Snapshots built here (inline); the publisher counts its own."""
+        return 0 if self._snapshots is None else self._snapshots.written
 
     def setup(self) -> None:
         if self._db is not None:
@@ -227,18 +246,20 @@ class DebtorViewSink(BaseSink):
                 ce_headers(timer),
             )
         if self._changed:
-            settled = self._changed.settled(now, SNAPSHOTS_PER_MESSAGE)
-            self._build(settled)
-            if self._write_one is not None:
-                # Its state too, now rather than in the checkpoint's pause.
-                for debtor_id, _ in settled:
-                    self._write_one(debtor_id)
+            self._hand_on(self._changed.settled(now, SNAPSHOTS_PER_MESSAGE))
 
-    def _build(self, changed: list[tuple[str, DebtorState]]) -> None:
-        for debtor_id, state in changed:
-            view = snapshot(state, debtor_id)
-            encoded = self._serde.serialize(self._view_topic, view) if self._publish_views else b""
-            self._built[debtor_id] = (view, encoded)
+    def _hand_on(self, settled: list[tuple[str, DebtorState]]) -> None:
+        """Settled debtors: their state into the store (now rather than in the
+        checkpoint's pause), then to the publisher or snapshotted here."""
+        for debtor_id, state in settled:
+            encoded = self._write_one(debtor_id) if self._write_one is not None else None
+            if self._snapshots is not None:
+                self._snapshots.build(debtor_id, state)
+            elif self._states is not None:
+                if encoded is None:
+                    encoded = state.encode()
+                self._states.produce_raw(self._states_topic, debtor_id.encode(), encoded, [])
+                self.states_written += 1
 
     def _produce(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]
@@ -278,21 +299,19 @@ class DebtorViewSink(BaseSink):
             )
         self.derived_written += len(self._derived)
         self._derived.clear()
-        self._build(self._changed.drain())
-        views = [view for view, _ in self._built.values()]
-        if self._publish_views:
-            # Published together, not as built: a request per snapshot costs
-            # the broker more than the batch.
-            for debtor_id, (view, encoded) in self._built.items():
-                self._produce(self._view_topic, debtor_id, encoded, ce_headers(view))
-        self._out.flush(30)  # raises DeliveryError: the checkpoint fails, nothing is committed
-        if self._db is not None and views:
-            write_views(self._db.get(), views)
-        self.snapshots_written += len(views)
-        self._built.clear()
+        self._hand_on(self._changed.drain())
+        # Each raises DeliveryError: the checkpoint fails, nothing is committed.
+        if self._states is not None:
+            self._states.flush(30)
+        if self._snapshots is not None:
+            self._snapshots.publish()  # flushes self._out too, before Postgres
+        else:
+            self._out.flush(30)
 
     def close(self) -> None:
         self._out.close()
+        if self._states is not None:
+            self._states.close()
         if self._db is not None:
             self._db.close()
 
@@ -466,12 +485,16 @@ class Folder:
             self._write(held)
         self._dirty.clear()
 
-    def write_one(self, key: str) -> None:
+    def write_one(self, key: str) -> bytes | None:
         """Encode one held debtor into its store if it changed since (its
-        burst is over: the sink has built its snapshot)."""
+        burst is over: the sink hands it on); returns the debtor's stored
+        bytes, None if it is not held."""
         held = self._dirty.pop(key, None)
         if held is not None:
             self._write(held)
+            return held.raw
+        held = self._held.get(key)
+        return None if held is None else held.raw
 
     def forget(self) -> None:
         """Drop every held debtor (the processor stopped: its stores may
@@ -567,7 +590,10 @@ class DebtorViewProcessor:
 
     ``orchestrate`` defaults to ``Settings.orchestrate``; ``timers`` runs the
     timer service and consumes its wake-ups (off for a rebuild, which must
-    reproduce the view of the events alone).
+    reproduce the view of the events alone); ``snapshots`` defaults to
+    ``Settings.view_snapshots`` (``publisher``: a
+    :class:`~streams.view_publisher.ViewPublisher` must run too for the
+    debtor-view topic and Postgres to follow).
     """
 
     def __init__(
@@ -576,6 +602,7 @@ class DebtorViewProcessor:
         *,
         publish_derived: bool = True,
         publish_views: bool = True,
+        snapshots: ViewSnapshots | None = None,
         orchestrate: bool | None = None,
         timers: bool | None = None,
         clock: Clock | None = None,
@@ -606,10 +633,12 @@ class DebtorViewProcessor:
             group=self.processor.group,
             max_held=settings.view_held_debtors,
         )
+        self.snapshots: ViewSnapshots = snapshots or settings.view_snapshots
         dsn = settings.database_dsn() if settings.database_url is not None else None
         self.sink = DebtorViewSink(
             settings,
             self.processor.serde,
+            snapshots=self.snapshots,
             publish_views=publish_views,
             publish_derived=publish_derived,
             dsn=dsn,
@@ -669,6 +698,7 @@ class DebtorViewProcessor:
     def metrics(self) -> dict[str, float]:
         out = {
             "recaudo_view_snapshots_written_total": float(self.sink.snapshots_written),
+            "recaudo_view_states_written_total": float(self.sink.states_written),
             "recaudo_view_derived_events_total": float(self.sink.derived_written),
             "recaudo_view_dead_letters_total": float(self.processor.dead_letters.written),
             "recaudo_dispatches_total": float(self.sink.dispatches_written),

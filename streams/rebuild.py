@@ -4,8 +4,9 @@ A scratch view processor (its own consumer group and state directory) reads
 every input topic from the beginning until it has passed the offsets they had
 when the rebuild started and the topics have gone quiet (the embedded broker
 can under-report high watermarks, so they are a floor, not the stop signal),
-into emptied Postgres tables; it publishes no derived events
-and no snapshots, since those are on the topics already. Because the view is a
+into emptied Postgres tables, building the snapshots itself; it publishes no
+derived events, no snapshots and no states, since those are on the topics
+already. Because the view is a
 function of the events, not of their order, the result equals what the live
 processor built.
 """
@@ -86,6 +87,7 @@ def rebuild(
         settings.model_copy(update={"state_dir": scratch}),
         publish_derived=False,
         publish_views=False,
+        snapshots="inline",  # straight into the emptied tables, no publisher
         orchestrate=False,
         timers=False,
         group=f"{settings.topic_prefix}.view-rebuild-{int(time.time())}",

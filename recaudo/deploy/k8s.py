@@ -133,7 +133,7 @@ def kafka_topics(topics: Topics, cluster: str, namespace: str) -> list[Manifest]
                 namespace,
                 labels={"strimzi.io/cluster": cluster, "app.kubernetes.io/part-of": "recaudo"},
                 annotations={
-                    "recaudo/record": topic.spec.record,
+                    "recaudo/record": topic.spec.record or "internal",
                     "recaudo/description": topic.spec.description,
                 },
             ),

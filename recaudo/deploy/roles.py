@@ -41,6 +41,14 @@ STREAMS_VIEW = Role(
     "Stream worker: the debtor 360 view (one consumer group; replicas split the partitions).",
 )
 
+STREAMS_PUBLISHER = Role(
+    "streams-publisher",
+    "streams",
+    _health("streams", "run", "--name", "publisher"),
+    "Stream worker: debtor snapshots from the view's states, to the debtor-view topic and "
+    "Postgres (stateless; replicas split the partitions).",
+)
+
 STREAMS_KPIS = Role(
     "streams-kpis",
     "streams",
@@ -77,4 +85,11 @@ DASHBOARD = Role(
     "Collections dashboard: funnel, channels, suppressions, consumer lag (reads only).",
 )
 
-ROLES: tuple[Role, ...] = (STREAMS_VIEW, STREAMS_KPIS, *CONNECTORS, WEBHOOKS, DASHBOARD)
+ROLES: tuple[Role, ...] = (
+    STREAMS_VIEW,
+    STREAMS_PUBLISHER,
+    STREAMS_KPIS,
+    *CONNECTORS,
+    WEBHOOKS,
+    DASHBOARD,
+)

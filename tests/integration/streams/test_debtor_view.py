@@ -18,7 +18,7 @@ from recaudo.settings import Settings, env_for_children
 from recaudo.view import DebtorState, apply, snapshot
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import consume_all
-from tests.integration.streams.worker_process import streams_worker
+from tests.integration.streams.worker_process import streams_worker, view_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,8 @@ def wait_for(dsn: str, expected: dict[str, dict[str, Any]], timeout_s: float) ->
 
 
 def run_until_views(settings: Settings, expected: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Run the view processor until Postgres holds ``expected`` (or 90 s pass).
+    """Run the view processor and the view publisher until Postgres holds
+    ``expected`` (or 90 s pass).
 
     The processor's signal handlers need the main thread: it runs there, and a
     helper thread watches Postgres and stops it."""
@@ -70,10 +71,11 @@ def run_until_views(settings: Settings, expected: dict[str, dict[str, Any]]) -> 
         finally:
             processor.stop()
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    processor.run()
-    watcher.join()
+    with view_publisher(settings):
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        processor.run()
+        watcher.join()
     return result["views"]  # type: ignore[no-any-return]
 
 
@@ -117,12 +119,16 @@ def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
         RECAUDO_TIMERS="false",
     )
 
-    with streams_worker(env) as worker:
-        publish(pg_settings, events[: len(events) // 2])
+    third = len(events) // 3
+    with streams_worker(env) as worker, streams_worker(env, "publisher") as publisher:
+        publish(pg_settings, events[:third])
         time.sleep(8)  # joined, mid-stream
-        publish(pg_settings, events[len(events) // 2 :])
+        publish(pg_settings, events[third : 2 * third])
         time.sleep(1)
         worker.kill_and_restart()
+        publish(pg_settings, events[2 * third :])
+        time.sleep(1)
+        publisher.kill_and_restart()
         got = wait_for(pg_settings.database_dsn(), expected, timeout_s=120)
         assert got == expected
 

@@ -93,7 +93,14 @@ def test_recaudo_services_run_every_role_with_replicas() -> None:
     assert sorted(connectors) == sorted(f"connector-{c}" for c in CHANNELS)
     assert "webhooks" in services
     assert services["topics"]["command"] == ["topics", "create"]
-    for name in ("streams", "streams-kpis", *connectors, "webhooks", "dashboard"):
+    for name in (
+        "streams",
+        "streams-publisher",
+        "streams-kpis",
+        *connectors,
+        "webhooks",
+        "dashboard",
+    ):
         assert services[name]["depends_on"]["topics"] == {
             "condition": "service_completed_successfully"
         }
@@ -104,6 +111,7 @@ def test_recaudo_containers_set_only_known_settings() -> None:
     assert set(envs) == {
         "topics",
         "streams",
+        "streams-publisher",
         "streams-kpis",
         "webhooks",
         "dashboard",

@@ -39,3 +39,16 @@ def test_a_settled_debtor_is_written_before_the_checkpoint(
             assert store[(DEBTOR, STATE_KEY)] == folded(events[:n])
     finally:
         sink.close()
+
+
+def test_a_settled_debtor_is_handed_on_as_its_stored_bytes() -> None:
+    # What the publisher reads is exactly what the store holds: no second encoding.
+    folder = Folder(None, FixedClock(T), timers=False)
+    store: dict[tuple[str, str], bytes] = {}
+    events = history()
+    for n, event in enumerate(events, start=1):
+        folder(event, DEBTOR, 0, None, DictState(store, DEBTOR))
+        assert folder.write_one(DEBTOR) == folded(events[:n]) == store[(DEBTOR, STATE_KEY)]
+        # Written already: handed on again, the same bytes, nothing rewritten.
+        assert folder.write_one(DEBTOR) == folded(events[:n])
+    assert folder.write_one("D-never-seen") is None
