@@ -50,20 +50,27 @@ def debtors_in_view(dsn: str, expected: int, timeout_s: float = 30) -> int:
 
 def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings) -> None:
     browser = chromium.locate()
-    # The debtor view worker, as `recaudo up` runs it, beside the KPI processor.
-    view = subprocess.Popen(
-        [sys.executable, "-m", "recaudo", "streams", "run", "--name", "view"],
-        env=env_for_children(pg_settings, RECAUDO_INSTANCE_ID="v0", RECAUDO_LOG_LEVEL="WARNING"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # The debtor view worker and its publisher, as `recaudo up` runs them,
+    # beside the KPI processor.
+    env = env_for_children(pg_settings, RECAUDO_INSTANCE_ID="v0", RECAUDO_LOG_LEVEL="WARNING")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "recaudo", "streams", "run", "--name", name],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("view", "publisher")
+    ]
     try:
         publish(pg_settings, story())
         assert run_until_total(pg_settings, EXPECTED_TOTAL) == EXPECTED_TOTAL
         assert debtors_in_view(pg_settings.database_dsn(), 3) == 3
     finally:
-        view.terminate()
-        view.wait(20)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(20)
 
     with Dashboard(pg_settings, port=0, refresh_s=1.0, cache_s=0.2) as board:
         status, body = get(f"{board.url}api/dashboard")
