@@ -312,7 +312,7 @@ def test_two_workers_and_two_replicas_do_what_one_of_each_does(
             pipeline.close()
 
     # The split was real: every worker and replica was given partitions.
-    for name in ("streams-view", "streams-publisher", *(f"connector-{c}" for c in CHANNELS)):
+    for name in ("streams-view", *(f"connector-{c}" for c in CHANNELS)):
         halves = [two.partitions.get(f"{name}-{i}", set()) for i in range(2)]
         assert all(halves), f"{name}: {halves}\n{two.log}"
         assert set.union(*halves) == set(range(PARTITIONS)), f"{name}: {halves}"
