@@ -654,7 +654,10 @@ FILES: dict[str, str] = {
     ),
     "topics.yaml": "One KafkaTopic per topic of the catalogue (recaudo/topics.py).",
     "schema-registry.yaml": "Karapace schema registry: its _schemas topic, Deployment and Service.",
-    "streams.yaml": "Stream workers (one consumer group; replicas split the partitions).",
+    "streams.yaml": (
+        "Stream workers: view, view publisher, KPIs (each its own consumer group; replicas\n"
+        "split the partitions)."
+    ),
     "connectors.yaml": "One connector Deployment per channel, each with a HorizontalPodAutoscaler.",
     "webhooks.yaml": "Inbound provider webhooks: Deployment and Service.",
     "dashboard.yaml": (

@@ -267,8 +267,13 @@ def test_probes_resources_and_security() -> None:
 
 
 def test_streams_replicas_fit_the_partitions() -> None:
-    streams = _recaudo_deployments()["recaudo-streams-view"]
-    assert 1 < streams["spec"]["replicas"] <= int(_config()["RECAUDO_TOPIC_PARTITIONS"])
+    deployments = _recaudo_deployments()
+    stream_roles = [r for r in ROLES if r.component == "streams"]
+    assert {r.name for r in stream_roles} == {"streams-view", "streams-publisher", "streams-kpis"}
+    for role in stream_roles:
+        streams = deployments[f"recaudo-{role.name}"]
+        assert 1 < streams["spec"]["replicas"] <= int(_config()["RECAUDO_TOPIC_PARTITIONS"])
+        assert _one("PodDisruptionBudget", f"recaudo-{role.name}")["spec"]["maxUnavailable"] == 1
 
 
 def test_every_connector_autoscales_up_to_the_partition_count() -> None:
