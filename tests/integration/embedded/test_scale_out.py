@@ -247,14 +247,15 @@ class Pipeline:
 
     def assigned_partitions(self) -> dict[str, set[int]]:
         """Each process's partitions: a view worker's from the state stores
-        it opened (one directory per partition), a connector's from its last
-        assignment in its log."""
+        it opened (one directory per partition), a connector's or a view
+        publisher's from its last assignment in its log."""
         out: dict[str, set[int]] = {}
         for worker in (self.state_dir / "streams" / "view").iterdir():
             out[worker.name] = {
                 int(p.name) for p in worker.rglob("*") if p.is_dir() and p.name.isdigit()
             }
-        for log in (self.state_dir / "logs").glob("connector-*.log"):
+        logs = self.state_dir / "logs"
+        for log in [*logs.glob("connector-*.log"), *logs.glob("streams-publisher-*.log")]:
             found = ASSIGNED.findall(log.read_text(errors="replace"))
             out[log.stem] = {int(p) for p in found[-1].split(",") if p.strip()} if found else set()
         return out
@@ -312,7 +313,7 @@ def test_two_workers_and_two_replicas_do_what_one_of_each_does(
             pipeline.close()
 
     # The split was real: every worker and replica was given partitions.
-    for name in ("streams-view", *(f"connector-{c}" for c in CHANNELS)):
+    for name in ("streams-view", "streams-publisher", *(f"connector-{c}" for c in CHANNELS)):
         halves = [two.partitions.get(f"{name}-{i}", set()) for i in range(2)]
         assert all(halves), f"{name}: {halves}\n{two.log}"
         assert set.union(*halves) == set(range(PARTITIONS)), f"{name}: {halves}"

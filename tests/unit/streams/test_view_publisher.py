@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,8 +28,5 @@ def test_nothing_is_not_a_state(value: bytes | None) -> None:
 def test_any_bytes_decode_or_raise_a_decode_error(value: bytes) -> None:
     # Whatever arrives, the publisher dead-letters it or snapshots it: it never
     # fails with another error and stops.
-    try:
-        state = decode_state(value)
-    except DecodeError:
-        return
-    assert state.encode() is not None
+    with contextlib.suppress(DecodeError):
+        decode_state(value)
