@@ -31,6 +31,7 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from ctypes import c_longlong
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -38,7 +39,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.harness import bench_settings
+from bench.cpu import CpuMeter
+from bench.harness import bench_environment
 from recaudo.events import CHANNELS, DebtEvent, DebtorProfile, Event
 from recaudo.orchestration import FixedClock
 from recaudo.producer import RecaudoProducer
@@ -94,7 +96,13 @@ Encoded = tuple[str, str, bytes, list[tuple[str, bytes]]]
 
 
 def load(
-    settings: Settings, debtors: int, rate: int, seconds: float, every: int, sent: dict[str, float]
+    settings: Settings,
+    debtors: int,
+    rate: int,
+    seconds: float,
+    every: int,
+    sent: dict[str, float],
+    on_start: Callable[[], None] = lambda: None,
 ) -> float:
     """Sends the load at ``rate``, stamping each trigger's send time; returns
     when the first event was sent (monotonic clock).
@@ -133,6 +141,7 @@ def load(
         # first triggers carry the producer's start-up.
         producer.publish(days_past_due(rng, debtors))
         producer.flush()
+        on_start()
         start = time.monotonic()
         for n, (trigger, (topic, key, value, headers)) in enumerate(plan):
             due = start + n * interval
@@ -223,8 +232,8 @@ def main() -> None:
     args = parser.parse_args()
     snapshots: ViewSnapshots = args.snapshots
 
-    with bench_settings("ob", args.partitions) as base:
-        settings = base.model_copy(update={"view_snapshots": snapshots})
+    with bench_environment("ob", args.partitions) as environment:
+        settings = environment.settings.model_copy(update={"view_snapshots": snapshots})
         setup = setup_events(args.debtors)
         with RecaudoProducer(settings) as producer:
             producer.publish_many(setup)
@@ -273,7 +282,22 @@ def main() -> None:
             print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
             time.sleep(6)  # the setup's last checkpoints done
             before, derived_before = processed.value, derived.value
-            t1 = load(settings, args.debtors, args.rate, args.seconds, args.trigger_every, sent)
+            cpu = CpuMeter(
+                {
+                    "broker": environment.broker_pid,
+                    "view + orchestrator": processor.pid,
+                    "view publisher": publisher.pid if publisher else None,
+                }
+            )
+            t1 = load(
+                settings,
+                args.debtors,
+                args.rate,
+                args.seconds,
+                args.trigger_every,
+                sent,
+                on_start=cpu.start,
+            )
             took = time.monotonic() - t1
             offered = int(args.rate * args.seconds) + 1  # and the producer's warm-up event
             print(
@@ -289,12 +313,14 @@ def main() -> None:
             ):
                 time.sleep(0.05)
             done = time.monotonic() - t1
+            cpu.stop()
             print(
                 f"processor: the {offered - 1:,} events (and "
                 f"{derived.value - derived_before:,} derived) in {done:.1f} s: "
                 f"{offered / done:,.0f} events/s, done {max(0.0, done - took):.1f} s "
                 "after the last was sent"
             )
+            print(cpu.report(offered - 1, "events"))
             deadline = time.monotonic() + 30
             while len(arrived) < len(sent) and time.monotonic() < deadline:
                 time.sleep(0.2)
