@@ -135,7 +135,7 @@ class DebtorViewSink(BaseSink):
         publish_derived: bool,
         dsn: str | None,
         write_back: Callable[[], None] | None = None,
-        write_one: Callable[[str], bytes | None] | None = None,
+        write_one: Callable[[str, DebtorState], bytes | None] | None = None,
     ) -> None:
         super().__init__()
         self._write_back = write_back
@@ -252,7 +252,12 @@ class DebtorViewSink(BaseSink):
         """Settled debtors: their state into the store (now rather than in the
         checkpoint's pause), then to the publisher or snapshotted here."""
         for debtor_id, state in settled:
-            encoded = self._write_one(debtor_id) if self._write_one is not None else None
+            if self._write_one is None:
+                encoded: bytes | None = None
+            else:
+                encoded = self._write_one(debtor_id, state)
+                if encoded is None:
+                    continue  # its partition went to another worker meanwhile
             if self._snapshots is not None:
                 self._snapshots.build(debtor_id, state)
             elif self._states is not None:
@@ -393,6 +398,7 @@ class Folder:
         timers: bool,
         group: str | None = None,
         max_held: int = MAX_HELD,
+        is_assigned: Callable[[object], bool] | None = None,
     ) -> None:
         if max_held < 1:
             raise ValueError(f"max_held must be at least 1, got {max_held}")
@@ -401,6 +407,9 @@ class Folder:
         self.clock = clock
         self.timers = timers
         self.group = group
+        #: whether a held debtor's store partition is still this worker's
+        #: (None: always, for a store no rebalance takes away)
+        self.is_assigned = is_assigned
         self._tracer = telemetry.tracer()
         #: least recently used first
         self._held: dict[str, Held] = {}
@@ -468,7 +477,10 @@ class Folder:
             raw = state.get(STATE_KEY)
             held = Held(DebtorState.decode(raw) if raw is not None else None, state, partition, raw)
             if len(self._held) >= self.max_held:
-                self._write(self._held.pop(next(iter(self._held))))
+                oldest = next(iter(self._held))
+                evicted = self._held.pop(oldest)
+                if self._dirty.pop(oldest, None) is None or self._still_ours(oldest, evicted):
+                    self._write(evicted)
         else:
             held.store = state
         self._held[key] = held  # last: the most recently used
@@ -480,21 +492,40 @@ class Folder:
 
     def write_back(self) -> None:
         """Encode every held debtor that changed since the last checkpoint
-        into its store (they stay held)."""
-        for held in self._dirty.values():
-            self._write(held)
+        into its store (they stay held); those whose partition was revoked or
+        lost meanwhile are dropped instead (:meth:`_still_ours`)."""
+        for key, held in self._dirty.items():
+            if self._still_ours(key, held):
+                self._write(held)
         self._dirty.clear()
 
-    def write_one(self, key: str) -> bytes | None:
+    def write_one(self, key: str, state: DebtorState) -> bytes | None:
         """Encode one held debtor into its store if it changed since (its
         burst is over: the sink hands it on); returns the debtor's stored
-        bytes, None if it is not held."""
+        bytes (``state`` encoded if it is no longer held: evicted, so
+        written), or None if its partition is no longer this worker's: the
+        new owner hands it on."""
         held = self._dirty.pop(key, None)
         if held is not None:
+            if not self._still_ours(key, held):
+                return None
             self._write(held)
             return held.raw
         held = self._held.get(key)
-        return None if held is None else held.raw
+        if held is None or held.raw is None:
+            return state.encode()
+        return held.raw
+
+    def _still_ours(self, key: str, held: Held) -> bool:
+        """False, and the debtor dropped, once its partition has gone to
+        another worker: written now, its steps would land in the changelog of
+        a partition that worker owns, and it will fold the same events again
+        from the last committed offsets anyway."""
+        if self.is_assigned is None or self.is_assigned(held.partition):
+            return True
+        if self._held.get(key) is held:
+            del self._held[key]
+        return False
 
     def forget(self) -> None:
         """Drop every held debtor (the processor stopped: its stores may
@@ -632,6 +663,7 @@ class DebtorViewProcessor:
             timers=timers,
             group=self.processor.group,
             max_held=settings.view_held_debtors,
+            is_assigned=self.processor.is_assigned,
         )
         self.snapshots: ViewSnapshots = snapshots or settings.view_snapshots
         dsn = settings.database_dsn() if settings.database_url is not None else None

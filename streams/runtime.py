@@ -263,6 +263,19 @@ class StreamProcessor:
             ),
         )
 
+    def is_assigned(self, partition: object) -> bool:
+        """Whether a store partition (see ``streams.debtor_view._partition_of``)
+        is still one of this worker's: quixstreams drops and closes a store
+        partition when its topic partition is revoked or lost, and opens a new
+        object when it is assigned again. (A private attribute, the
+        Application's state manager: tests/integration/streams fails should
+        it change.)"""
+        for stores in self.app._state_manager.stores.values():
+            for store in stores.values():
+                if any(partition is live for live in store.partitions.values()):
+                    return True
+        return False
+
     def run(self) -> None:
         log.info("stream processor %s starting (group %s)", self.name, self.group)
         tune_for_streaming()

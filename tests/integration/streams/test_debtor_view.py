@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -55,9 +56,14 @@ def wait_for(dsn: str, expected: dict[str, dict[str, Any]], timeout_s: float) ->
     return got
 
 
-def run_until_views(settings: Settings, expected: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def run_until_views(
+    settings: Settings,
+    expected: dict[str, dict[str, Any]],
+    caught_up: Callable[[DebtorViewProcessor], None] | None = None,
+) -> dict[str, Any]:
     """Run the view processor and the view publisher until Postgres holds
-    ``expected`` (or 90 s pass).
+    ``expected`` (or 90 s pass); ``caught_up`` sees the processor then,
+    still running.
 
     The processor's signal handlers need the main thread: it runs there, and a
     helper thread watches Postgres and stops it."""
@@ -68,6 +74,8 @@ def run_until_views(settings: Settings, expected: dict[str, dict[str, Any]]) -> 
     def watch() -> None:
         try:
             result["views"] = wait_for(settings.database_dsn(), expected, timeout_s=90)
+            if caught_up is not None:
+                caught_up(processor)
         finally:
             processor.stop()
 
@@ -83,7 +91,20 @@ def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings
     events = list(generate(40, days=10, seed=3))
     publish(pg_settings, events)
     expected = expected_views(events)
-    assert run_until_views(pg_settings, expected) == expected
+    partitions: list[object] = []
+    seen: list[DebtorViewProcessor] = []
+
+    def held_partitions(processor: DebtorViewProcessor) -> None:
+        # Caught up, so nothing folds in meanwhile: the held set is still.
+        held = {id(h.partition): h.partition for h in processor.folder._held.values()}
+        partitions.extend(held.values())
+        seen.append(processor)
+        assert partitions and all(processor.processor.is_assigned(p) for p in partitions)
+
+    assert run_until_views(pg_settings, expected, held_partitions) == expected
+    # Stopped, the worker's store partitions are closed: none is its any more
+    # (what keeps a lost partition's debtors out of the changelog).
+    assert not any(seen[0].processor.is_assigned(p) for p in partitions)
 
     serde = Serde(pg_settings)
     snapshots = consume_all(pg_settings, serde.topics.debtor_view, expected=len(expected))

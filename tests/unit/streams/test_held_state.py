@@ -5,6 +5,7 @@ changed by another worker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from quixstreams.state.rocksdb import RocksDBStore
@@ -73,4 +74,64 @@ def test_a_held_debtor_survives_checkpoints_while_the_partition_stays(tmp_path: 
 
     folder.forget()
     assert DEBTOR not in folder._held
+    store.close()
+
+
+def assigned_in(store: RocksDBStore) -> Callable[[object], bool]:
+    """What the processor asks quixstreams (StreamProcessor.is_assigned)."""
+    return lambda partition: any(partition is live for live in store.partitions.values())
+
+
+def test_a_debtor_held_from_a_lost_partition_is_not_written_back(tmp_path: Path) -> None:
+    store = RocksDBStore("view", "inputs", str(tmp_path), options=STATE_OPTIONS)
+    store.assign_partition(PARTITION)
+    folder = Folder(None, FixedClock(T), timers=False, is_assigned=assigned_in(store))
+    first = [opened(), dpd(10, when=-1, balance=95_000)]
+    checkpoint(store, folder, first)
+
+    # Folded in, not yet written back, when the partition is lost (another
+    # worker owns it now and will fold the same events from the committed
+    # offsets): its transaction, which the checkpoint would turn into
+    # changelog records, must stay empty.
+    later = paid("P-1", when=0)
+    transaction = store.start_partition_transaction(PARTITION)
+    folder(later, DEBTOR, 0, None, transaction.as_state(prefix=DEBTOR))
+    store.revoke_partition(PARTITION)
+    folder.write_back()
+    assert not transaction.changed
+    assert DEBTOR not in folder._held
+
+    store.assign_partition(PARTITION)
+    assert stored(store) == folded(first)
+    assert checkpoint(store, folder, [later]) == folded([*first, later])
+    store.close()
+
+
+def test_a_settled_debtor_of_a_lost_partition_is_not_handed_on(tmp_path: Path) -> None:
+    store = RocksDBStore("view", "inputs", str(tmp_path), options=STATE_OPTIONS)
+    store.assign_partition(PARTITION)
+    folder = Folder(None, FixedClock(T), timers=False, is_assigned=assigned_in(store))
+    transaction = store.start_partition_transaction(PARTITION)
+    state = folder(opened(), DEBTOR, 0, None, transaction.as_state(prefix=DEBTOR)).state
+    store.revoke_partition(PARTITION)
+    assert folder.write_one(DEBTOR, state) is None
+    assert not transaction.changed
+    store.close()
+
+
+def test_the_least_recently_used_debtor_of_a_lost_partition_is_dropped_unwritten(
+    tmp_path: Path,
+) -> None:
+    store = RocksDBStore("view", "inputs", str(tmp_path), options=STATE_OPTIONS)
+    store.assign_partition(PARTITION)
+    folder = Folder(None, FixedClock(T), timers=False, max_held=1, is_assigned=assigned_in(store))
+    lost = store.start_partition_transaction(PARTITION)
+    folder(opened(), DEBTOR, 0, None, lost.as_state(prefix=DEBTOR))
+    store.revoke_partition(PARTITION)
+    store.assign_partition(PARTITION)
+    # Another debtor pushes the first out of the held set.
+    current = store.start_partition_transaction(PARTITION)
+    folder(opened(), "D-2", 0, None, current.as_state(prefix="D-2"))
+    assert not lost.changed
+    assert list(folder._held) == ["D-2"]
     store.close()

@@ -47,8 +47,11 @@ def test_a_settled_debtor_is_handed_on_as_its_stored_bytes() -> None:
     store: dict[tuple[str, str], bytes] = {}
     events = history()
     for n, event in enumerate(events, start=1):
-        folder(event, DEBTOR, 0, None, DictState(store, DEBTOR))
-        assert folder.write_one(DEBTOR) == folded(events[:n]) == store[(DEBTOR, STATE_KEY)]
+        state = folder(event, DEBTOR, 0, None, DictState(store, DEBTOR)).state
+        assert folder.write_one(DEBTOR, state) == folded(events[:n]) == store[(DEBTOR, STATE_KEY)]
         # Written already: handed on again, the same bytes, nothing rewritten.
-        assert folder.write_one(DEBTOR) == folded(events[:n])
-    assert folder.write_one("D-never-seen") is None
+        assert folder.write_one(DEBTOR, state) == folded(events[:n])
+    # No longer held (evicted, so written): its state as the sink holds it.
+    other = folder(events[0], "D-evicted", 0, None, DictState(store, "D-evicted")).state
+    folder.forget()
+    assert folder.write_one("D-evicted", other) == other.encode()
