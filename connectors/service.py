@@ -57,6 +57,7 @@ from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand, ResponseStatus
+from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts, provider_send_duration
 from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
@@ -272,7 +273,10 @@ class Connector:
         for msg in messages:
             if msg.error() is None:
                 self._consumer.store_offsets(msg)
-        self._consumer.commit(asynchronous=False)
+        if commit_offsets(self._consumer) == "not in the group":
+            # Sent and recorded in the ledger: redelivered to this replica, the
+            # batch is answered from it.
+            log.warning("%s: batch not committed: this member's assignment is gone", self.topic)
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
 

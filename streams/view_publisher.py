@@ -32,6 +32,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -40,6 +42,7 @@ from recaudo.db.sink_connection import SinkConnection
 from recaudo.db.view_store import write_views
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import DebtorView
+from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import DecodeError, Serde
@@ -117,6 +120,7 @@ class ViewPublisher:
         interval_s: float = 1.0,
         batch_size: int = 2000,
         group: str | None = None,
+        consumer_overrides: Mapping[str, Any] | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s}")
@@ -128,7 +132,11 @@ class ViewPublisher:
         self.group = group or f"{settings.topic_prefix}.{NAME}"
         self.events = EventCounts(self.group)
         self.lag = ConsumerLag(self.group)
-        self._consumer = Consumer(settings.consumer_config(self.group, **self.lag.config()))
+        self._consumer = Consumer(
+            settings.consumer_config(
+                self.group, **self.lag.config(), **dict(consumer_overrides or {})
+            )
+        )
         self._producer = RecaudoProducer(settings, self.serde, traced=False)
         dsn = settings.database_dsn() if settings.database_url is not None else None
         self._db = SinkConnection(dsn) if dsn is not None else None
@@ -138,6 +146,8 @@ class ViewPublisher:
         #: its message (dead-lettered if no snapshot can be built from it)
         self._pending: dict[str, tuple[DebtorState, Message]] = {}
         self._uncommitted = False
+        #: assignments lost (the group went on without this member) so far
+        self.assignments_lost = 0
         self._stop = threading.Event()
         self._ready = threading.Event()
         self.running = False
@@ -154,7 +164,12 @@ class ViewPublisher:
     def run(self) -> None:
         if self._db is not None:
             self._db.open()  # the migrations, before the first write
-        self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._consumer.subscribe(
+            [self.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
         log.info("view publisher consuming %s (group %s)", self.topic, self.group)
         self.running = True
         next_commit = time.monotonic() + self.interval_s
@@ -181,6 +196,7 @@ class ViewPublisher:
         return {
             "recaudo_view_snapshots_written_total": float(self._writer.written),
             "recaudo_view_publisher_dead_letters_total": float(self._dead_letters.written),
+            "recaudo_view_publisher_assignments_lost_total": float(self.assignments_lost),
         }
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -191,6 +207,28 @@ class ViewPublisher:
         # What was read from them is published and committed before another
         # replica takes them over.
         self._commit()
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Another replica may hold these already and publish newer states of
+        the same debtors: what was read from them is dropped unpublished (an
+        older snapshot after a newer one would be the debtor-view topic's
+        latest), and nothing is committed. Whoever owns them reads them
+        again from the last committed offsets."""
+        self.assignments_lost += 1
+        lost = {(p.topic, p.partition) for p in partitions}
+        dropped = [
+            debtor_id
+            for debtor_id, (_, message) in self._pending.items()
+            if (message.topic(), message.partition()) in lost
+        ]
+        for debtor_id in dropped:
+            del self._pending[debtor_id]
+        log.warning(
+            "%s: assignment of partitions %s lost; %d states read from them dropped unpublished",
+            self.topic,
+            sorted(p.partition for p in partitions),
+            len(dropped),
+        )
 
     def _read(self, message: Message) -> None:
         err = message.error()
@@ -221,5 +259,14 @@ class ViewPublisher:
         self._pending.clear()
         self._writer.publish()  # raises on a refused delivery: nothing is committed
         if self._uncommitted:
-            self._consumer.commit(asynchronous=False)
+            outcome = commit_offsets(self._consumer)
+            if outcome == "not in the group":
+                # Published and upserted already, idempotently: the
+                # partitions' owner after the rebalance publishes them again.
+                log.warning(
+                    "%s: offsets not committed: this member's assignment is gone", self.topic
+                )
+                return
+            # "nothing to commit": what was read came from an assignment since
+            # lost and given back, and none of it is this member's to commit.
             self._uncommitted = False

@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, Message
 
 from connectors.webhooks.store import Contact, CorrelationStore, SentMessage
 from recaudo.events import Channel, ChannelResponse, DispatchCommand
+from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
@@ -107,9 +108,6 @@ class CorrelationProjection:
         self._store.record_messages(sent)
         self._store.record_contacts(contacts)
         self.projected += len(sent) + len(contacts)
-        try:
-            self._consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            # A batch of partition-end notices only: nothing to commit.
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
-                raise
+        # "nothing to commit": a batch of partition-end notices only; "not in
+        # the group": the rows are upserted, and read again they upsert the same.
+        commit_offsets(self._consumer)

@@ -3,6 +3,8 @@ snapshots on the debtor-view topic and in Postgres; bad bytes dead-lettered."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 import psycopg
@@ -14,6 +16,7 @@ from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view import DebtorState, apply, snapshot
+from streams.view_publisher import ViewPublisher
 from tests.integration.kafka_io import consume_all
 from tests.integration.streams.worker_process import view_publisher
 from tests.unit.view.builders import dpd, missed, opened, paid, profile
@@ -103,3 +106,61 @@ def test_a_restarted_publisher_goes_on_from_its_committed_offsets(pg_settings: S
         views = wait_for_views(pg_settings.database_dsn(), 2)
     assert set(views) == {"D-pub-a", "D-pub-b"}
     assert again.snapshots_written == 1  # D-pub-a was committed: not read again
+
+
+def test_a_publisher_stalled_past_its_poll_interval_rejoins_and_goes_on(
+    pg_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A publisher that cannot reach Postgres for longer than
+    # max.poll.interval.ms is put out of its group and its assignment is
+    # lost. It must not die of the commit that is then refused, nor publish
+    # what it read from partitions another replica may own by now: it
+    # rejoins, reads them again from the last committed offset and goes on.
+    serde = Serde(pg_settings)
+    topic = serde.topics.debtor_states
+    steps = states("D-stall")
+    dsn = pg_settings.database_dsn()
+    with RecaudoProducer(pg_settings, serde) as producer:
+        producer.produce_raw(topic, b"D-stall", steps[0].encode(), [])
+    publisher = ViewPublisher(
+        pg_settings, interval_s=0.5, consumer_overrides={"max.poll.interval.ms": 7000}
+    )
+    caplog.set_level(logging.WARNING, logger="streams.view_publisher")
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            publisher.run()
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+
+    thread = threading.Thread(target=run, name="view-publisher")
+    thread.start()
+    try:
+        assert wait_for_views(dsn, 1) == {"D-stall": snapshot(steps[0], "D-stall")}
+        with psycopg.connect(dsn) as blocker:
+            # Held until the rollback: the publisher's upsert waits on it.
+            blocker.execute("LOCK TABLE debtor_view IN ACCESS EXCLUSIVE MODE")
+            with RecaudoProducer(pg_settings, serde) as producer:
+                producer.produce_raw(topic, b"D-stall", steps[-1].encode(), [])
+            time.sleep(9)
+            blocker.rollback()
+        expected = snapshot(steps[-1], "D-stall")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            publisher.assignments_lost == 0
+            or not publisher.ready
+            or wait_for_views(dsn, 1, timeout_s=1) != {"D-stall": expected}
+        ):
+            time.sleep(0.5)
+        assert publisher.assignments_lost >= 1
+        assert wait_for_views(dsn, 1) == {"D-stall": expected}
+        assert thread.is_alive() and publisher.running
+    finally:
+        publisher.stop()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert failures == []  # it stopped as asked, not of an error
+    said = [r.getMessage() for r in caplog.records if r.name == "streams.view_publisher"]
+    assert any("lost" in line for line in said), said
