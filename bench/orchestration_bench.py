@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import statistics
 import threading
@@ -169,11 +170,17 @@ def days_past_due(rng: random.Random, debtors: int) -> DebtEvent:
 
 
 def run_processor(
-    settings_fields: dict[str, Any], processed: c_longlong, derived: c_longlong, stop: ProcessEvent
+    settings_fields: dict[str, Any],
+    processed: c_longlong,
+    derived: c_longlong,
+    stop: ProcessEvent,
+    instance: str = "0",
 ) -> None:
     """The processor's own process: counts the messages it handles from the
     bench's topics and the derived events it publishes (which it reads back
-    from debt-events), stops on ``stop``."""
+    from debt-events), stops on ``stop``. ``instance`` names the replica, as
+    the supervisor does: its own state directory and group member id."""
+    os.environ["RECAUDO_INSTANCE_ID"] = instance
     settings = Settings(**settings_fields)
     inputs = {settings.topic_prefix + ".debt-events", settings.topic_prefix + ".debtor-profiles"}
     processor = DebtorViewProcessor(
@@ -224,6 +231,12 @@ def main() -> None:
     parser.add_argument("--trigger-every", type=int, default=20)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="view + orchestrator processes sharing the group, as recaudo up --workers runs them",
+    )
+    parser.add_argument(
         "--snapshots",
         choices=["publisher", "inline"],
         default="publisher",
@@ -238,13 +251,26 @@ def main() -> None:
         with RecaudoProducer(settings) as producer:
             producer.publish_many(setup)
         context = multiprocessing.get_context("spawn")
-        processed = context.Value("q", 0, lock=False)  # one writer: the processor
-        derived = context.Value("q", 0, lock=False)  # one writer: the processor
+        # One writer each: its processor.
+        counts = [context.Value("q", 0, lock=False) for _ in range(args.workers)]
+        derived_counts = [context.Value("q", 0, lock=False) for _ in range(args.workers)]
         stop_processor = context.Event()
-        processor = context.Process(
-            target=run_processor, args=(settings.model_dump(), processed, derived, stop_processor)
-        )
-        processor.start()
+        processors = [
+            context.Process(
+                target=run_processor,
+                args=(settings.model_dump(), counts[i], derived_counts[i], stop_processor, str(i)),
+            )
+            for i in range(args.workers)
+        ]
+        for processor in processors:
+            processor.start()
+
+        def processed() -> int:
+            return sum(c.value for c in counts)
+
+        def derived() -> int:
+            return sum(c.value for c in derived_counts)
+
         publisher = None
         if snapshots == "publisher":
             publisher = context.Process(
@@ -277,15 +303,18 @@ def main() -> None:
         reader.start()
         try:
             t0 = time.monotonic()
-            while processed.value < len(setup) and time.monotonic() - t0 < 300:
+            while processed() < len(setup) and time.monotonic() - t0 < 300:
                 time.sleep(0.2)
             print(f"setup: {len(setup):,} events folded in {time.monotonic() - t0:.1f} s")
             time.sleep(6)  # the setup's last checkpoints done
-            before, derived_before = processed.value, derived.value
+            before, derived_before = processed(), derived()
             cpu = CpuMeter(
                 {
                     "broker": environment.broker_pid,
-                    "view + orchestrator": processor.pid,
+                    **{
+                        "view + orchestrator" + (f" {i}" if args.workers > 1 else ""): p.pid
+                        for i, p in enumerate(processors)
+                    },
                     "view publisher": publisher.pid if publisher else None,
                 }
             )
@@ -308,7 +337,7 @@ def main() -> None:
             deadline = time.monotonic() + 120
             # Done when it has read the load and the derived events it caused.
             while (
-                processed.value - before < offered + derived.value - derived_before
+                processed() - before < offered + derived() - derived_before
                 and time.monotonic() < deadline
             ):
                 time.sleep(0.05)
@@ -316,7 +345,7 @@ def main() -> None:
             cpu.stop()
             print(
                 f"processor: the {offered - 1:,} events (and "
-                f"{derived.value - derived_before:,} derived) in {done:.1f} s: "
+                f"{derived() - derived_before:,} derived) in {done:.1f} s: "
                 f"{offered / done:,.0f} events/s, done {max(0.0, done - took):.1f} s "
                 "after the last was sent"
             )
@@ -327,7 +356,7 @@ def main() -> None:
         finally:
             stop.set()
             stop_processor.set()
-            for child in (processor, publisher):
+            for child in (*processors, publisher):
                 if child is not None:
                     child.join(60)
                     if child.is_alive():
