@@ -326,6 +326,12 @@ def streams_run(name: str, health_port: int | None) -> None:
             signal.signal(sig, lambda *_: publisher.stop())
     else:
         processor = DebtorViewProcessor(settings)
+    # A process of its own: a consumer that never closes must not keep it
+    # alive, unrestarted, for good.
+    if isinstance(processor, ViewPublisher):
+        processor.exit_if_close_hangs()
+    else:
+        processor.processor.exit_if_close_hangs()
     _run_with_health(processor.run, health_port, lambda: processor.running, processor.metrics)
 
 

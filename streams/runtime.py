@@ -16,6 +16,7 @@ from quixstreams.models.topics import Topic as QxTopic
 from quixstreams.state.rocksdb import RocksDBOptions
 from quixstreams.utils.json import dumps as json_dumps
 
+from recaudo.close_deadline import DEADLINE_S, close_or_exit
 from recaudo.dlq import DeadLetterWriter
 from recaudo.embedded.partition_end import FetchedEnds, read_changelog_ends_by_fetch
 from recaudo.events import Envelope
@@ -275,6 +276,15 @@ class StreamProcessor:
                 if any(partition is live for live in store.partitions.values()):
                     return True
         return False
+
+    def exit_if_close_hangs(self, deadline_s: float = DEADLINE_S) -> None:
+        """For a process that is this worker alone (``recaudo streams run``):
+        should its Kafka consumer's close not return within ``deadline_s``,
+        the process exits to be restarted (:mod:`recaudo.close_deadline`)."""
+        consumer = self.app._consumer
+        consumer.close = close_or_exit(  # type: ignore[method-assign]
+            consumer.close, deadline_s, f"stream processor {self.name}"
+        )
 
     def run(self) -> None:
         log.info("stream processor %s starting (group %s)", self.name, self.group)

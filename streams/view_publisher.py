@@ -32,11 +32,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from recaudo.close_deadline import DEADLINE_S, close_or_exit
 from recaudo.cloudevents import ce_headers
 from recaudo.db.sink_connection import SinkConnection
 from recaudo.db.view_store import write_views
@@ -137,6 +138,7 @@ class ViewPublisher:
                 self.group, **self.lag.config(), **dict(consumer_overrides or {})
             )
         )
+        self._close_consumer: Callable[[], None] = self._consumer.close
         self._producer = RecaudoProducer(settings, self.serde, traced=False)
         dsn = settings.database_dsn() if settings.database_url is not None else None
         self._db = SinkConnection(dsn) if dsn is not None else None
@@ -183,7 +185,7 @@ class ViewPublisher:
             self._commit()
         finally:
             self.running = False
-            self._consumer.close()
+            self._close_consumer()
             self._producer.close()
             self._dead_letters.close()
             if self._db is not None:
@@ -191,6 +193,14 @@ class ViewPublisher:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def exit_if_close_hangs(self, deadline_s: float = DEADLINE_S) -> None:
+        """For a process that is this publisher alone (``recaudo streams run
+        --name publisher``): should its consumer's close not return within
+        ``deadline_s``, the process exits to be restarted."""
+        self._close_consumer = close_or_exit(
+            self._close_consumer, deadline_s, f"{NAME} {self.group}"
+        )
 
     def metrics(self) -> dict[str, float]:
         return {
