@@ -479,7 +479,9 @@ class Folder:
             if len(self._held) >= self.max_held:
                 oldest = next(iter(self._held))
                 evicted = self._held.pop(oldest)
-                if self._dirty.pop(oldest, None) is None or self._still_ours(oldest, evicted):
+                # Only a dirty debtor has steps to write (a clean one's are
+                # in the store already).
+                if self._dirty.pop(oldest, None) is not None and self._still_ours(oldest, evicted):
                     self._write(evicted)
         else:
             held.store = state
