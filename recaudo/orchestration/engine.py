@@ -14,7 +14,10 @@ Guarantees, by construction:
   decided, with every earlier dispatch in the history it checked;
 * a notice (account + template) sent on any channel is not sent again within
   the strategy's ``dedup_window``, except as its own step's fallback;
-* a run about arrears ends, suppressed, once nothing is overdue on its account.
+* a run about arrears ends, suppressed, once nothing is overdue on its account;
+* a payment, settlement, cure or dispute ends at once the runs whose reason it
+  removed and moves no other run: it is neither a response nor a failed
+  contact, so no step and no fallback to the next channel comes sooner.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from recaudo.orchestration.templates import TemplateError, Templates
 from recaudo.policy import Candidate, DebtState, Flag, PolicyContext, RuleSet, evaluate
 from recaudo.policy import Contact as PolicyContact
 from recaudo.policy.presets import PRESETS
+from recaudo.policy.suppression import DISPUTE_HIT
 from recaudo.view import DebtorState, snapshot
 from recaudo.view.contacts import is_opt_out
 from recaudo.view.timebase import from_ms, to_ms
@@ -80,6 +84,7 @@ NO_RULESET = RuleHit(
 )
 NO_CADENCE = RuleHit(rule_id="orchestration.cadence_removed", reason_code="CADENCE_REMOVED")
 TEMPLATE_BROKEN = RuleHit(rule_id="orchestration.template", reason_code="TEMPLATE_ERROR")
+DISPUTED = RuleHit(rule_id=DISPUTE_HIT.rule_id, reason_code=DISPUTE_HIT.reason_code)
 
 
 @dataclass(slots=True)
@@ -152,7 +157,7 @@ class Orchestrator:
         debtor = _Debtor(view)
         for trigger_event in (event, *derived):
             if isinstance(trigger_event, DebtEvent):
-                self._on_debt_event(orch, debtor, trigger_event, now_ms)
+                self._on_debt_event(orch, debtor, trigger_event, now_ms, out)
             elif isinstance(trigger_event, ChannelResponse):
                 self._on_response(orch, debtor, trigger_event, now_ms)
             elif isinstance(trigger_event, DebtorProfile):
@@ -168,7 +173,12 @@ class Orchestrator:
     # --- triggers and responses -------------------------------------------------------
 
     def _on_debt_event(
-        self, orch: OrchestrationState, debtor: _Debtor, event: DebtEvent, now_ms: int
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        event: DebtEvent,
+        now_ms: int,
+        out: Outputs,
     ) -> None:
         p = event.payload
         facts: dict[str, str] = {}
@@ -187,11 +197,7 @@ class Orchestrator:
             facts["promised_date"] = p.promised_date.isoformat()  # type: ignore[union-attr]
         else:
             if event.type in SETTLING:
-                # Pending steps of this account are re-checked now, not at
-                # their time: a debtor who paid hears nothing more.
-                for run in orch.runs.values():
-                    if run.account_id == event.account_id and run.phase != "profile":
-                        run.due_at = min(run.due_at, now_ms)
+                self._recheck(orch, debtor, event.account_id, now_ms, out)
             return
         key = f"{trigger}:{event.event_id}"
         if orch.knows(key):
@@ -257,6 +263,22 @@ class Orchestrator:
                     now_ms,
                     {},
                 )
+
+    def _recheck(
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        account_id: str,
+        now_ms: int,
+        out: Outputs,
+    ) -> None:
+        """End, now, each run on the account whose reason is gone; leave the
+        others exactly as they were: a payment is neither a response nor a
+        failed contact, so it must not bring a step or a fallback forward."""
+        for run in [r for r in orch.runs.values() if r.account_id == account_id]:
+            ended = self._closed(run, debtor) or self._disputed(run, debtor)
+            if ended is not None:
+                self._end(orch, debtor, run, now_ms, out, ended)
 
     def _account_of(
         self, orch: OrchestrationState, dispatch: str | None, debtor: _Debtor
@@ -439,6 +461,12 @@ class Orchestrator:
         ):
             return NOTHING_OVERDUE
         return None
+
+    def _disputed(self, run: Run, debtor: _Debtor) -> RuleHit | None:
+        open_dispute = any(
+            d.account_id == run.account_id and d.status == "OPEN" for d in debtor.view.disputes
+        )
+        return DISPUTED if open_dispute else None
 
     def _end(
         self,

@@ -9,7 +9,17 @@ import pytest
 from recaudo.orchestration import OrchestrationState, dispatch_id, strategy_from_mapping
 from recaudo.view.timebase import from_ms
 from tests.unit.orchestration.driver import Driver
-from tests.unit.view.builders import DEBTOR, at, missed, opened, paid, profile, response
+from tests.unit.view.builders import (
+    DEBTOR,
+    at,
+    debt,
+    dpd,
+    missed,
+    opened,
+    paid,
+    profile,
+    response,
+)
 
 # 2026-10-01 12:00 UTC is 07:00 in Bogota, a Thursday: inside Ley 2300's hours.
 
@@ -194,3 +204,65 @@ def test_the_arm_follows_the_split(share: float) -> None:
     cmd = d.event(missed(1, 0, when=0.1))[0]
     assert cmd.arm == ("challenger" if share else "champion")
     assert cmd.channel == ("email" if share else "sms")
+
+
+def escalated() -> tuple[Driver, str]:
+    """A New York debtor's account turns 35 days past due (USD 200 overdue):
+    the default strategy calls at once and waits 24 h before the next channel."""
+    d = Driver()
+    d.event(profile(-40, **US, preferred_language="en"))
+    d.event(opened(-60, balance=100_000))
+    sent = d.event(dpd(35, 0.0))
+    assert [(c.channel, c.template) for c in sent] == [("voice", "arrears_escalation")]
+    return d, sent[0].dispatch_id
+
+
+def test_an_instalment_payment_after_a_bucket_change_keeps_the_fallback_waiting() -> None:
+    d, _ = escalated()
+    (run,) = d.orch.runs.values()
+    waiting_until = run.due_at
+    # An instalment paid: USD 100 of the USD 200 overdue remains.
+    assert d.event(paid("p1", 0.1, amount=10_000)) == []
+    (run,) = d.orch.runs.values()
+    assert (run.phase, run.due_at, run.channel_idx) == ("await", waiting_until, 1)
+    d.advance(at(0.99))
+    assert [c.channel for c in d.dispatches] == ["voice"]
+    # The fallback comes when its 24 h are up, as without the payment.
+    d.advance(at(1.0))
+    assert [(c.channel, c.template) for c in d.dispatches] == [
+        ("voice", "arrears_escalation"),
+        ("sms", "arrears_escalation"),
+    ]
+    assert d.moments[-1] == at(1.0)
+
+
+def test_a_payment_that_clears_the_arrears_ends_the_waiting_run_at_once() -> None:
+    d, _ = escalated()
+    assert d.event(paid("p1", 0.1, amount=20_000)) == []
+    assert not d.orch.runs
+    last = d.decisions[-1]
+    assert (last.outcome, last.occurred_at) == ("SUPPRESSED", at(0.1))
+    assert [h.rule_id for h in last.rules_fired] == ["orchestration.nothing_overdue"]
+    d.advance(at(10))
+    assert len(d.dispatches) == 1
+
+
+def test_a_dispute_ends_the_waiting_run_at_once() -> None:
+    d, _ = escalated()
+    dispute = debt("DISPUTE_OPENED", 0.1, dispute_id="dz-1", reason="not mine")
+    assert d.event(dispute) == []
+    assert not d.orch.runs
+    assert [h.reason_code for h in d.decisions[-1].rules_fired] == ["DISPUTE_OPEN"]
+
+
+def test_a_partial_payment_does_not_bring_the_next_step_forward() -> None:
+    d = one_step(["sms"])
+    d.event(profile(-40, **US))
+    d.event(opened(-30))
+    assert len(d.event(missed(1, 0, when=0.1))) == 1
+    # Half the missed instalment paid: still overdue, the follow-up keeps its day.
+    assert d.event(paid("p1", 1.0, amount=5_000)) == []
+    d.advance(at(3.09))
+    assert [c.template for c in d.dispatches] == ["payment_missed"]
+    d.advance(at(3.1))
+    assert [c.template for c in d.dispatches] == ["payment_missed", "payment_missed_followup"]

@@ -12,10 +12,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recaudo.events import DispatchCommand
+from recaudo.orchestration import Strategy
 from recaudo.policy import Candidate, Contact, preset
 from recaudo.policy.quiet_hours import holiday_calendar, zone_for
+from recaudo.view.timebase import from_ms, to_ms
 from tests.unit.orchestration.driver import Driver
-from tests.unit.view.builders import ACCOUNT, missed, opened, paid, profile, promise, response
+from tests.unit.view.builders import (
+    ACCOUNT,
+    dpd,
+    missed,
+    opened,
+    paid,
+    profile,
+    promise,
+    response,
+)
 
 PLACES = {
     "us_reg_f": ("America/New_York", "US", "en"),
@@ -188,3 +199,120 @@ def test_an_opt_out_is_final_for_its_channel(s: dict[str, Any]) -> None:
     for cmd, now in zip(d.dispatches, d.moments, strict=True):
         stopped = opted_out_at.get(cmd.channel)
         assert stopped is None or now <= stopped, f"{cmd.channel} used after the debtor said STOP"
+
+
+# --- payments never stand in for a failure or the fallback wait --------------------
+
+PAYMENT_ACTIONS = st.lists(
+    st.tuples(
+        st.floats(min_value=0.05, max_value=30.0),  # hours until the action
+        st.sampled_from(
+            ["dpd", "dpd", "missed", "pay", "pay", "pay", "wake", "failed", "read", "promise"]
+        ),
+        st.sampled_from([5, 15, 35, 45, 65, 95]),  # days past due reported
+        st.sampled_from([1_000, 5_000, 10_000, 20_000, 50_000]),  # amount paid
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@st.composite
+def payment_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "jurisdiction": draw(st.sampled_from(sorted(PLACES))),
+        "whatsapp": draw(st.booleans()),
+        "actions": draw(PAYMENT_ACTIONS),
+    }
+
+
+def _fallback_after(strategy: Strategy, cmd: DispatchCommand) -> timedelta | None:
+    """The shortest ``fallback_after`` of any cadence step this dispatch can
+    belong to (the command names trigger, arm, step and template, not the
+    cadence)."""
+    waits = [
+        steps[cmd.step].fallback_after
+        for cadence in strategy.cadences
+        if cadence.trigger == cmd.trigger
+        and len(steps := cadence.steps(cmd.arm)) > cmd.step  # type: ignore[arg-type]
+        and steps[cmd.step].template == cmd.template
+    ]
+    known = [w for w in waits if w is not None]
+    return min(known) if known else None
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payment_scenarios())
+def test_a_step_reaches_a_second_channel_only_after_a_failure_or_its_wait(
+    s: dict[str, Any],
+) -> None:
+    zone, country, lang = PLACES[s["jurisdiction"]]
+    points = [
+        {"channel": "sms", "address": "+573001112233", "consent": True},
+        {"channel": "email", "address": "d1@example.co", "consent": True},
+        {"channel": "voice", "address": "+573001112233", "consent": True},
+    ]
+    if s["whatsapp"]:
+        points.append({"channel": "whatsapp", "address": "+573001112233", "consent": True})
+    d = Driver()
+    d.event(
+        profile(
+            _days(START) - 70,
+            jurisdiction=s["jurisdiction"],
+            time_zone=zone,
+            country=country,
+            preferred_language=lang,
+            contact_points=points,
+        ),
+        now=START,
+    )
+    d.event(opened(_days(START) - 60, balance=500_000), now=START)
+    failed_at: dict[str, datetime] = {}
+    hours, instalment = 0.0, 0
+    for n, (gap, action, days_past_due, amount) in enumerate(s["actions"]):
+        hours += gap
+        now = from_ms(to_ms(_at(hours)))  # whole milliseconds, as the engine's times
+        when = _days(now)
+        d.advance(now)
+        last = d.dispatches[-1] if d.dispatches else None
+        if action == "dpd":
+            d.event(dpd(days_past_due, when, balance=500_000), now=now)
+        elif action == "missed":
+            instalment += 1
+            d.event(missed(instalment, int(when) - 1, when=when), now=now)
+        elif action == "pay":
+            d.event(paid(f"p{n}", when, amount=amount), now=now)
+        elif action == "promise":
+            d.event(promise(f"pr{n}", when, by=int(when) + 2), now=now)
+        elif action == "wake":
+            d.wake(now)
+        elif last is not None:
+            status = "FAILED" if action == "failed" else "READ"
+            if status == "FAILED":
+                failed_at.setdefault(last.dispatch_id, now)
+            d.event(
+                response(status, when, channel=last.channel, dispatch=last.dispatch_id),
+                now=now,
+            )
+    d.advance(_at(hours + 24 * 7))
+
+    run_of = {
+        x.dispatch_id: (x.trigger, x.trigger_event_id, x.step)
+        for x in d.decisions
+        if x.outcome == "DISPATCHED"
+    }
+    earlier: dict[tuple[str, object, int], tuple[DispatchCommand, datetime]] = {}
+    strategy = d.orchestrator.strategy
+    for cmd, sent in zip(d.dispatches, d.moments, strict=True):
+        step = run_of[cmd.dispatch_id]
+        if step in earlier:
+            before, before_at = earlier[step]
+            failed = failed_at.get(before.dispatch_id)
+            wait = _fallback_after(strategy, before)
+            assert (failed is not None and failed <= sent) or (
+                wait is not None and sent - before_at >= wait
+            ), (
+                f"step {step} went from {before.channel} at {before_at} to {cmd.channel} "
+                f"at {sent} with no failure and before its fallback wait ({wait})"
+            )
+        earlier[step] = (cmd, sent)
