@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 
 SOURCE: Final = "recaudo.orchestrator"
 DAY_MS: Final = 24 * 3600 * 1000
+#: the least time a connector is given to send a dispatch inside the allowed
+#: hours; a contact decided closer to the window's close waits for the next one
+MIN_SEND: Final = timedelta(seconds=60)
 
 #: responses that mean the contact reached the debtor (no fallback needed)
 RESPONDED: Final = frozenset({"READ", "CLICKED", "REPLIED", "CALL_RIGHT_PARTY", "CALL_ANSWERED"})
@@ -382,7 +385,7 @@ class Orchestrator:
         while run.channel_idx < len(run.order):
             channel = run.order[run.channel_idx]
             candidate = Candidate(view.debtor_id, run.account_id, channel, run.trigger, run.step)
-            decision = evaluate(ctx, candidate, now, rules)
+            decision = evaluate(ctx, candidate, now, rules, min_send=MIN_SEND)
             hits = [
                 RuleHit(rule_id=h.rule_id, reason_code=h.reason_code) for h in decision.rules_fired
             ]
@@ -531,10 +534,10 @@ class Orchestrator:
             variables=variables,
             opt_out=opt_out,
         )
+        # Never past the close: the policy left at least MIN_SEND before it.
         expires = now_ms + _ms(self.strategy.expiry)
         if window_closes_at is not None:
             expires = min(expires, to_ms(window_closes_at))
-        expires = max(expires, now_ms + 60_000)
         did = dispatch_id(view.debtor_id, run.key, run.step, channel)  # type: ignore[arg-type]
         return DispatchCommand(
             event_id=decision_id(view.debtor_id, run.key, run.step, f"dispatch:{channel}"),

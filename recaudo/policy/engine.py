@@ -6,7 +6,7 @@ time zones and holiday calendars, so a replay gives the same decisions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from recaudo.policy.caps import WindowRule
 from recaudo.policy.model import Candidate, Decision, PolicyContext, RuleHit, as_utc
@@ -14,6 +14,7 @@ from recaudo.policy.quiet_hours import (
     NO_WINDOW_HIT,
     UNKNOWN_CALENDAR_HIT,
     UNKNOWN_ZONE_HIT,
+    WINDOW_CLOSING_HIT,
     HolidayCalendar,
     holiday_calendar,
     zone_for,
@@ -22,9 +23,21 @@ from recaudo.policy.ruleset import RuleSet
 from recaudo.policy.suppression import suppressions
 
 
-def evaluate(ctx: PolicyContext, candidate: Candidate, now: datetime, rules: RuleSet) -> Decision:
+def evaluate(
+    ctx: PolicyContext,
+    candidate: Candidate,
+    now: datetime,
+    rules: RuleSet,
+    *,
+    min_send: timedelta = timedelta(0),
+) -> Decision:
     """DISPATCH, DEFER (with ``not_before``) or SUPPRESS, listing every rule
     that fired.
+
+    ``min_send`` is the least time a dispatch needs inside the allowed hours
+    to be sent: a contact whose window closes sooner is deferred to the first
+    instant with at least that much of a window ahead (``WINDOW_CLOSING``),
+    and ``not_before`` always leaves that much.
 
     Every rule is evaluated even once the outcome is known, so the audit
     record shows all the reasons (a suppressed contact that was also outside
@@ -34,6 +47,8 @@ def evaluate(ctx: PolicyContext, candidate: Candidate, now: datetime, rules: Rul
     suppression.
     """
     now = as_utc(now, "now")
+    if min_send < timedelta(0):
+        raise ValueError(f"min_send must not be negative, got {min_send}")
     hits = suppressions(ctx, candidate, rules.suppression)
     suppressed = bool(hits)
     opt_out_text = candidate.channel in rules.requires_opt_out_text
@@ -74,17 +89,14 @@ def evaluate(ctx: PolicyContext, candidate: Candidate, now: datetime, rules: Rul
     if suppressed:
         return Decision("SUPPRESS", tuple(hits), rules.id, opt_out_text)
     if time_hit is None and wait_until is None:
-        return Decision(
-            "DISPATCH",
-            (),
-            rules.id,
-            opt_out_text,
-            window_closes_at=hours.closes_at(now, zone),
-        )
+        closes = hours.closes_at(now, zone)
+        if closes - now >= min_send:
+            return Decision("DISPATCH", (), rules.id, opt_out_text, window_closes_at=closes)
+        hits.append(WINDOW_CLOSING_HIT)
     # Caps and cooldowns only relax as time passes, so once they clear they
     # stay clear: the answer is the first open window from then on.
     start = now if wait_until is None else max(now, wait_until)
-    not_before = hours.next_open(start, zone, calendar, rules.max_search_days)
+    not_before = hours.next_open(start, zone, calendar, rules.max_search_days, lasting=min_send)
     if not_before is None:
         return suppress(NO_WINDOW_HIT)
     return Decision("DEFER", tuple(hits), rules.id, opt_out_text, not_before=not_before)

@@ -23,6 +23,7 @@ ReasonCode = Literal[
     "OUTSIDE_ALLOWED_DAYS",
     "HOLIDAY",
     "NO_OPEN_WINDOW",
+    "WINDOW_CLOSING",
     "CAP_REACHED",
     "COOLDOWN",
     "DISPUTE_OPEN",
@@ -149,8 +150,9 @@ class Decision:
     ``not_before`` is set only for DEFER: the first instant at which every
     time and cap rule allows the contact (assuming no other contact is made
     meanwhile). ``window_closes_at`` is set only for DISPATCH: the end of the
-    local window the contact is in, never later than the real close, so a
-    dispatch can expire before it would land outside the allowed hours.
+    local window the contact is in, never later than the real close and at
+    least ``min_send`` after ``now``, so a dispatch can expire before it would
+    land outside the allowed hours.
     """
 
     outcome: Outcome

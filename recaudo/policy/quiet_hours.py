@@ -31,6 +31,7 @@ DAY_NAMES: Final[tuple[DayName, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat
 MINUTES_PER_DAY: Final = 24 * 60
 _DAY_S: Final = 24 * 3600
 _ONE_DAY: Final = timedelta(days=1)
+_NO_TIME: Final = timedelta(0)
 # Transitions are looked for at this stride: no time zone has had two
 # offset changes within 12 hours.
 _TRANSITION_STRIDE_S: Final = 12 * 3600
@@ -43,6 +44,7 @@ HOURS_HIT: Final = RuleHit("quiet_hours.local_window", "OUTSIDE_ALLOWED_HOURS")
 WEEKDAY_HIT: Final = RuleHit("quiet_hours.weekday", "OUTSIDE_ALLOWED_DAYS")
 HOLIDAY_HIT: Final = RuleHit("quiet_hours.holiday", "HOLIDAY")
 NO_WINDOW_HIT: Final = RuleHit("quiet_hours.no_open_window", "NO_OPEN_WINDOW")
+WINDOW_CLOSING_HIT: Final = RuleHit("quiet_hours.window_closing", "WINDOW_CLOSING")
 UNKNOWN_ZONE_HIT: Final = RuleHit("context.time_zone", "UNKNOWN_TIME_ZONE")
 UNKNOWN_CALENDAR_HIT: Final = RuleHit("context.holiday_calendar", "UNKNOWN_HOLIDAY_CALENDAR")
 
@@ -198,9 +200,34 @@ class WeeklyHours:
         zone: ZoneInfo,
         calendar: HolidayCalendar | None,
         max_days: int,
+        lasting: timedelta = _NO_TIME,
     ) -> datetime | None:
-        """The first instant at or after ``start`` (UTC) that the hours allow,
-        searching local days up to ``max_days`` ahead; None if there is none.
+        """The first instant at or after ``start`` (UTC) that the hours allow
+        with at least ``lasting`` left before its window closes
+        (:meth:`closes_at`), searching local days up to ``max_days`` ahead;
+        None if there is none."""
+        last_day = start.astimezone(zone).date() + timedelta(days=max_days)
+        while True:
+            days_left = (last_day - start.astimezone(zone).date()).days
+            if days_left < 0:
+                return None
+            found = self._first_open(start, zone, calendar, days_left)
+            if found is None or lasting <= _NO_TIME:
+                return found
+            closes = self.closes_at(found, zone)
+            if closes - found >= lasting:
+                return found
+            start = closes  # too little of this window is left: look past it
+
+    def _first_open(
+        self,
+        start: datetime,
+        zone: ZoneInfo,
+        calendar: HolidayCalendar | None,
+        max_days: int,
+    ) -> datetime | None:
+        """The first allowed instant at or after ``start``, searching local
+        days up to ``max_days`` ahead; None if there is none.
 
         Allowed-ness only switches on at a window's start (either fold of its
         wall time) or at a UTC-offset transition, so those are the only

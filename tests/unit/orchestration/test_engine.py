@@ -266,3 +266,29 @@ def test_a_partial_payment_does_not_bring_the_next_step_forward() -> None:
     assert [c.template for c in d.dispatches] == ["payment_missed"]
     d.advance(at(3.1))
     assert [c.template for c in d.dispatches] == ["payment_missed", "payment_missed_followup"]
+
+
+def test_a_contact_decided_in_the_last_minute_of_the_window_waits_for_the_next() -> None:
+    d = one_step(["sms"])
+    d.event(profile(-40))
+    d.event(opened(-30))
+    friday = datetime(2026, 10, 2, 23, 59, 30, tzinfo=UTC)  # 18:59:30 in Bogota
+    assert d.event(missed(1, 0, when=0.5), now=friday) == []
+    deferred = d.decisions[-1]
+    assert deferred.outcome == "DEFERRED"
+    assert [h.reason_code for h in deferred.rules_fired] == ["WINDOW_CLOSING"]
+    saturday = datetime(2026, 10, 3, 13, tzinfo=UTC)  # 08:00, Saturday's window
+    assert deferred.not_before == saturday
+    d.advance(saturday)
+    (cmd,) = d.dispatches
+    assert cmd.occurred_at == saturday
+    assert cmd.expires_at == saturday + timedelta(hours=4)  # the strategy's expiry
+
+
+def test_a_dispatch_expires_when_its_window_closes() -> None:
+    d = one_step(["sms"])
+    d.event(profile(-40))
+    d.event(opened(-30))
+    friday = datetime(2026, 10, 2, 23, 58, 30, tzinfo=UTC)  # 18:58:30 in Bogota
+    (cmd,) = d.event(missed(1, 0, when=0.5), now=friday)
+    assert cmd.expires_at == datetime(2026, 10, 3, 0, 0, tzinfo=UTC)  # 19:00 in Bogota

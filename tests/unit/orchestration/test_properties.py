@@ -5,14 +5,16 @@ ever repeats."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recaudo.events import DispatchCommand
-from recaudo.orchestration import Strategy
+from recaudo.orchestration import Strategy, strategy_from_mapping
 from recaudo.policy import Candidate, Contact, preset
 from recaudo.policy.quiet_hours import holiday_calendar, zone_for
 from recaudo.view.timebase import from_ms, to_ms
@@ -316,3 +318,113 @@ def test_a_step_reaches_a_second_channel_only_after_a_failure_or_its_wait(
                 f"at {sent} with no failure and before its fallback wait ({wait})"
             )
         earlier[step] = (cmd, sent)
+
+
+# --- a dispatch expires before its window closes -----------------------------------
+
+EDGE_ZONES = [
+    "America/Bogota",
+    "America/New_York",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "America/Mexico_City",
+    "Europe/London",
+    "Australia/Lord_Howe",
+]
+
+
+@cache
+def _clock_change_days(zone_name: str) -> tuple[date, ...]:
+    zone = ZoneInfo(zone_name)
+    days: list[date] = []
+    instant = datetime(2017, 1, 1, tzinfo=UTC)
+    offset = instant.astimezone(zone).utcoffset()
+    while instant.year < 2030:
+        instant += timedelta(hours=6)
+        local_time = instant.astimezone(zone)
+        if local_time.utcoffset() != offset:
+            offset = local_time.utcoffset()
+            days.append(local_time.date())
+    return tuple(days)
+
+
+@st.composite
+def edge_moments(draw: st.DrawFn) -> dict[str, Any]:
+    """A preset, a zone, a channel and a whole-millisecond instant within five
+    minutes of the start or end of one of that day's allowed windows."""
+    jurisdiction = draw(st.sampled_from(sorted(PLACES)))
+    zone_name = draw(st.sampled_from([PLACES[jurisdiction][0], *EDGE_ZONES]))
+    channel = draw(st.sampled_from(["sms", "email", "voice", "whatsapp"]))
+    kind = "call" if channel == "voice" else "message"
+    changes = _clock_change_days(zone_name)
+    any_day = st.dates(date(2017, 1, 1), date(2029, 12, 31))
+    day = draw(st.one_of(any_day, st.sampled_from(changes)) if changes else any_day)
+    windows = preset(jurisdiction).hours_for(kind).days[day.weekday()]
+    edge = draw(st.sampled_from([0, *(m for w in windows for m in (w.start, w.end))]))
+    wall = datetime.combine(day, datetime.min.time()) + timedelta(
+        minutes=edge, milliseconds=draw(st.integers(-300_000, 300_000))
+    )
+    local_time = wall.replace(tzinfo=ZoneInfo(zone_name), fold=draw(st.integers(0, 1)))
+    return {
+        "jurisdiction": jurisdiction,
+        "zone": zone_name,
+        "channel": channel,
+        "now": from_ms(to_ms(local_time.astimezone(UTC))),
+    }
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edge_moments())
+def test_a_dispatch_decided_at_a_window_edge_expires_within_the_window(
+    s: dict[str, Any],
+) -> None:
+    rules = preset(s["jurisdiction"])
+    _, country, lang = PLACES[s["jurisdiction"]]
+    step = {"offset": "0h", "channels": [s["channel"]], "template": "payment_missed"}
+    cadence = {"id": "c", "trigger": "payment_missed", "champion": [step]}
+    d = Driver.with_strategy(strategy_from_mapping({"id": "edge", "cadence": [cadence]}))
+    now: datetime = s["now"]
+    when = _days(now)
+    d.event(
+        profile(
+            when - 40,
+            jurisdiction=s["jurisdiction"],
+            time_zone=s["zone"],
+            country=country,
+            preferred_language=lang,
+            contact_points=[
+                {"channel": c, "address": "+573001112233", "consent": True}
+                for c in ("sms", "voice", "whatsapp")
+            ]
+            + [{"channel": "email", "address": "d1@example.co", "consent": True}],
+        ),
+        now=now,
+    )
+    d.event(opened(when - 30), now=now)
+    d.event(missed(1, int(when) - 1, when=when), now=now)
+    d.advance(now + timedelta(days=40))
+    assert len(d.dispatches) == 1, [(x.outcome, x.rules_fired) for x in d.decisions]
+    cmd = d.dispatches[0]
+    zone = zone_for(s["zone"])
+    assert zone is not None
+    hours = rules.hours_for("call" if cmd.channel == "voice" else "message")
+    calendar = (
+        holiday_calendar(country, None, rules.extra_holidays) if hours.closed_on_holidays else None
+    )
+
+    def allowed(instant: datetime) -> bool:
+        return hours.violation(instant.astimezone(zone), calendar) is None
+
+    start, end = cmd.occurred_at, cmd.expires_at
+    assert end - start >= timedelta(seconds=60), "less than a minute to send"
+    # Every moment the connector may send at is inside the allowed hours: at
+    # each second of the last two minutes, every 30 s before them.
+    instant = start
+    while instant < end:
+        assert allowed(instant), (
+            f"{cmd.channel} decided at {start.astimezone(zone)} may be sent at "
+            f"{instant.astimezone(zone)}, outside {s['jurisdiction']}'s hours "
+            f"(expires {end.astimezone(zone)})"
+        )
+        instant += timedelta(seconds=1 if end - instant <= timedelta(minutes=2) else 30)
+    assert allowed(end - timedelta(milliseconds=1))

@@ -218,6 +218,44 @@ class TestBoundary:
         assert not evaluate(context(), candidate("sms"), OPEN, CO).requires_opt_out_text
 
 
+class TestWindowClosing:
+    """A dispatch needs ``min_send`` inside the window to be sent at all."""
+
+    MINUTE = timedelta(seconds=60)
+    # Friday 2 October 2026, Bogota: open until 19:00, then Saturday 08:00.
+    FRIDAY = (2026, 10, 2)
+
+    def test_too_little_window_left_defers_to_the_next_window(self) -> None:
+        now = local("America/Bogota", *self.FRIDAY, 18, 59, 30)
+        decision = evaluate(context(), candidate(), now, CO, min_send=self.MINUTE)
+        assert decision.outcome == "DEFER"
+        assert decision.rules_fired == (("quiet_hours.window_closing", "WINDOW_CLOSING"),)
+        assert decision.not_before == local("America/Bogota", 2026, 10, 3, 8, 0)
+
+    def test_exactly_min_send_left_dispatches_until_the_close(self) -> None:
+        now = local("America/Bogota", *self.FRIDAY, 18, 59, 0)
+        decision = evaluate(context(), candidate(), now, CO, min_send=self.MINUTE)
+        assert decision.outcome == "DISPATCH"
+        assert decision.window_closes_at == local("America/Bogota", *self.FRIDAY, 19, 0)
+
+    def test_a_deferral_never_lands_in_a_window_s_last_moments(self) -> None:
+        # A daily cap clears at 18:59:30, too late for Friday's window.
+        now = local("America/Bogota", *self.FRIDAY, 10, 0)
+        earlier = contact(local("America/Bogota", 2026, 10, 1, 18, 59, 30))
+        ctx = context(history=[earlier])
+        decision = evaluate(ctx, candidate(), now, CO, min_send=self.MINUTE)
+        assert decision.outcome == "DEFER"
+        assert decision.not_before == local("America/Bogota", 2026, 10, 3, 8, 0)
+
+    def test_without_min_send_the_last_instant_dispatches(self) -> None:
+        now = local("America/Bogota", *self.FRIDAY, 18, 59, 59)
+        assert evaluate(context(), candidate(), now, CO).outcome == "DISPATCH"
+
+    def test_min_send_cannot_be_negative(self) -> None:
+        with pytest.raises(ValueError, match="min_send"):
+            evaluate(context(), candidate(), OPEN, CO, min_send=-self.MINUTE)
+
+
 class TestHistory:
     def test_trim_keeps_what_the_rules_can_see(self) -> None:
         old = contact(OPEN - timedelta(days=8))

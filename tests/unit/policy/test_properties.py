@@ -259,3 +259,83 @@ def test_a_greedy_sender_never_breaks_a_cap_or_cooldown(
                 and _in_scope(cooldown.scope, c, made)
                 for c in history[:index]
             ), cooldown.rule_id
+
+
+# --- a dispatch always has min_send of the window ahead -----------------------------
+
+MIN_SEND = timedelta(seconds=60)
+
+
+@cache
+def _transition_days(zone_name: str) -> tuple[date, ...]:
+    """Local days on which ``zone_name`` changes its UTC offset, START..END."""
+    zone = ZoneInfo(zone_name)
+    days: list[date] = []
+    instant = START.replace(tzinfo=UTC)
+    offset = instant.astimezone(zone).utcoffset()
+    while instant < END.replace(tzinfo=UTC):
+        instant += timedelta(hours=6)
+        local_time = instant.astimezone(zone)
+        if local_time.utcoffset() != offset:
+            offset = local_time.utcoffset()
+            days.append(local_time.date())
+    return tuple(days)
+
+
+@st.composite
+def near_window_edges(draw: st.DrawFn) -> Scenario:
+    """An instant within five minutes of a window's start or end (or local
+    midnight), on any day or on a day the clocks change."""
+    jurisdiction = draw(st.sampled_from(sorted(PRESETS)))
+    home_zone, country, subdivision = HOME[jurisdiction]
+    zone_name = draw(st.sampled_from([home_zone, home_zone, *ZONES]))
+    changes = _transition_days(zone_name)
+    any_day = st.dates(START.date(), END.date())
+    day = draw(st.one_of(any_day, st.sampled_from(changes)) if changes else any_day)
+    windows = LEGAL[jurisdiction][0][day.weekday()]
+    edge = draw(st.sampled_from([0, *(m for w in windows for m in w)]))
+    wall = datetime.combine(day, datetime.min.time()) + timedelta(
+        minutes=edge, milliseconds=draw(st.integers(-300_000, 300_000))
+    )
+    zone = ZoneInfo(zone_name)
+    now = wall.replace(tzinfo=zone, fold=draw(st.integers(0, 1))).astimezone(UTC)
+    ctx = PolicyContext(
+        time_zone=zone_name,
+        country=country,
+        subdivision=subdivision,
+        jurisdiction=jurisdiction,
+        consent=frozenset(CHANNELS),
+        valid_addresses=frozenset(CHANNELS),
+    )
+    cand = Candidate("D1", "A1", draw(st.sampled_from(CHANNELS)), "payment_missed", 0)
+    return Scenario(jurisdiction, ctx, cand, now)
+
+
+def _open_throughout(s: Scenario, start: datetime, end: datetime) -> bool:
+    """Legally open at every second from ``start`` to just before ``end``."""
+    instant = start
+    while instant < end:
+        if not legally_open(s.jurisdiction, s.ctx, instant):
+            return False
+        instant += timedelta(seconds=1)
+    return legally_open(s.jurisdiction, s.ctx, end - timedelta(microseconds=1))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_window_edges())
+def test_at_a_window_edge_a_dispatch_has_min_send_of_open_window(s: Scenario) -> None:
+    decision = evaluate(s.ctx, s.candidate, s.now, s.rules, min_send=MIN_SEND)
+    if decision.outcome == "DISPATCH":
+        closes = decision.window_closes_at
+        assert closes is not None and closes - s.now >= MIN_SEND
+        assert _open_throughout(s, s.now, s.now + MIN_SEND)
+        assert legally_open(s.jurisdiction, s.ctx, closes - timedelta(microseconds=1))
+    else:
+        assert decision.outcome == "DEFER", decision
+        not_before = decision.not_before
+        assert not_before is not None and not_before > s.now
+        assert _open_throughout(s, not_before, not_before + MIN_SEND)
+        if decision.reason_codes == ("WINDOW_CLOSING",):
+            # Open now, but not for MIN_SEND: it really was the window's end.
+            assert legally_open(s.jurisdiction, s.ctx, s.now)
+            assert not _open_throughout(s, s.now, s.now + MIN_SEND)

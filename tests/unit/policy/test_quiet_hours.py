@@ -122,6 +122,20 @@ class TestNextOpen:
         assert sundays_only.next_open(monday, zone("UTC"), None, 3) is None
         assert sundays_only.next_open(monday, zone("UTC"), None, 7) == utc(2024, 6, 9, 10)
 
+    def test_lasting_skips_what_is_left_of_a_window_and_windows_too_short(self) -> None:
+        hours = every_day("08:00-08:01", "09:00-21:00")
+        ny = zone("America/New_York")
+        two_minutes = timedelta(minutes=2)
+        early = local("America/New_York", 2024, 6, 4, 7, 0)
+        assert hours.next_open(early, ny, None, 30) == local("America/New_York", 2024, 6, 4, 8)
+        nine = local("America/New_York", 2024, 6, 4, 9)
+        assert hours.next_open(early, ny, None, 30, lasting=two_minutes) == nine
+        closing = local("America/New_York", 2024, 6, 4, 20, 58, 30)
+        assert hours.next_open(closing, ny, None, 30, lasting=two_minutes) == local(
+            "America/New_York", 2024, 6, 5, 9
+        )
+        assert hours.next_open(closing, ny, None, 0, lasting=two_minutes) is None
+
     def test_new_york_spring_gap_opens_at_the_transition(self) -> None:
         # 2024-03-10 02:00 EST -> 03:00 EDT: 02:30 never happens.
         ny = zone("America/New_York")
