@@ -104,7 +104,7 @@ def up(detach: bool, workers: int) -> None:
 @click.option(
     "--debtors",
     type=click.IntRange(1),
-    default=10_000,
+    default=2_000,
     show_default=True,
     help="Size of the generated portfolio.",
 )
@@ -236,6 +236,11 @@ def topics_create() -> None:
 # --- publishing --------------------------------------------------------------------
 
 
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+#: Rejected rows echoed to the terminal; all of them are in the rejects file.
+REJECTS_SHOWN = 20
+
+
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -243,7 +248,7 @@ def topics_create() -> None:
     "fmt",
     type=click.Choice(["jsonl", "csv"]),
     default=None,
-    help="Default: from the file's extension.",
+    help="Default: from the file's extension (.jsonl, .ndjson, .json; .csv, .tsv, .txt).",
 )
 @click.option(
     "--source",
@@ -251,36 +256,96 @@ def topics_create() -> None:
     show_default=True,
     help="CloudEvents source for rows that name none.",
 )
-def publish(file: Path, fmt: str | None, source: str) -> None:
+@click.option(
+    "--encoding",
+    default=None,
+    help="The file's text encoding (e.g. utf-8, cp1252, latin-1, utf-16) [default: UTF-8, "
+    "with or without a byte-order mark; UTF-16 with one; else Windows-1252 (cp1252)].",
+)
+@click.option(
+    "--delimiter",
+    type=click.Choice(list(DELIMITER_NAMES)),
+    default=None,
+    help="CSV column separator [default: found from the header].",
+)
+@click.option(
+    "--decimal-comma/--decimal-point",
+    "decimal_comma",
+    default=None,
+    help="CSV numbers write decimals with a comma (1.234,56) or a point (1,234.56) "
+    "[default: comma when the file is ';'-separated, else point].",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to keep the rejected rows [default: FILE.rejects.jsonl beside FILE].",
+)
+def publish(
+    file: Path,
+    fmt: str | None,
+    source: str,
+    encoding: str | None,
+    delimiter: str | None,
+    decimal_comma: bool | None,
+    rejects_path: Path | None,
+) -> None:
     """Publish debt events and profiles from a JSON Lines or CSV file.
 
-    Invalid rows are reported with their line number and reason; every valid
-    row is still published. Exit status 1 if any row was invalid.
+    Every valid row is published. A row that is not valid is not: it is kept
+    with its line number, reason and text in FILE.rejects.jsonl (one JSON
+    object a line), and the first ones are shown; fix them and publish them
+    again. Exit status 1 if any row was rejected.
+
+    A file whose header or encoding is wrong is refused whole, before
+    anything is published, with what to fix.
     """
     from recaudo.producer import RecaudoProducer
-    from recaudo.publish import RowError, read_events
+    from recaudo.publish import EventFile, RejectsFile, RowError, rejects_path_for
 
-    settings = _require_broker(resolve_settings())
-    from recaudo import telemetry
-
-    telemetry.setup(settings)  # the trace of each event starts at its send
-    errors: list[RowError] = []
     try:
-        rows = list(read_events(file, fmt, source))  # type: ignore[arg-type]
+        events = EventFile(
+            file,
+            fmt,  # type: ignore[arg-type]
+            source,
+            encoding=encoding,
+            delimiter=DELIMITER_NAMES[delimiter] if delimiter else None,
+            decimal_comma=decimal_comma,
+        )
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    with RecaudoProducer(settings) as producer:
-        for row in rows:
-            if isinstance(row, RowError):
-                errors.append(row)
-            else:
-                producer.publish(row.event)
-        report = producer.flush()
-    for err in errors:
-        click.echo(f"{file}:{err}", err=True)
-    click.echo(f"published {report.delivered} event(s); {len(errors)} invalid row(s) skipped")
-    if errors:
-        sys.exit(1)
+        raise click.ClickException(f"{file}: {exc}. Nothing was published.") from exc
+    with events:
+        click.echo(f"reading {file}: {events.describe()}", err=True)
+        if events.encoding == "cp1252" and encoding is None:
+            click.echo(
+                f"{file} is not UTF-8: read as Windows-1252; if that is wrong, "
+                "name its encoding with --encoding",
+                err=True,
+            )
+        settings = _require_broker(resolve_settings())
+        from recaudo import telemetry
+
+        telemetry.setup(settings)  # the trace of each event starts at its send
+        with (
+            RejectsFile(rejects_path or rejects_path_for(file), file) as rejects,
+            RecaudoProducer(settings) as producer,
+        ):
+            for row in events:
+                if isinstance(row, RowError):
+                    rejects.add(row)
+                    if rejects.count <= REJECTS_SHOWN:
+                        click.echo(f"{file}:{row}", err=True)
+                else:
+                    producer.publish(row.event)
+            report = producer.flush()
+    summary = f"published {report.delivered} event(s); {rejects.count} invalid row(s) skipped"
+    if not rejects.count:
+        click.echo(summary)
+        return
+    more = f" (the first {REJECTS_SHOWN} shown above)" if rejects.count > REJECTS_SHOWN else ""
+    click.echo(f"{summary}{more}, kept with their line and reason in {rejects.path}")
+    sys.exit(1)
 
 
 # --- workers ------------------------------------------------------------------------
@@ -584,24 +649,10 @@ def webhooks_run(port: int, host: str) -> None:
     service.run()
 
 
-def quiet_third_party_warnings() -> None:
-    """confluent-kafka's registry client imports authlib's deprecated httpx shim,
-    and authlib forces its own deprecation warnings on at import: import it
-    first, then silence that one warning."""
-    import warnings
-
-    try:
-        import authlib.deprecate  # noqa: F401
-    except ImportError:
-        return
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-
-
 cli.add_command(deploy)
 
 
 def main() -> None:
-    quiet_third_party_warnings()
     cli(prog_name="recaudo")
 
 

@@ -9,6 +9,7 @@ letter, not an event.
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -25,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, InitErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from recaudo.money import check_amount, check_currency
 
@@ -337,6 +338,23 @@ PAYLOAD_BY_TYPE: dict[str, type[AvroRecord]] = {
 }
 TYPE_BY_PAYLOAD: dict[type[AvroRecord], str] = {v: k for k, v in PAYLOAD_BY_TYPE.items()}
 DERIVED_TYPES: frozenset[str] = frozenset({"BUCKET_CHANGED", "PROMISE_BROKEN", "DEBT_CURED"})
+#: The debt event types a bank sends; recaudo derives the others itself.
+BANK_TYPES: tuple[str, ...] = tuple(t for t in PAYLOAD_BY_TYPE if t not in DERIVED_TYPES)
+
+
+def unknown_type_message(value: object) -> str:
+    """Why ``value`` is not a debt event type, naming only the types a bank sends."""
+    close = difflib.get_close_matches(str(value).upper(), BANK_TYPES, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown debt event type {value!r}{hint}: a bank sends one of {', '.join(BANK_TYPES)}"
+
+
+def derived_type_message(value: str) -> str:
+    """Why a bank cannot send the derived type ``value``."""
+    return (
+        f"{value} is derived by recaudo from the events a bank sends, not sent by a bank: "
+        f"send one of {', '.join(BANK_TYPES)}"
+    )
 
 
 class DebtEvent(Event):
@@ -352,6 +370,24 @@ class DebtEvent(Event):
     def _payload_from_type(cls, data: Any) -> Any:
         # Avro unions of records decode to plain dicts with no branch name:
         # `type` says which record it is, so validate against that one only.
+        if (
+            isinstance(data, dict)
+            and "type" in data
+            and not (isinstance(data["type"], str) and data["type"] in PAYLOAD_BY_TYPE)
+        ):
+            # Pydantic's own message would offer the derived types to banks too.
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    {
+                        "type": PydanticCustomError(
+                            "debt_event_type", unknown_type_message(data["type"])
+                        ),
+                        "loc": ("type",),
+                        "input": data["type"],
+                    }
+                ],
+            )
         if isinstance(data, dict) and isinstance(data.get("payload"), dict):
             model = PAYLOAD_BY_TYPE.get(str(data.get("type")))
             if model is not None:
