@@ -11,18 +11,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 from pydantic import SecretStr
 
@@ -140,7 +140,8 @@ def _up(
     code = 0
     with ExitStack() as stack:
         try:
-            child_settings = _start_services(settings, record, stack, progress)
+            services = _Services()
+            child_settings = _start_services(settings, record, stack, progress, services)
             write_record(state_dir, record)
             if stop.is_set():
                 progress("interrupted while starting; stopping…")
@@ -153,6 +154,8 @@ def _up(
                 return f"{len(created)} created" if created else "all present"
 
             _step(progress, "creating topics", topics)
+            if services.broker is not None:
+                _restore_inputs(settings, child_settings, stack, progress)
             if stop.is_set():
                 progress("interrupted while starting; stopping…")
                 return 0
@@ -196,28 +199,30 @@ def _up(
         )
         if any(spec.name == DASHBOARD for spec in specs):
             progress(f"dashboard: {dashboard_url(settings)}")
-        services = {
-            name: pid
-            for name, pid in (("broker", record.broker_pid), ("Postgres", record.postgres_pid))
-            if pid
-        }
+        keeper = _PostgresKeeper(services.postgres, progress) if services.postgres else None
         job_thread = _JobThread(job, child_settings, stop, progress) if job else None
         if job_thread is not None:
             job_thread.start()
         while not stop.wait(1.0):
-            dead = [name for name, pid in services.items() if not pid_alive(pid)]
-            if dead:
-                # Workers would only retry against a service that is gone, and
-                # `status` would report a runtime that cannot work: stop instead.
+            if services.broker is not None and not pid_alive(services.broker.pid):
+                # The topics were in its memory: workers would only retry against
+                # a broker that is gone, and `status` would report a runtime
+                # that cannot work. Stop instead.
                 progress(
-                    f"the embedded {' and '.join(dead)} exited unexpectedly "
-                    f"(see {logs}); stopping everything."
+                    f"the embedded broker exited unexpectedly (see {logs}); stopping everything."
                 )
                 code = 1
                 break
+            changed = False
+            if keeper is not None and keeper.check():
+                assert services.postgres is not None
+                record.postgres_pid = services.postgres.pid
+                changed = True
             pids = supervisor.pids()
             if pids != record.children:
                 record.children = pids
+                changed = True
+            if changed:
                 write_record(state_dir, record)
         stop.set()
         if job_thread is not None:
@@ -249,8 +254,20 @@ class _JobThread(threading.Thread):
             self.stop.set()
 
 
+class _Services:
+    """The embedded services `recaudo up` started (None: the environment's own)."""
+
+    def __init__(self) -> None:
+        self.broker: EmbeddedBroker | None = None
+        self.postgres: EmbeddedPostgres | None = None
+
+
 def _start_services(
-    settings: Settings, record: RuntimeRecord, stack: ExitStack, progress: Progress
+    settings: Settings,
+    record: RuntimeRecord,
+    stack: ExitStack,
+    progress: Progress,
+    services: _Services,
 ) -> Settings:
     """Start what the environment does not provide; the settings to hand to children."""
     update: dict[str, Any] = {}
@@ -266,22 +283,22 @@ def _start_services(
         update["kafka_bootstrap_servers"] = broker.bootstrap_servers
         update["embedded_broker"] = True
         record.broker_pid = broker.pid
+        services.broker = broker
     else:
         progress(f"using Kafka at {settings.kafka_bootstrap_servers}")
     if settings.database_url is None:
-        postgres = EmbeddedPostgres(postgres_dir(state_dir))
+        postgres = EmbeddedPostgres(
+            postgres_dir(state_dir), log_path=log_dir(state_dir) / "postgres.log"
+        )
 
         def start_postgres() -> str:
-            with warnings.catch_warnings():
-                # pgserver asks platformdirs for a runtime dir it does not need here;
-                # on servers without XDG_RUNTIME_DIR that warning is only noise.
-                warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-                stack.enter_context(postgres)
+            stack.enter_context(postgres)
             return f"ready, data in {postgres.data_dir}"
 
         _step(progress, "starting Postgres", start_postgres)
         update["database_url"] = SecretStr(postgres.url)
         record.postgres_pid = postgres.pid
+        services.postgres = postgres
     else:
         progress("using the Postgres of DATABASE_URL")
     child = settings.model_copy(update=update)
@@ -296,6 +313,114 @@ def _start_services(
     record.embedded_broker = child.embedded_broker
     record.database_url = child.database_dsn()
     return child
+
+
+def _restore_inputs(
+    settings: Settings, child: Settings, stack: ExitStack, progress: Progress
+) -> None:
+    """With the embedded broker, which starts empty: clear what was derived from
+    the previous run's topics, replay the journal into the broker, and record
+    what is published from now on (see :mod:`recaudo.embedded.journal`)."""
+    from recaudo.embedded import journal
+
+    state_dir = settings.state_dir
+    kept = journal.kept(state_dir)
+    _step(progress, "clearing derived state", lambda: reset_derived(child, state_dir, kept))
+    done: list[journal.Replayed] = []
+
+    def replay() -> str:
+        done.append(journal.replay(child, state_dir))
+        counts = done[0].counts
+        if not any(counts.values()):
+            return "nothing kept"
+        per_topic = ", ".join(f"{key} {n:,}" for key, n in counts.items() if n)
+        return f"{sum(counts.values()):,} published record(s) back ({per_topic})"
+
+    _step(progress, "replaying the journal", replay)
+    recorder = journal.JournalRecorder(child, state_dir, done[0])
+
+    def record() -> str:
+        recorder.start_recording()
+        stack.callback(recorder.stop)
+        return f"inputs kept in {journal.journal_dir(state_dir)}"
+
+    _step(progress, "recording inputs", record)
+
+
+def reset_derived(child: Settings, state_dir: Path, kept: bool) -> str:
+    """Empty the stream processors' local state and the Postgres tables built
+    from the topics; a line saying what was dropped and why."""
+    import psycopg
+
+    from recaudo.db.view_store import truncate
+
+    streams = state_dir / "streams"
+    had_streams = streams.exists()
+    shutil.rmtree(streams, ignore_errors=True)
+    with psycopg.connect(child.database_dsn(), autocommit=True) as conn:
+        debtors = _count(conn, "SELECT count(*) FROM debtor_view")
+        kpis = _count(conn, "SELECT count(*) FROM kpi")
+        truncate(conn)
+        with conn.transaction():
+            conn.execute("TRUNCATE kpi")
+    if not (had_streams or debtors or kpis):
+        return "none"
+    dropped = f"{debtors:,} debtor view(s), {kpis:,} KPI row(s) and the stream state dropped"
+    if kept:
+        return f"{dropped}; rebuilt from the journal"
+    return (
+        f"{dropped}: the broker starts empty and no inputs of the previous run were kept; "
+        "publish them again to rebuild them"
+    )
+
+
+def _count(conn: Any, query: LiteralString) -> int:
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+class _PostgresKeeper:
+    """Restarts the embedded Postgres when it dies, with backoff; workers reconnect."""
+
+    BACKOFF_INITIAL_S = 0.5
+    BACKOFF_MAX_S = 30.0
+
+    def __init__(self, postgres: EmbeddedPostgres, progress: Progress) -> None:
+        self.postgres = postgres
+        self.progress = progress
+        self.restarts = 0
+        self._backoff_s = 0.0
+        self._next_at = 0.0
+
+    def check(self) -> bool:
+        """Restart Postgres if it is due; whether its pid changed."""
+        if self.postgres.alive():
+            return False
+        now = time.monotonic()
+        if self._next_at == 0.0:
+            self._backoff_s = self.BACKOFF_INITIAL_S
+            self._next_at = now + self._backoff_s
+            self.progress(
+                f"the embedded Postgres exited (code {self.postgres.returncode}); "
+                f"restarting it in {self._backoff_s:.1f} s"
+            )
+            return True
+        if now < self._next_at:
+            return False
+        try:
+            self.postgres.start()
+        except Exception as exc:
+            self._backoff_s = min(self._backoff_s * 2, self.BACKOFF_MAX_S)
+            self._next_at = now + self._backoff_s
+            self.progress(
+                f"restarting the embedded Postgres failed: {exc}; "
+                f"trying again in {self._backoff_s:.1f} s"
+            )
+            return False
+        self.restarts += 1
+        self._next_at = 0.0
+        self.progress(f"the embedded Postgres is back (pid {self.postgres.pid})")
+        return True
 
 
 def dashboard_url(settings: Settings) -> str:

@@ -56,14 +56,16 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def child_setup(parent_pid: int) -> Callable[[], None]:
-    """What a child runs before exec (``preexec_fn``)."""
-    sigterm = int(signal.SIGTERM)
+def child_setup(
+    parent_pid: int, death_signal: signal.Signals = signal.SIGTERM
+) -> Callable[[], None]:
+    """What a child runs before exec (``preexec_fn``): ``death_signal`` when its parent dies."""
+    signum = int(death_signal)
 
     def setup() -> None:
         if _PRCTL is None:
             return
-        _PRCTL(PR_SET_PDEATHSIG, sigterm)
+        _PRCTL(PR_SET_PDEATHSIG, signum)
         # The parent may have died between fork and prctl: then no signal will
         # ever come, so leave now rather than run as an orphan.
         if os.getppid() != parent_pid:

@@ -3,6 +3,7 @@ and stand-in workers: the runtime's own promises, without the CLI."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
@@ -57,7 +59,7 @@ def wait_ready(state_dir: Path, proc: subprocess.Popen[str]) -> tuple[RuntimeRec
     started = time.monotonic()
     while time.monotonic() - started < READY_WITHIN_S:
         record = read_record(state_dir)
-        if record is not None and record.phase == "ready":
+        if record is not None and record.phase == "ready" and record.supervisor_pid == proc.pid:
             return record, time.monotonic() - started
         if proc.poll() is not None:
             pytest.fail(f"run_up exited with {proc.returncode}:\n{proc.communicate()[0]}")
@@ -194,25 +196,132 @@ def test_a_dead_broker_stops_the_runtime(state_dir: Path) -> None:
     assert processes_of(state_dir, record) == []
 
 
-def test_down_cleans_up_after_a_killed_up(state_dir: Path) -> None:
+def processes_in(directory: Path) -> list[int]:
+    """Processes working in ``directory`` (Postgres' postmaster and every helper
+    run in its data directory, whatever their command line says)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = (entry / "cwd").resolve()
+        except OSError:
+            continue
+        if cwd.is_relative_to(directory.resolve()) and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def produce(bootstrap: str, topic: str, value: bytes, key: bytes) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(topic, value, key=key, partition=0, headers=[("ce_id", value)])
+    assert producer.flush(10) == 0
+    # An open client connection holds Tansu's shutdown up to its 5 s stop timeout.
+    del producer
+
+
+def read_back(bootstrap: str, topic: str, value: bytes) -> bool:
+    """Whether ``value`` is on ``topic``[0] (reading from its beginning)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "t", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error() and msg.value() == value:
+                return True
+        return False
+    finally:
+        consumer.close()
+
+
+def wait_journaled(state_dir: Path, value: bytes, proc: subprocess.Popen[str]) -> None:
+    path = state_dir / "journal" / "debt-events.jsonl"
+    encoded = base64.b64encode(value)
+    deadline = time.monotonic() + READY_WITHIN_S
+    while not (path.is_file() and encoded in path.read_bytes()):
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, f"{value!r} never reached {path}"
+        time.sleep(0.05)
+
+
+def test_a_killed_up_leaves_nothing_running_and_the_next_up_brings_its_inputs_back(
+    state_dir: Path,
+) -> None:
     proc = start_up(state_dir)
     record, _ = wait_ready(state_dir, proc)
-    proc.kill()  # no chance to clean up: only what the kernel and `down` do
+    assert record.bootstrap_servers is not None
+    value = uuid.uuid4().hex.encode()
+    produce(record.bootstrap_servers, "recaudo.debt-events", value, b"debtor-1")
+    wait_journaled(state_dir, value, proc)
+    # Derived state of this run, which the next one must not take as its own.
+    (state_dir / "streams" / "kpis").mkdir(parents=True)
+
+    proc.kill()  # no chance to clean up: only what the kernel does
     proc.wait()
     settings = Settings(state_dir=state_dir)
-    # Workers and the broker go with their parent (PR_SET_PDEATHSIG); Postgres,
-    # daemonised by pg_ctl, outlives it until `down`.
-    workers = [pid for pid in [*record.children.values(), record.broker_pid] if pid]
-    deadline = time.monotonic() + 5
-    while any(pid_alive(p) for p in workers) and time.monotonic() < deadline:
+    # Workers, the broker and Postgres (with its helpers) go with their parent.
+    deadline = time.monotonic() + 15
+    while (
+        any(pid_alive(p) for p in record.pids().values()) or processes_in(state_dir)
+    ) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(pid_alive(p) for p in workers)
-    status = run_status(settings)
-    assert not status["running"] and status["stale"]
-    assert set(status["leftovers"]) == {"postgres"}
-    assert run_down(settings) is True
+    assert not [name for name, pid in record.pids().items() if pid_alive(pid)]
+    assert processes_in(state_dir) == []
     assert processes_of(state_dir, record) == []
-    assert read_record(state_dir) is None
+    status = run_status(settings)
+    assert not status["running"] and status["stale"] and status["leftovers"] == {}
+
+    again = start_up(state_dir)
+    second, _ = wait_ready(state_dir, again)
+    assert second.bootstrap_servers is not None
+    assert read_back(second.bootstrap_servers, "recaudo.debt-events", value)
+    assert not (state_dir / "streams" / "kpis").exists()
+    assert run_down(settings) is True
+    out = again.communicate(timeout=30)[0]
+    assert "replaying the journal… 1 published record(s) back (debt-events 1)" in out, out
+    assert "clearing derived state… 0 debtor view(s), 0 KPI row(s) and the stream state" in out
+
+
+def test_postgres_killed_under_up_is_restarted(state_dir: Path) -> None:
+    proc = start_up(state_dir)
+    record, _ = wait_ready(state_dir, proc)
+    assert record.postgres_pid is not None and record.bootstrap_servers is not None
+    assert record.database_url is not None
+    value = uuid.uuid4().hex.encode()
+    produce(record.bootstrap_servers, "recaudo.debt-events", value, b"debtor-1")
+    with psycopg.connect(record.database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE survives (x int)")
+
+    os.kill(record.postgres_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    restarted = None
+    while restarted is None:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "Postgres was not restarted"
+        current = read_record(state_dir)
+        if current is not None and current.postgres_pid not in (None, record.postgres_pid):
+            restarted = current
+        else:
+            time.sleep(0.1)
+    assert restarted.postgres_pid is not None and pid_alive(restarted.postgres_pid)
+    status = run_status(Settings(state_dir=state_dir))
+    assert status["running"] and status["postgres"]["alive"]
+    with psycopg.connect(record.database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM survives").fetchone() == (0,)
+    # The broker, its topics and the workers carried on.
+    assert restarted.broker_pid == record.broker_pid and pid_alive(record.broker_pid)
+    assert restarted.children == record.children
+    assert read_back(record.bootstrap_servers, "recaudo.debt-events", value)
+
+    assert run_down(Settings(state_dir=state_dir)) is True
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+    assert "the embedded Postgres exited (code -9); restarting it in" in out, out
+    assert "the embedded Postgres is back (pid " in out, out
+    assert processes_in(state_dir) == []
 
 
 def test_a_failing_step_exits_1_with_a_clear_message(state_dir: Path) -> None:
