@@ -3,12 +3,19 @@
 A message that cannot be decoded or validated is written to the DLQ topic with
 its original key, value and headers, where it came from (topic, partition,
 offset) and why; the consumer then moves on. The write is confirmed before the
-consumer commits past the message, so nothing is lost.
+consumer commits past the message, so nothing is lost. A message is unreadable
+when its key, its headers (:func:`recaudo.serde.read_record`) or its value
+cannot be read: every consumer checks all three.
+
+A dead letter's id is derived from the consumer group and the message's
+position, so the same message given up on again (a redelivery, the timer
+service re-reading its compacted topic) is the same dead letter.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -44,6 +51,23 @@ def error_type_of(error: BaseException) -> DeadLetterErrorType:
     return kind  # type: ignore[return-value]
 
 
+#: Namespace of dead-letter ids (uuid5 of group, topic, partition, offset).
+DEAD_LETTER_NAMESPACE = uuid.UUID("5b0c4c8e-7d52-4f7e-9c3a-0d6f2a1e9b47")
+
+
+def dead_letter_id(consumer: str, topic: str, partition: int, offset: int) -> uuid.UUID:
+    return uuid.uuid5(DEAD_LETTER_NAMESPACE, f"{consumer}/{topic}/{partition}/{offset}")
+
+
+def _headers_of(message: KafkaMessage) -> tuple[list[Header], str]:
+    """The message's headers, or none and why, when the client cannot read them."""
+    try:
+        headers = message.headers() or []
+    except Exception as exc:  # e.g. a header name that is not UTF-8
+        return [], f" (headers not kept: {type(exc).__name__}: {exc})"
+    return [Header(key=k, value=v) for k, v in headers], ""
+
+
 def dead_letter_for(
     message: KafkaMessage,
     error: BaseException,
@@ -51,19 +75,26 @@ def dead_letter_for(
     consumer_group: str | None = None,
 ) -> DeadLetter:
     _, ts = message.timestamp()
+    topic, partition, offset = (
+        message.topic() or "",
+        message.partition() or 0,
+        message.offset() or 0,
+    )
+    headers, unkept = _headers_of(message)
     return DeadLetter(
+        event_id=dead_letter_id(consumer_group or source, topic, partition, offset),
         occurred_at=datetime.now(UTC),
         source=source,
         consumer_group=consumer_group,
-        source_topic=message.topic() or "",
-        source_partition=message.partition() or 0,
-        source_offset=message.offset() or 0,
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
         source_timestamp=datetime.fromtimestamp(ts / 1000, UTC) if ts > 0 else None,
         key=message.key(),
         value=message.value(),
-        headers=[Header(key=k, value=v) for k, v in (message.headers() or [])],
+        headers=headers,
         error_type=error_type_of(error),
-        error_message=str(error) or type(error).__name__,
+        error_message=(str(error) or type(error).__name__) + unkept,
     )
 
 

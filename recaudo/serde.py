@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import fastavro
 from confluent_kafka.schema_registry import (
@@ -21,6 +23,8 @@ from confluent_kafka.schema_registry import (
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from opentelemetry.trace import TraceState, get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import ValidationError
 
 from recaudo.avro_writer import Encoder, encoder_for
@@ -63,6 +67,98 @@ class UnknownSchemaError(DeadLetterError):
 
 class InvalidEventError(DeadLetterError):
     error_type = "VALIDATION_ERROR"
+
+
+#: Headers recaudo reads, and what each must hold (besides UTF-8 text).
+CLOUDEVENTS_PREFIX = "ce_"
+_TEXT_HEADERS = frozenset({"traceparent", "tracestate", "content-type"})
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+
+
+class RawRecord(Protocol):
+    """The parts of a Kafka message read before its value."""
+
+    def key(self) -> bytes | None: ...
+    def headers(self) -> list[tuple[str, bytes | None]] | None: ...
+
+
+def read_key(key: bytes | None) -> str:
+    """A record's key as the debtor id it must be; a DecodeError if it is not one."""
+    if key is None:
+        raise DecodeError(
+            "record has no key; recaudo topics are keyed by debtor_id: produce with it as the key"
+        )
+    if not key:
+        raise DecodeError("record key is empty; produce with the debtor_id as the key")
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(
+            f"record key {key[:64]!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "produce with the debtor_id, UTF-8 encoded, as the key"
+        ) from exc
+
+
+def _header_text(name: str, value: bytes | None) -> str:
+    if value is None:
+        raise DecodeError(f"header {name!r} has no value; drop it or give it one")
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(
+            f"header {name!r} value {value[:64]!r} is not UTF-8 text ({exc.reason})"
+        ) from exc
+
+
+def check_header(name: str, value: bytes | None) -> None:
+    """A header recaudo reads must hold what its reader expects: CloudEvents
+    attributes and ``content-type`` UTF-8 text (``ce_specversion`` 1.0,
+    ``ce_time`` an RFC 3339 time), W3C trace context as the spec writes it.
+    Other headers are carried as they are, unread."""
+    if not (name.startswith(CLOUDEVENTS_PREFIX) or name in _TEXT_HEADERS):
+        return
+    text = _header_text(name, value)
+    if name == "traceparent":
+        context = _TRACE_CONTEXT.extract({"traceparent": text})
+        if not get_current_span(context).get_span_context().is_valid:
+            raise DecodeError(
+                f"header 'traceparent' {text[:100]!r} is not W3C trace context "
+                "(version-traceid-spanid-flags in lowercase hex); fix or drop it"
+            )
+    elif name == "tracestate":
+        members = [m for m in text.split(",") if m.strip(" \t")]
+        if members and not TraceState.from_header([text]):
+            raise DecodeError(
+                f"header 'tracestate' {text[:100]!r} is not a W3C tracestate list; fix or drop it"
+            )
+    elif name == "ce_specversion":
+        if text != "1.0":
+            raise DecodeError(f"header 'ce_specversion' is {text[:40]!r}; CloudEvents 1.0 expected")
+    elif name == "ce_time":
+        try:
+            datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise DecodeError(f"header 'ce_time' {text[:60]!r} is not an RFC 3339 time") from exc
+    elif not text.strip():
+        raise DecodeError(f"header {name!r} is blank")
+
+
+def check_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> None:
+    """Every header recaudo reads is readable (:func:`check_header`)."""
+    for name, value in headers or ():
+        check_header(name, value)
+
+
+def read_record(message: RawRecord) -> str:
+    """What every consumer reads before a record's value: its headers checked
+    and its key as text. A record that fails raises a DecodeError saying why,
+    and belongs in the dead-letter topic."""
+    try:
+        headers = message.headers()
+    except Exception as exc:  # the client could not represent them (e.g. a non-UTF-8 name)
+        raise DecodeError(f"headers cannot be read: {type(exc).__name__}: {exc}") from exc
+    check_headers(headers)
+    return read_key(message.key())
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -22,7 +22,7 @@ from recaudo.embedded.partition_end import FetchedEnds, read_changelog_ends_by_f
 from recaudo.events import Envelope
 from recaudo.gc_tuning import tune_for_streaming
 from recaudo.instruments import ConsumerLag, EventCounts
-from recaudo.serde import DeadLetterError, Serde
+from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 from recaudo.topics import Topic, Topics
 
@@ -106,6 +106,21 @@ class RowMessage:
 
     def timestamp(self) -> tuple[int, int]:
         return (1, self._row.timestamp)
+
+
+def _read_record_first(topic: QxTopic) -> None:
+    """Key and headers checked (:func:`recaudo.serde.read_record`) before
+    quixstreams deserializes a message of ``topic``: a missing or non-UTF-8 key
+    or a garbled header raises a DeadLetterError where the consumer's error hook
+    dead-letters it. (quixstreams hands a missing key on as None without asking
+    the key deserializer, so the check wraps the whole message's.)"""
+    deserialize = topic.row_deserialize
+
+    def row_deserialize(message: Any) -> Any:
+        read_record(message)
+        return deserialize(message)
+
+    topic.row_deserialize = row_deserialize  # type: ignore[method-assign]
 
 
 def _raw_bytes(value: Any) -> bytes:
@@ -234,6 +249,9 @@ class StreamProcessor:
         return True
 
     def _on_consumer_error(self, exc: Exception, message: Any, logger: logging.Logger) -> bool:
+        """A message that cannot be read (key, headers or value: a
+        DeadLetterError raised while quixstreams deserializes it) is
+        dead-lettered, and the consumer reads on."""
         if message is None or not isinstance(exc, DeadLetterError):
             return False  # broker or programming errors are not the message's fault
         self.dead_letters.send(message, exc)
@@ -251,7 +269,7 @@ class StreamProcessor:
             if skip_source is None
             else AvroEventDeserializer(self.serde, skip_source)
         )
-        return self.app.topic(
+        topic = self.app.topic(
             spec.name,
             key_deserializer="str",
             value_deserializer=deserializer,
@@ -263,6 +281,8 @@ class StreamProcessor:
                 extra_config=spec.config,
             ),
         )
+        _read_record_first(topic)
+        return topic
 
     def is_assigned(self, partition: object) -> bool:
         """Whether a store partition (see ``streams.debtor_view._partition_of``)

@@ -10,7 +10,9 @@ promise dates and bucket boundaries happen without an event.
 It keeps no state of its own: on every assignment it re-reads its partitions
 of the compacted topic from the start and never commits, so a restart or a
 rebalance loses nothing. A wake-up sent twice is harmless (the processor acts
-only on what is due, and dispatch ids are deterministic).
+only on what is due, and dispatch ids are deterministic). A timer it cannot read
+(key, headers or value) is dead-lettered, again at each re-read, under the same
+dead-letter id.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import threading
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from recaudo.cloudevents import ce_headers
+from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Timer
 from recaudo.orchestration.clock import Clock
-from recaudo.serde import DeadLetterError, Serde
+from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 from recaudo.view.timebase import from_ms, to_ms
 
@@ -47,6 +50,7 @@ class TimerService:
         group = f"{settings.topic_prefix}.timers"
         self._consumer = Consumer(settings.consumer_config(group))
         self._producer = Producer(settings.producer_config())
+        self._dead_letters = DeadLetterWriter(settings, serde, SOURCE, group)
         #: partition -> debtor -> due (ms): the latest timer of each debtor
         self._due: dict[int, dict[str, int]] = {}
         self._heap: list[tuple[int, str, int]] = []
@@ -64,11 +68,13 @@ class TimerService:
         for tp in partitions:
             self._due.pop(tp.partition, None)
 
-    def _take(self, partition: int, value: bytes | None) -> None:
+    def _take(self, message: Message) -> None:
+        partition = message.partition() or 0
         try:
-            timer = self._serde.deserialize(self._timers, value)
+            read_record(message)
+            timer = self._serde.deserialize(self._timers, message.value())
         except DeadLetterError as exc:
-            log.warning("ignoring an unreadable timer on partition %d: %s", partition, exc)
+            self._dead_letters.send(message, exc)
             return
         assert isinstance(timer, Timer)
         debtors = self._due.setdefault(partition, {})
@@ -111,10 +117,11 @@ class TimerService:
             while not self._stop.is_set():
                 for msg in self._consumer.consume(500, timeout=self._interval):
                     if msg.error() is None:
-                        self._take(msg.partition() or 0, msg.value())
+                        self._take(msg)
                 self._fire()
         finally:
             self._producer.flush(10)
+            self._dead_letters.close()
             self._consumer.close()
 
     def start(self) -> TimerService:

@@ -15,8 +15,8 @@ publisher, a consumer group of its own, builds the snapshots from them:
   acknowledged, then upserted into Postgres (batched ``COPY``, version-guarded),
   and only then the offsets committed: a crash re-delivers and re-writes,
   idempotently, and loses nothing;
-- bytes it cannot decode go to the dead-letter topic with the reason, and it
-  goes on.
+- a record it cannot read (key, headers or value) goes to the dead-letter
+  topic with the reason, and it goes on.
 
 It holds no state of its own (the view worker's store and its changelog do), so
 it is a plain confluent-kafka consumer: replicas share the group and split the
@@ -46,7 +46,7 @@ from recaudo.events import DebtorView
 from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.producer import RecaudoProducer
-from recaudo.serde import DecodeError, Serde
+from recaudo.serde import DecodeError, Serde, read_record
 from recaudo.settings import Settings
 from recaudo.view import DebtorState, snapshot
 
@@ -95,7 +95,7 @@ class SnapshotWriter:
             self._producer.flush(30)
         views = [view for view, _ in self._built.values()]
         if self._db is not None and views:
-            write_views(self._db.get(), views)
+            self._db.write(write_views, views)
         self._built.clear()
         self.written += len(views)
         return len(views)
@@ -249,15 +249,12 @@ class ViewPublisher:
         self._uncommitted = True
         self.events.add(self.topic)
         try:
+            debtor_id = read_record(message)
             state = decode_state(message.value())
         except DecodeError as exc:
             self._dead_letters.send(message, exc)
             return
-        key = message.key()
-        if key is None:
-            self._dead_letters.send(message, DecodeError("debtor state without a debtor_id key"))
-            return
-        self._pending[key.decode()] = (state, message)
+        self._pending[debtor_id] = (state, message)
 
     def _commit(self) -> None:
         """Snapshots of what was read, published and upserted; then the offsets."""

@@ -8,7 +8,8 @@
 
 One consumer group across the webhook replicas: each partition is projected
 once, into the table they share. Offsets are committed after the rows are
-written; a replay rewrites the same rows.
+written; a replay rewrites the same rows. A record it cannot read (key, headers
+or value) is dead-lettered, and it goes on.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import threading
 from confluent_kafka import Consumer, KafkaError, Message
 
 from connectors.webhooks.store import Contact, CorrelationStore, SentMessage
+from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand
 from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts
-from recaudo.serde import DeadLetterError, Serde
+from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ class CorrelationProjection:
         self.events = EventCounts(group)
         self.lag = ConsumerLag(group)
         self._consumer = Consumer(settings.consumer_config(group, **self.lag.config()))
+        self._dead_letters = DeadLetterWriter(
+            settings, serde, "recaudo.webhooks.correlation", group
+        )
         self._stop = threading.Event()
         self._assigned = threading.Event()
         self.projected = 0
@@ -60,6 +65,7 @@ class CorrelationProjection:
                     self._project(messages)
         finally:
             self._consumer.close()
+            self._dead_letters.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -75,10 +81,10 @@ class CorrelationProjection:
                 continue
             self.events.add(msg.topic() or "")
             try:
+                read_record(msg)
                 event = self._serde.deserialize(msg.topic(), msg.value())
-            except DeadLetterError:
-                # The record's own consumers dead-letter it; a projection
-                # only skips what it cannot read.
+            except DeadLetterError as exc:
+                self._dead_letters.send(msg, exc)
                 continue
             if isinstance(event, ChannelResponse):
                 if (
