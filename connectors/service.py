@@ -59,7 +59,7 @@ from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand, ResponseStatus
 from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts, provider_send_duration
-from recaudo.serde import DeadLetterError, Serde
+from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,7 @@ class Connector:
             self.stats.consumed += 1
             self.events.add(msg.topic() or self.topic)
             try:
+                read_record(msg)
                 event = self.serde.deserialize(self.topic, msg.value())
             except DeadLetterError as exc:
                 self._dead_letters.send(msg, exc)
