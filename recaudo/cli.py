@@ -624,8 +624,15 @@ def webhooks() -> None:
     show_default=True,
     help="Serve the provider callbacks and /healthz, /readyz, /metrics on this port.",
 )
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-def webhooks_run(port: int, host: str) -> None:
+@click.option(
+    "--host",
+    default=None,
+    help=(
+        "Address to listen on [default: RECAUDO_WEBHOOKS_HOST, 127.0.0.1]; 0.0.0.0 for every "
+        "interface (in a container, behind the TLS proxy)."
+    ),
+)
+def webhooks_run(port: int, host: str | None) -> None:
     """Receive Twilio and Meta WhatsApp callbacks, verify their signatures, and
     emit them as channel responses of the dispatch they belong to.
 
@@ -645,7 +652,7 @@ def webhooks_run(port: int, host: str) -> None:
     service = WebhookService(settings, port, host)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())
-    click.echo(f"webhooks on :{service.port}", err=True)
+    click.echo(f"webhooks on {service.host}:{service.port}", err=True)
     service.run()
 
 

@@ -289,6 +289,33 @@ class Settings(BaseSettings):
         ),
     )
 
+    webhooks_host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Address `recaudo webhooks run` listens on (0.0.0.0: every interface, as in a "
+            "container behind a TLS proxy)."
+        ),
+    )
+    webhooks_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a webhook client has to send a request's headers before 408.",
+    )
+    webhooks_body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a webhook client has to send a request's whole body before 408.",
+    )
+    webhooks_replay_window_s: float = Field(
+        default=8 * 86400.0,
+        gt=0,
+        description=(
+            "Seconds a provider callback id is remembered (a repeat is answered 200 and "
+            "recorded once), and the oldest signed timestamp accepted (Meta retries for "
+            "7 days)."
+        ),
+    )
+
     # --- dashboard -----------------------------------------------------------
     dashboard_host: str = Field(
         default="127.0.0.1",
