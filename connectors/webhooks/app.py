@@ -15,6 +15,14 @@ correlation store. A status whose message is not known yet is answered 503 so
 the provider delivers it again (the projection is usually seconds behind); an
 inbound message from an address never contacted is counted and dropped.
 
+A callback recorded once is not recorded again: each one's delivery key (the
+provider's message id and status) is remembered for the replay window, and a
+repeat within it is answered 200 with nothing produced. A callback whose
+signed timestamp (Meta signs the whole body, timestamps included) is older
+than the window is refused 403: the provider's own retries stop well before
+it, so only a replay can be that old. Twilio signs no timestamp; its
+callbacks are recognised by their message id for the window.
+
 Nothing here logs a phone number, an email address or a message's text.
 """
 
@@ -23,9 +31,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qs
 
@@ -46,6 +54,16 @@ class Resolver(Protocol):
     def by_message(self, provider_message_id: str) -> Correlation | None: ...
 
     def by_address(self, channel: Channel, address: str) -> Correlation | None: ...
+
+
+class Deliveries(Protocol):
+    """Where the delivery keys of recorded callbacks are remembered."""
+
+    def seen_deliveries(self, keys: Collection[str], since: datetime) -> set[str]: ...
+
+    def record_deliveries(self, keys: Collection[str], at: datetime) -> None: ...
+
+    def forget_deliveries(self, before: datetime) -> int: ...
 
 
 Publish = Callable[[Sequence[ChannelResponse]], bool]
@@ -77,6 +95,9 @@ def _text(status: int, text: str) -> Reply:
 #: sends nothing back to the debtor.
 EMPTY_TWIML = Reply(200, b'<?xml version="1.0" encoding="UTF-8"?><Response/>', "text/xml")
 
+#: How often the delivery keys older than the replay window are deleted.
+FORGET_EVERY = timedelta(minutes=10)
+
 
 @dataclass
 class WebhookApp:
@@ -85,6 +106,13 @@ class WebhookApp:
     publish: Publish
     clock: Clock = field(default=lambda: datetime.now(UTC))
     counts: Counter[str] = field(default_factory=Counter)
+    #: None: no replay protection (a test of the mapping alone).
+    deliveries: Deliveries | None = None
+    _forgotten_at: datetime | None = field(default=None, init=False, repr=False)
+
+    @property
+    def replay_window(self) -> timedelta:
+        return timedelta(seconds=self.settings.webhooks_replay_window_s)
 
     def handle(self, request: Request) -> Reply:
         route = (request.method, request.path.rstrip("/") or "/")
@@ -143,7 +171,7 @@ class WebhookApp:
             observation = mapping.twilio_inbound(form, now)
         else:
             observation = mapping.twilio_status(form, parse_qs(request.query), now)
-        reply = self._record([observation] if observation else [], "twilio")
+        reply = self._record([observation] if observation else [], "twilio", now)
         if inbound and reply.status == 200:
             return EMPTY_TWIML
         return reply
@@ -180,7 +208,8 @@ class WebhookApp:
             return _text(400, "not JSON")
         if not isinstance(payload, dict):
             return _text(400, "not a JSON object")
-        return self._record(list(mapping.meta_events(payload, self.clock())), "meta")
+        now = self.clock()
+        return self._record(list(mapping.meta_events(payload, now)), "meta", now)
 
     # --- both --------------------------------------------------------------------------
 
@@ -197,10 +226,20 @@ class WebhookApp:
             return self.resolver.by_address(observation.channel, observation.sender)
         return None
 
-    def _record(self, observations: Iterable[Observation], provider: str) -> Reply:
+    def _record(self, observations: Iterable[Observation], provider: str, now: datetime) -> Reply:
+        observations = list(observations)
+        oldest = now - self.replay_window
+        if any(obs.occurred_at < oldest for obs in observations):
+            self._count(provider, "stale")
+            log.warning("%s: signed timestamp older than the replay window, refused", provider)
+            return _text(403, "stale callback: its signed timestamp is outside the replay window")
+        fresh = self._unseen(observations, oldest)
+        if len(fresh) < len(observations):
+            self._count(provider, "replayed", len(observations) - len(fresh))
         responses: list[ChannelResponse] = []
+        recorded: set[str] = set()
         unknown_status = False
-        for obs in observations:
+        for obs in fresh:
             found = self._resolve(obs)
             if found is None:
                 if obs.kind == "status":
@@ -210,9 +249,15 @@ class WebhookApp:
                     self._count(provider, "unmatched_inbound")
                 continue
             responses.append(self._response(obs, found))
+            recorded.add(mapping.delivery_key(obs))
         if responses and not self.publish(responses):
             self._count(provider, "publish_failed")
             return _text(503, "try again")
+        # Remembered only once on the topic: a callback that failed here must
+        # be taken again when the provider retries it.
+        if self.deliveries is not None and recorded:
+            self.deliveries.record_deliveries(recorded, now)
+            self._forget_expired(now)
         self._count(provider, "produced", len(responses))
         for r in responses:
             log.info("%s %s dispatch %s", provider, r.status, r.dispatch_id)
@@ -221,6 +266,29 @@ class WebhookApp:
             # rest again, and the repeats carry the same event ids.
             return _text(503, "unknown message, try again")
         return _text(200, "ok")
+
+    def _unseen(self, observations: Sequence[Observation], oldest: datetime) -> list[Observation]:
+        """The observations not recorded within the window, each once."""
+        keys = [mapping.delivery_key(obs) for obs in observations]
+        seen = (
+            self.deliveries.seen_deliveries(set(keys), oldest)
+            if self.deliveries is not None
+            else set()
+        )
+        fresh: list[Observation] = []
+        for key, obs in zip(keys, observations, strict=True):
+            if key not in seen:
+                seen.add(key)
+                fresh.append(obs)
+        return fresh
+
+    def _forget_expired(self, now: datetime) -> None:
+        if self.deliveries is None:
+            return
+        if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
+            return
+        self._forgotten_at = now
+        self.deliveries.forget_deliveries(now - self.replay_window)
 
     @staticmethod
     def _response(obs: Observation, found: Correlation) -> ChannelResponse:

@@ -52,6 +52,13 @@ class Observation:
     error_code: str | None = None
 
 
+def delivery_key(obs: Observation) -> str:
+    """What makes a callback the same callback when it comes again: the
+    provider's message id with the status it reports (Twilio's MessageSid and
+    MessageStatus, Meta's message id and status)."""
+    return f"{obs.provider}:{obs.kind}:{obs.message_id}:{obs.status}"
+
+
 # --- Twilio ------------------------------------------------------------------------------
 
 Form = Mapping[str, Sequence[str]]

@@ -10,12 +10,16 @@ it can always be rebuilt by replaying them; losing it loses nothing.
 Addresses are stored only as a SHA-256 of their normalised form: enough to
 match an inbound message to the debtor last contacted at that address,
 without keeping a readable copy of every phone number here.
+
+The same database remembers which provider callbacks were already recorded
+(``webhook_deliveries``), so that every replica, and a restarted one, knows a
+replayed callback when it sees it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +45,12 @@ _DDL = (
     " dispatch_id text NOT NULL,"
     " contacted_at timestamptz NOT NULL,"
     " PRIMARY KEY (address_hash, channel))",
+    # Callbacks already recorded, so a replayed one is not recorded twice; rows
+    # older than the replay window are deleted, which keeps the table bounded.
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries ("
+    " delivery_key text PRIMARY KEY,"
+    " seen_at timestamptz NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_seen_at ON webhook_deliveries (seen_at)",
 )
 
 
@@ -155,3 +165,33 @@ class CorrelationStore:
                 (address_hash(channel, address), channel),
             ).fetchone()
         return Correlation(*row) if row else None
+
+    def seen_deliveries(self, keys: Collection[str], since: datetime) -> set[str]:
+        """Those of ``keys`` recorded at or after ``since``."""
+        if not keys:
+            return set()
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT delivery_key FROM webhook_deliveries"
+                " WHERE delivery_key = ANY(%s) AND seen_at >= %s",
+                (list(keys), since),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def record_deliveries(self, keys: Collection[str], at: datetime) -> None:
+        if not keys:
+            return
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO webhook_deliveries (delivery_key, seen_at) VALUES (%s, %s)"
+                " ON CONFLICT (delivery_key) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+                [(key, at) for key in sorted(keys)],
+            )
+
+    def forget_deliveries(self, before: datetime) -> int:
+        """Delete what was recorded before ``before``; the number deleted."""
+        with self._pool.connection() as conn:
+            deleted = conn.execute(
+                "DELETE FROM webhook_deliveries WHERE seen_at < %s", (before,)
+            ).rowcount
+        return max(deleted, 0)

@@ -68,11 +68,12 @@ CONNECTORS: tuple[Role, ...] = tuple(
 )
 
 #: The webhook service takes provider callbacks and answers the probes on the
-#: same port, so one Service and one port serve both.
+#: same port, so one Service and one port serve both. It listens on 127.0.0.1
+#: unless told otherwise: in a container, every interface, behind the proxy.
 WEBHOOKS = Role(
     "webhooks",
     "webhooks",
-    ("webhooks", "run", "--port", str(HEALTH_PORT)),
+    ("webhooks", "run", "--host", "0.0.0.0", "--port", str(HEALTH_PORT)),
     "Inbound provider webhooks (delivery receipts, replies) onto channel-responses.",
 )
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from connectors.webhooks.app import Request, WebhookApp
+from connectors.webhooks.app import FORGET_EVERY, Request, WebhookApp
 from connectors.webhooks.mapping import is_opt_out
 from connectors.webhooks.signatures import meta_signature, twilio_signature
 from connectors.webhooks.store import Correlation
@@ -364,3 +366,178 @@ def test_opt_out_keywords_are_whole_messages() -> None:
     assert not is_opt_out("quiero cancelar la deuda")
     assert not is_opt_out("stop llamando a las 6am")
     assert not is_opt_out(None) and not is_opt_out("")
+
+
+# --- replays -------------------------------------------------------------------------------
+
+
+class Deliveries:
+    """The delivery keys recorded, in memory, as the Postgres table keeps them."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, datetime] = {}
+        self.forgotten_before: list[datetime] = []
+
+    def seen_deliveries(self, keys: Collection[str], since: datetime) -> set[str]:
+        return {k for k in keys if k in self.seen and self.seen[k] >= since}
+
+    def record_deliveries(self, keys: Collection[str], at: datetime) -> None:
+        self.seen.update(dict.fromkeys(keys, at))
+
+    def forget_deliveries(self, before: datetime) -> int:
+        self.forgotten_before.append(before)
+        old = [k for k, at in self.seen.items() if at < before]
+        for k in old:
+            del self.seen[k]
+        return len(old)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def deliveries() -> Deliveries:
+    return Deliveries()
+
+
+@pytest.fixture
+def guarded(app: WebhookApp, clock: Clock, deliveries: Deliveries) -> WebhookApp:
+    app.clock = clock
+    app.deliveries = deliveries
+    return app
+
+
+WINDOW = timedelta(days=8)
+
+
+def test_a_repeated_twilio_status_is_200_and_published_once(
+    guarded: WebhookApp, published: Published
+) -> None:
+    form = {"MessageSid": "SMsent1", "MessageStatus": "delivered"}
+    assert guarded.handle(twilio_request("/twilio/status", form)).status == 200
+    assert guarded.handle(twilio_request("/twilio/status", form)).status == 200
+    assert [r.status for r in published] == ["DELIVERED"]
+    assert guarded.counts["twilio:replayed"] == 1
+
+
+def test_a_repeated_twilio_inbound_is_answered_with_empty_twiml_and_published_once(
+    guarded: WebhookApp, published: Published
+) -> None:
+    form = {"MessageSid": "SMin1", "From": PHONE, "Body": "STOP"}
+    for _ in range(2):
+        reply = guarded.handle(twilio_request("/twilio/inbound", form))
+        assert reply.status == 200 and b"<Response/>" in reply.body
+    assert [r.status for r in published] == ["OPTED_OUT"]
+
+
+def test_a_callback_that_failed_to_publish_is_taken_when_retried(
+    guarded: WebhookApp, published: Published
+) -> None:
+    form = {"MessageSid": "SMsent1", "MessageStatus": "delivered"}
+    published.ok = False
+    assert guarded.handle(twilio_request("/twilio/status", form)).status == 503
+    published.ok = True
+    published.clear()
+    assert guarded.handle(twilio_request("/twilio/status", form)).status == 200
+    assert [r.status for r in published] == ["DELIVERED"]
+
+
+def test_a_status_of_an_unknown_message_is_not_remembered(
+    guarded: WebhookApp, published: Published, deliveries: Deliveries
+) -> None:
+    form = {"MessageSid": "SMlater", "MessageStatus": "delivered"}
+    assert guarded.handle(twilio_request("/twilio/status", form)).status == 503
+    assert deliveries.seen == {}
+
+
+def meta_status_at(message_id: str, status: str, when: datetime) -> dict[str, Any]:
+    opaque = json.dumps({"dispatch_id": "disp-5", "debtor_id": "D-5"})
+    return {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(int(when.timestamp())),
+        "biz_opaque_callback_data": opaque,
+    }
+
+
+def test_a_meta_delivery_signed_before_the_window_is_403_and_published_nothing(
+    guarded: WebhookApp, published: Published
+) -> None:
+    stale = meta_status_at("wamid.A", "delivered", NOW - WINDOW - timedelta(seconds=1))
+    fresh = meta_status_at("wamid.B", "delivered", NOW)
+    reply = guarded.handle(meta_request(meta_payload(statuses=[fresh, stale])))
+    assert reply.status == 403 and published == []
+    assert guarded.counts["meta:stale"] == 1
+
+
+def test_a_meta_delivery_signed_at_the_window_edge_is_taken(
+    guarded: WebhookApp, published: Published
+) -> None:
+    edge = meta_status_at("wamid.A", "delivered", NOW - WINDOW)
+    assert guarded.handle(meta_request(meta_payload(statuses=[edge]))).status == 200
+    assert [r.provider_message_id for r in published] == ["wamid.A"]
+
+
+def test_a_meta_batch_repeating_a_status_publishes_it_once(
+    guarded: WebhookApp, published: Published
+) -> None:
+    status = meta_status_at("wamid.A", "read", NOW)
+    assert guarded.handle(meta_request(meta_payload(statuses=[status, status]))).status == 200
+    assert [r.status for r in published] == ["READ"]
+
+
+def test_delivery_keys_older_than_the_window_are_forgotten_every_few_minutes(
+    guarded: WebhookApp, clock: Clock, deliveries: Deliveries
+) -> None:
+    def deliver(sid: str) -> None:
+        form = {"MessageSid": sid, "MessageStatus": "delivered"}
+        query = "dispatch_id=disp-9&debtor_id=D-9"
+        assert guarded.handle(twilio_request("/twilio/status", form, query)).status == 200
+
+    deliver("SM1")
+    clock.now += FORGET_EVERY / 2
+    deliver("SM2")
+    assert deliveries.forgotten_before == [NOW - WINDOW]
+    clock.now = NOW + WINDOW + FORGET_EVERY
+    deliver("SM3")
+    assert deliveries.forgotten_before[-1] == clock.now - WINDOW
+    assert set(deliveries.seen) == {"twilio:status:SM3:DELIVERED"}
+
+
+SIDS = st.sampled_from(["SMa", "SMb", "SMc"])
+STATES = st.sampled_from(["sent", "delivered", "read", "undelivered", "queued"])
+
+
+@given(
+    callbacks=st.lists(st.tuples(SIDS, STATES, st.integers(0, 8 * 86400)), max_size=25),
+)
+def test_within_the_window_each_distinct_callback_is_published_exactly_once(
+    tmp_path_factory: pytest.TempPathFactory, callbacks: list[tuple[str, str, int]]
+) -> None:
+    published = Published()
+    clock = Clock()
+    settings = Settings(
+        state_dir=tmp_path_factory.getbasetemp(),
+        twilio_auth_token=SecretStr(TOKEN),
+        webhooks_public_url=PUBLIC,
+    )
+    app = WebhookApp(settings, Resolver(), published, clock=clock, deliveries=Deliveries())
+    start = NOW
+    for sid, state, offset in sorted(callbacks, key=lambda c: c[2]):
+        clock.now = start + timedelta(seconds=offset)
+        form = {"MessageSid": sid, "MessageStatus": state}
+        reply = app.handle(twilio_request("/twilio/status", form, "dispatch_id=d&debtor_id=D"))
+        assert reply.status == 200
+    expected = {(sid, state) for sid, state, _ in callbacks if state != "queued"}
+    got = [(r.provider_message_id, r.status) for r in published]
+    assert len(got) == len(set(got)) == len(expected)
