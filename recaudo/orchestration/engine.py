@@ -87,6 +87,7 @@ NO_RULESET = RuleHit(
 )
 NO_CADENCE = RuleHit(rule_id="orchestration.cadence_removed", reason_code="CADENCE_REMOVED")
 TEMPLATE_BROKEN = RuleHit(rule_id="orchestration.template", reason_code="TEMPLATE_ERROR")
+NO_OPT_OUT = RuleHit(rule_id="orchestration.opt_out_method", reason_code="NO_OPT_OUT_METHOD")
 DISPUTED = RuleHit(rule_id=DISPUTE_HIT.rule_id, reason_code=DISPUTE_HIT.reason_code)
 
 
@@ -140,6 +141,19 @@ class Orchestrator:
         self.strategy = strategy
         self.templates = templates
         self.rulesets = rulesets
+        silent = sorted(
+            rules.id
+            for rules in rulesets.values()
+            if "email" in rules.requires_opt_out_text and not templates.offers_opt_out("email")
+        )
+        if silent:
+            log.warning(
+                "no email will be sent to debtors under %s: those rules require every email "
+                "to say how to opt out and recaudo receives no email replies; set "
+                "[opt_out] email_contact in the template file (RECAUDO_TEMPLATES_FILE) "
+                "to your opt-out page or phone line",
+                ", ".join(silent),
+            )
         self.chooser: ChannelChooser = chooser or EngagementChooser()
         self.source = source
 
@@ -411,6 +425,10 @@ class Orchestrator:
                 if not set(decision.reason_codes) <= CHANNEL_REASONS:
                     orch.finish(run.key)
                     return
+                run.channel_idx += 1
+                continue
+            if decision.requires_opt_out_text and not self.templates.offers_opt_out(channel):
+                self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, [NO_OPT_OUT])
                 run.channel_idx += 1
                 continue
             try:

@@ -1,7 +1,8 @@
 """Message texts: sandboxed Jinja2 templates per name, tone and language.
 
 The catalogue (:data:`TEMPLATE_FILE`, TOML) holds ``[name.tone.language]``
-tables with a ``body`` and, for email, a ``subject``. Lookup falls back from
+tables with a ``body`` and, for email, a ``subject``, and an optional
+``[opt_out]`` table saying how a debtor opts out of email. Lookup falls back from
 the segment's tone to ``neutral`` and from the debtor's language to English,
 so a new tone or language can be added one template at a time. Templates run
 in Jinja's sandbox with undefined variables as errors: a typo in a template
@@ -27,6 +28,8 @@ FALLBACK_LANGUAGE: Final = "en"
 LANGUAGES: Final = ("es", "en", "pt")
 
 #: Regulation F 1006.6(e): every electronic communication says how to opt out.
+#: A reply works on SMS and WhatsApp, whose inbound messages the webhook
+#: service turns into opt-outs.
 OPT_OUT_TEXT: Final[Mapping[str, Mapping[str, str]]] = {
     "sms": {
         "en": "Reply STOP to opt out.",
@@ -38,12 +41,16 @@ OPT_OUT_TEXT: Final[Mapping[str, Mapping[str, str]]] = {
         "es": "Responda BAJA para no recibir más mensajes.",
         "pt": "Responda PARAR para não receber mais mensagens.",
     },
-    "email": {
-        "en": "To stop receiving these emails, reply STOP to this message.",
-        "es": "Para dejar de recibir estos correos, responda BAJA a este mensaje.",
-        "pt": "Para deixar de receber estes e-mails, responda PARAR a esta mensagem.",
-    },
 }
+#: Email replies reach nobody, so an email names the operator's own opt-out
+#: page or phone line (``[opt_out] email_contact``) instead.
+EMAIL_OPT_OUT_TEXT: Final[Mapping[str, str]] = {
+    "en": "To stop receiving these emails, opt out at {contact}.",
+    "es": "Para dejar de recibir estos correos, solicítelo en {contact}.",
+    "pt": "Para deixar de receber estes e-mails, solicite em {contact}.",
+}
+#: The catalogue's table of opt-out settings (not a template).
+OPT_OUT_TABLE: Final = "opt_out"
 
 #: What every template may use; :meth:`Templates.check` renders each with these.
 SAMPLE_VARIABLES: Final[Mapping[str, str]] = {
@@ -58,6 +65,10 @@ SAMPLE_VARIABLES: Final[Mapping[str, str]] = {
 
 class TemplateError(ValueError):
     """A missing or broken template; names the template, tone and language."""
+
+
+class NoOptOutMethod(TemplateError):
+    """A message must say how to opt out and its channel has no way that works."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +89,11 @@ class Templates:
     def __init__(self, catalogue: Mapping[str, object]) -> None:
         self._env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self._compiled: dict[tuple[str, str, str], tuple[Template | None, Template]] = {}
+        #: the operator's opt-out page or phone line named in emails, if any
+        self.email_opt_out = _email_opt_out(catalogue.get(OPT_OUT_TABLE, {}))
         for name, tones in catalogue.items():
+            if name == OPT_OUT_TABLE:
+                continue
             if not isinstance(tones, dict):
                 raise TemplateError(f"template {name!r}: expected [{name}.<tone>.<language>]")
             for tone, languages in tones.items():
@@ -106,6 +121,11 @@ class Templates:
             return cls(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
             raise TemplateError(f"{path or TEMPLATE_FILE}: not valid TOML: {exc}") from exc
+
+    def offers_opt_out(self, channel: Channel) -> bool:
+        """Whether a message on ``channel`` can tell the debtor a way to opt
+        out that recaudo or its operator actually honours."""
+        return channel in OPT_OUT_TEXT or (channel == "email" and self.email_opt_out is not None)
 
     def names(self) -> set[str]:
         return {name for name, _, _ in self._compiled}
@@ -144,6 +164,15 @@ class Templates:
             raise TemplateError(f"template {name!r} ({tone}, {language}): {exc}") from exc
         if opt_out and channel in OPT_OUT_TEXT:
             text = f"{text}\n{OPT_OUT_TEXT[channel][language]}"
+        elif opt_out and channel == "email":
+            if self.email_opt_out is None:
+                raise NoOptOutMethod(
+                    "an email that must say how to opt out, but recaudo receives no email "
+                    f"replies: set {OPT_OUT_TABLE}.email_contact in the template file "
+                    "(RECAUDO_TEMPLATES_FILE) to your opt-out page or phone line"
+                )
+            sentence = EMAIL_OPT_OUT_TEXT[language].format(contact=self.email_opt_out)
+            text = f"{text}\n{sentence}"
         return Rendered(name, language, title if channel == "email" else None, text)
 
     def check(self, uses: set[tuple[str, str]]) -> None:
@@ -162,5 +191,18 @@ class Templates:
                         locale=lang,
                         channel=channel,
                         variables=SAMPLE_VARIABLES,
-                        opt_out=True,
+                        opt_out=self.offers_opt_out(channel),
                     )
+
+
+def _email_opt_out(table: object) -> str | None:
+    if not isinstance(table, dict) or set(table) - {"email_contact"}:
+        raise TemplateError(
+            f"[{OPT_OUT_TABLE}]: expected a table with only email_contact "
+            '(e.g. email_contact = "https://example.com/opt-out"), got '
+            f"{table!r}"
+        )
+    contact = table.get("email_contact", "")
+    if not isinstance(contact, str):
+        raise TemplateError(f"{OPT_OUT_TABLE}.email_contact: expected text, got {contact!r}")
+    return contact.strip() or None

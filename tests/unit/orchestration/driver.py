@@ -3,15 +3,35 @@ does, without Kafka: fold the event, orchestrate, feed decisions back."""
 
 from __future__ import annotations
 
+import importlib.resources
+import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from recaudo.events import ContactDecision, DispatchCommand, Event
 from recaudo.orchestration import OrchestrationState, Orchestrator, Templates, load_strategy
 from recaudo.orchestration.strategy import Strategy
+from recaudo.orchestration.templates import TEMPLATE_FILE
 from recaudo.view import DebtorState, apply, tick
 
-_TEMPLATES = Templates.load()
+#: the opt-out page the test deployment names in emails
+OPT_OUT_PAGE = "https://bank.example/opt-out"
+
+
+def shipped_catalogue() -> dict[str, Any]:
+    text = importlib.resources.files("recaudo.orchestration").joinpath(TEMPLATE_FILE).read_text()
+    return tomllib.loads(text)
+
+
+def with_opt_out_page() -> Templates:
+    """The shipped templates, with an opt-out page for email set."""
+    catalogue = shipped_catalogue()
+    catalogue["opt_out"] = {"email_contact": OPT_OUT_PAGE}
+    return Templates(catalogue)
+
+
+_TEMPLATES = with_opt_out_page()
 
 
 @dataclass

@@ -18,7 +18,7 @@ from recaudo.orchestration import Strategy, strategy_from_mapping
 from recaudo.policy import Candidate, Contact, preset
 from recaudo.policy.quiet_hours import holiday_calendar, zone_for
 from recaudo.view.timebase import from_ms, to_ms
-from tests.unit.orchestration.driver import Driver
+from tests.unit.orchestration.driver import OPT_OUT_PAGE, Driver
 from tests.unit.view.builders import (
     ACCOUNT,
     dpd,
@@ -184,13 +184,13 @@ def test_no_dispatch_breaks_the_preset_and_no_dispatch_id_repeats(s: dict[str, A
                 assert rule.blocked_until(candidate, recent, now) is None, (
                     f"{cmd.channel} at {now} breaks {rule.rule_id}"
                 )
-        if (
-            cmd.channel in ("sms", "email", "whatsapp")
-            and cmd.channel in rules.requires_opt_out_text
-        ):
+        if cmd.channel in ("sms", "whatsapp") and cmd.channel in rules.requires_opt_out_text:
             assert cmd.body is not None and (
                 "STOP" in cmd.body or "BAJA" in cmd.body or "PARAR" in cmd.body
             )
+        if cmd.channel == "email" and cmd.channel in rules.requires_opt_out_text:
+            # Email replies reach nobody: the email names the opt-out page.
+            assert cmd.body is not None and cmd.body.endswith(f"{OPT_OUT_PAGE}.")
         previous.append((cmd, now))
 
 
