@@ -305,6 +305,7 @@ def publish(
     from recaudo.publish import EventFile, RejectsFile, RowError, rejects_path_for
 
     try:
+        rejects = RejectsFile(rejects_path or rejects_path_for(file), file)
         events = EventFile(
             file,
             fmt,  # type: ignore[arg-type]
@@ -327,10 +328,7 @@ def publish(
         from recaudo import telemetry
 
         telemetry.setup(settings)  # the trace of each event starts at its send
-        with (
-            RejectsFile(rejects_path or rejects_path_for(file), file) as rejects,
-            RecaudoProducer(settings) as producer,
-        ):
+        with rejects, RecaudoProducer(settings) as producer:
             for row in events:
                 if isinstance(row, RowError):
                     rejects.add(row)

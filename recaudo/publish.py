@@ -35,6 +35,7 @@ import codecs
 import csv
 import difflib
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -241,8 +242,9 @@ def _model_for(data: dict[str, Any]) -> type[Envelope]:
 def _validate(line: int, text: str, data: dict[str, Any], default_source: str) -> Row | RowError:
     try:
         model = _model_for(data)
-        if model is DebtEvent and data.get("type") in DERIVED_TYPES:
-            return RowError(line, f"type: {derived_type_message(str(data['type']))}", text)
+        event_type = data.get("type")
+        if model is DebtEvent and isinstance(event_type, str) and event_type in DERIVED_TYPES:
+            return RowError(line, f"type: {derived_type_message(event_type)}", text)
         data.setdefault("source", default_source)
         return Row(line, model.model_validate(_with_event_id(data)))
     except ValidationError as exc:
@@ -548,6 +550,13 @@ class RejectsFile:
     """
 
     def __init__(self, path: Path, source: Path) -> None:
+        # Checked before anything is published: a reject must never be lost
+        # for want of a place to keep it.
+        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+            raise FileError(
+                f"cannot write the rejects file {path} (no such folder, or not writable): "
+                "name another with --rejects"
+            )
         self.path = path
         self.count = 0
         self._source = source.name

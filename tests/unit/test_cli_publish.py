@@ -46,3 +46,19 @@ def test_demo_defaults_to_the_readme_s_2000_debtors() -> None:
     assert debtors.default == 2_000
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "recaudo demo --debtors 2000" in readme
+
+
+def test_a_rejects_file_that_cannot_be_written_is_refused_before_publishing(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "bank.csv"
+    file.write_text("debtor_id,account_id,type,occurred_at\n")
+    nowhere = tmp_path / "missing" / "bank.rejects.jsonl"
+    result = CliRunner().invoke(
+        cli,
+        ["publish", "--rejects", str(nowhere), str(file)],
+        env={"RECAUDO_STATE_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1
+    assert f"cannot write the rejects file {nowhere}" in result.output
+    assert "name another with --rejects" in result.output and "no broker" not in result.output

@@ -339,3 +339,8 @@ def test_numbers_as_spreadsheets_write_them_read_back_exactly(
     if decimal_comma:
         text = text.translate(str.maketrans(",.", ".,"))
     assert parse_decimal(text, decimal_comma) == amount
+
+
+def test_a_type_that_is_not_text_is_a_rejected_row() -> None:
+    (row,) = read_jsonl(io.StringIO('{"type": ["DEBT_CURED"], "debtor_id": "D"}'), "s")
+    assert isinstance(row, RowError) and "unknown debt event type ['DEBT_CURED']" in row.reason
