@@ -144,7 +144,7 @@ class KpiSink(BaseSink):
             self._out.flush(30)  # raises DeliveryError: the checkpoint fails
             self.records_published += len(rows)
         if self._db is not None:
-            write_kpis(self._db.get(), rows)
+            self._db.write(write_kpis, rows)
         self.rows_written += len(rows)
         self._pending.clear()
 
