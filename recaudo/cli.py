@@ -174,18 +174,82 @@ def demo(
     )
 
 
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _worker_exit_lines(report: Mapping[str, Any], logs: Path) -> list[str]:
+    """Each worker that exited since `recaudo up` started it, crash-looping first."""
+    from recaudo.embedded.state import CRASH_LOOP_EXITS, CRASH_LOOP_WINDOW_S
+
+    exited = {n: w for n, w in report["worker_exits"].items() if w["last_exit_code"] is not None}
+    if not exited:
+        return []
+    window = f"{CRASH_LOOP_WINDOW_S / 60:.0f} min"
+    lines = ["workers that exited since `recaudo up` started them:"]
+    for name, w in sorted(exited.items(), key=lambda kv: (not kv[1]["crash_looping"], kv[0])):
+        verdict = (
+            f"CRASH-LOOPING ({w['exits_recently']} exits in {window})"
+            if w["crash_looping"]
+            else f"{w['exits_recently']} exit(s) in {window}"
+        )
+        lines.append(
+            f"  {name:<24} {verdict}; restarts {w['restarts']}; "
+            f"last {_describe_exit(w['last_exit_code'])}, {w['last_exit_ago_s']:.0f} s ago"
+        )
+        lines.append(f"  {'':<24} last error: {w['last_error'] or '(no error line in its log)'}")
+        lines.append(f"  {'':<24} log: {logs / f'{name}.log'}")
+    if report["crash_looping"]:
+        lines.append(
+            f"crash-looping: {', '.join(report['crash_looping'])} (exited {CRASH_LOOP_EXITS} "
+            f"or more times in {window}). The supervisor keeps restarting it, but it will "
+            "not stay up until what its log shows is fixed."
+        )
+    return lines
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Show what `recaudo up` is running (exit 1 if it is not running)."""
-    from recaudo.embedded import runtime
+    """Show what `recaudo up` is running, and each worker's restarts, last exit
+    code and last error line.
 
-    report = runtime.run_status(get_settings())
+    \b
+    Exit status:
+      0  running, no worker crash-looping
+      1  not running
+      2  running, but a worker is crash-looping: it exited 3 or more times
+         in the last 5 minutes (its log in the state dir's logs/ says why)
+    """
+    import time
+
+    from recaudo.embedded import runtime
+    from recaudo.embedded.state import log_dir, read_worker_exits
+
+    settings = get_settings()
+    report = runtime.run_status(settings)
+    if report.get("running"):
+        now = time.time()
+        exits = read_worker_exits(settings.state_dir, report["supervisor_pid"])
+        report["worker_exits"] = {name: e.report(now) for name, e in exits.items()}
+        report["crash_looping"] = sorted(n for n, e in exits.items() if e.crash_looping(now))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         click.echo(runtime.format_status(report))
-    sys.exit(0 if report.get("running") else 1)
+        if report.get("running"):
+            for line in _worker_exit_lines(report, log_dir(settings.state_dir)):
+                click.echo(line)
+    if not report.get("running"):
+        sys.exit(1)
+    sys.exit(2 if report["crash_looping"] else 0)
 
 
 @cli.command()

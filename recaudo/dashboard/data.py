@@ -1,14 +1,18 @@
-"""What the dashboard shows, read from Postgres: the KPI table and the debtor view."""
+"""What the dashboard shows: the KPI table and the debtor view, read from
+Postgres, and the exits of `recaudo up`'s workers, read from its state directory."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from recaudo.db.kpi_store import counters_of, read_kpis
+from recaudo.embedded.state import live_worker_exits
 from recaudo.kpis import Counters
 
 #: Hourly windows shown on the timeline: the last two weeks of event time.
@@ -27,9 +31,16 @@ class Snapshot:
     open_promises: int = 0
     last_event_at: Any = None
     error: str | None = None
+    #: Worker name -> its exits (``WorkerExits.report``), for the workers of
+    #: the running `recaudo up` that exited at least once.
+    workers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def members(self, dimension: str) -> dict[str, Counters]:
         return self.by_dimension.get(dimension, {})
+
+    @property
+    def crash_looping(self) -> list[str]:
+        return sorted(name for name, w in self.workers.items() if w["crash_looping"])
 
 
 def _tables(conn: psycopg.Connection[Any]) -> set[str]:
@@ -39,9 +50,23 @@ def _tables(conn: psycopg.Connection[Any]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def read_snapshot(dsn: str) -> Snapshot:
-    """Everything the page shows; tables not there yet read as empty."""
+def read_workers(state_dir: Path, now: float | None = None) -> dict[str, dict[str, Any]]:
+    """The workers of the `recaudo up` running in ``state_dir`` that have
+    exited since it started them (none when nothing runs there)."""
+    now = time.time() if now is None else now
+    return {
+        name: exits.report(now)
+        for name, exits in live_worker_exits(state_dir).items()
+        if exits.last_exit_code is not None
+    }
+
+
+def read_snapshot(dsn: str, state_dir: Path | None = None) -> Snapshot:
+    """Everything the page shows; tables not there yet read as empty; the
+    workers' exits when given the state directory of `recaudo up`."""
     snap = Snapshot()
+    if state_dir is not None:
+        snap.workers = read_workers(state_dir)
     try:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
             tables = _tables(conn)

@@ -17,6 +17,7 @@ import jinja2
 from recaudo.dashboard import svg
 from recaudo.dashboard.data import TIMELINE_WINDOWS, Snapshot
 from recaudo.dashboard.lag import LagReport
+from recaudo.embedded.state import CRASH_LOOP_WINDOW_S
 from recaudo.events import CHANNELS
 from recaudo.kpis import Counters
 from recaudo.money import format_amounts
@@ -49,6 +50,7 @@ def figures(snap: Snapshot, lag: LagReport) -> dict[str, Any]:
         "consumer_lag": lag.total_lag,
         "throughput_per_s": lag.total_rate,
         "last_event_at": snap.last_event_at.isoformat() if snap.last_event_at else None,
+        "crash_looping": snap.crash_looping,
     }
 
 
@@ -183,6 +185,34 @@ def _pipeline(lag: LagReport) -> str:
     )
 
 
+def _workers(snap: Snapshot) -> str:
+    """The workers that exited since `recaudo up` started them; nothing when none did."""
+    if not snap.workers:
+        return ""
+    looping = snap.crash_looping
+    alert = (
+        f'<p class="error" data-crash-looping="{escape(" ".join(looping))}">'
+        f"Crash-looping: {escape(', '.join(looping))}. The supervisor keeps restarting "
+        "it; it will not stay up until what its log shows is fixed (`recaudo status`).</p>"
+        if looping
+        else ""
+    )
+    rows = []
+    for name, w in sorted(snap.workers.items()):
+        marked = ' class="error"' if w["crash_looping"] else ""
+        rows.append(
+            f'<tr data-worker="{escape(name)}"{marked}><td>{escape(name)}</td>'
+            f"<td>{w['restarts']:,}</td><td>{w['last_exit_code']}</td>"
+            f"<td>{w['exits_recently']:,}</td><td>{escape(w['last_error'] or '—')}</td></tr>"
+        )
+    return (
+        f'{alert}<table class="grid"><tr><th>Worker</th><th>Restarts</th>'
+        f"<th>Last exit code</th><th>Exits in {CRASH_LOOP_WINDOW_S / 60:.0f} min</th>"
+        "<th>Last error</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
+
+
 def sections(snap: Snapshot, lag: LagReport) -> dict[str, str]:
     """Element id -> inner HTML, for the page and for each refresh."""
     c = snap.overall
@@ -190,6 +220,7 @@ def sections(snap: Snapshot, lag: LagReport) -> dict[str, str]:
     status = f"Postgres: {escape(snap.error)}" if snap.error else ""
     return {
         "status": status,
+        "workers": _workers(snap),
         "figures": _cards(snap),
         "funnel": _funnel(c),
         "channels": _channels(snap),

@@ -35,6 +35,7 @@ class Dashboard(Service):
         cache_s: float = 1.0,
     ) -> None:
         self._dsn = settings.database_dsn()
+        self._state_dir = settings.state_dir
         self._lag = LagProbe(settings) if settings.kafka_bootstrap_servers else None
         self.refresh_s = refresh_s
         self._cache_s = cache_s
@@ -64,7 +65,7 @@ class Dashboard(Service):
         with self._lock:
             if time.monotonic() - self._read_at >= self._cache_s:
                 started = time.monotonic()
-                self._snapshot = read_snapshot(self._dsn)
+                self._snapshot = read_snapshot(self._dsn, self._state_dir)
                 if self._lag is not None:
                     self._lag_report = self._lag.sample()
                 self._read_at = time.monotonic()
@@ -103,6 +104,7 @@ class Dashboard(Service):
             # Summed over the deployment's groups; each worker reports its own
             # per partition as recaudo_consumer_lag.
             "recaudo_dashboard_consumer_lag": float(lag.total_lag),
+            "recaudo_dashboard_workers_crash_looping": float(len(snap.crash_looping)),
         }
         for currency, minor in sorted(c.recovered_minor.items()):
             out[f'recaudo_kpi_recovered_minor{{currency="{currency}"}}'] = float(minor)

@@ -3,7 +3,9 @@
 Layout of ``RECAUDO_STATE_DIR`` (default ``~/.recaudo``)::
 
     postgres/       PostgreSQL data (kept across runs)
-    logs/           broker.log, one log per worker, up.log when detached
+    logs/           broker.log, one log per worker, up.log when detached, and
+                    workers.json: each worker's exits (restarts, last exit
+                    code, last error line), written by the supervisor
     streams/        RocksDB state of the stream processors
     runtime.json    what `recaudo up` is running: pids, addresses, readiness
     up.lock         held by the running `recaudo up`: one per state directory
@@ -27,6 +29,13 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 Phase = Literal["starting", "ready", "stopping"]
+
+#: A worker is crash-looping when it has exited at least this many times within
+#: the last ``CRASH_LOOP_WINDOW_S`` seconds: one exit is a failure the
+#: supervisor's restart handles; three in five minutes is a worker that keeps
+#: failing and needs someone to look at its log.
+CRASH_LOOP_EXITS = 3
+CRASH_LOOP_WINDOW_S = 300.0
 
 
 def process_start_time(pid: int) -> str | None:
@@ -190,3 +199,81 @@ def release_lock(handle: IO[bytes]) -> None:
     with contextlib.suppress(OSError):
         fcntl.flock(handle, fcntl.LOCK_UN)
     handle.close()
+
+
+# --- worker exits (logs/workers.json) -----------------------------------------------
+
+
+@dataclass
+class WorkerExits:
+    """What the supervisor saw of one worker's exits since `recaudo up` started it."""
+
+    restarts: int = 0
+    last_exit_code: int | None = None
+    #: Wall-clock time of the last exit.
+    last_exit_at: float | None = None
+    #: The last error-level line of the worker's output before its last exit.
+    last_error: str | None = None
+    #: Wall-clock times of its exits within the last ``CRASH_LOOP_WINDOW_S``.
+    recent_exits: list[float] = field(default_factory=list)
+
+    def exited(self, code: int, at: float, error: str | None) -> None:
+        self.last_exit_code = code
+        self.last_exit_at = at
+        self.last_error = error
+        self.recent_exits = [t for t in self.recent_exits if at - t < CRASH_LOOP_WINDOW_S]
+        self.recent_exits.append(at)
+
+    def exits_within(self, now: float, window_s: float = CRASH_LOOP_WINDOW_S) -> int:
+        return sum(1 for t in self.recent_exits if now - t < window_s)
+
+    def crash_looping(self, now: float) -> bool:
+        return self.exits_within(now) >= CRASH_LOOP_EXITS
+
+    def report(self, now: float) -> dict[str, Any]:
+        """What `recaudo status` and the dashboard show of it at ``now``."""
+        return {
+            "restarts": self.restarts,
+            "last_exit_code": self.last_exit_code,
+            "last_exit_ago_s": None
+            if self.last_exit_at is None
+            else round(now - self.last_exit_at),
+            "last_error": self.last_error,
+            "exits_recently": self.exits_within(now),
+            "crash_looping": self.crash_looping(now),
+        }
+
+
+def worker_exits_file(state_dir: Path) -> Path:
+    return log_dir(state_dir) / "workers.json"
+
+
+def write_worker_exits(path: Path, supervisor_pid: int, exits: dict[str, WorkerExits]) -> None:
+    """Replace ``path`` atomically: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"supervisor_pid": supervisor_pid, "workers": {n: asdict(e) for n, e in exits.items()}}
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_worker_exits(state_dir: Path, supervisor_pid: int) -> dict[str, WorkerExits]:
+    """The exits recorded by the supervisor ``supervisor_pid`` (a file left by
+    an earlier run reads as none)."""
+    try:
+        data: dict[str, Any] = json.loads(worker_exits_file(state_dir).read_text("utf-8"))
+        if data.get("supervisor_pid") != supervisor_pid:
+            return {}
+        fields = WorkerExits.__dataclass_fields__
+        return {
+            name: WorkerExits(**{k: v for k, v in entry.items() if k in fields})
+            for name, entry in data["workers"].items()
+        }
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def live_worker_exits(state_dir: Path) -> dict[str, WorkerExits]:
+    """The exits of the running `recaudo up`'s workers; none when nothing runs."""
+    record = live_record(state_dir)
+    return {} if record is None else read_worker_exits(state_dir, record.supervisor_pid)

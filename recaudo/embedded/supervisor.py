@@ -19,21 +19,29 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from recaudo.embedded.state import WorkerExits, write_worker_exits
 from recaudo.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+#: How much of a child's output, at most, is searched for its last error line.
+ERROR_TAIL_BYTES = 64 * 1024
+#: An error-level log line ("... ERROR name: ..."), or an exception's line
+#: ("ValueError: ...", "psycopg.OperationalError: ...").
+_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|PANIC)\b|^[A-Za-z_][\w.]*(Error|Exception):")
+_TRACEBACK = "Traceback (most recent call last):"
 
 
 class SupervisorError(RuntimeError):
@@ -74,6 +82,25 @@ def child_setup(
     return setup
 
 
+def last_error_line(output: str) -> str | None:
+    """The last error-level line of a child's output, or the exception line
+    that ends a Python traceback (``module.Name: message``), if any; at most
+    500 characters."""
+    found: str | None = None
+    in_traceback = False
+    for line in output.splitlines():
+        if line.startswith(_TRACEBACK):
+            in_traceback = True
+        elif in_traceback:
+            # The frames are indented; the first line that is not names the exception.
+            if line.strip() and not line[0].isspace():
+                in_traceback = False
+                found = line
+        elif _ERROR_LINE.search(line):
+            found = line
+    return found.strip()[:500] if found is not None else None
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     """One supervised process: ``argv`` run with ``env`` on top of our environment."""
@@ -94,6 +121,9 @@ class _Child:
     restarts: int = 0
     backoff_s: float = 0.0
     next_start_at: float = 0.0
+    #: Where the current run's output starts in its log.
+    output_from: int = 0
+    exits: WorkerExits = field(default_factory=WorkerExits)
 
 
 class Supervisor(Service):
@@ -102,7 +132,9 @@ class Supervisor(Service):
     A child that exits is restarted after ``backoff_initial`` seconds, doubling
     up to ``backoff_max`` while it keeps dying young; once it has stayed up for
     ``healthy_after_s`` its backoff starts over. Output goes to
-    ``log_dir/<name>.log``, with a line from the supervisor at each restart.
+    ``log_dir/<name>.log``, with a line from the supervisor at each restart;
+    each child's restarts, last exit code and last error line go to
+    ``exits_file`` (default ``log_dir/workers.json``), replaced at each exit.
     :meth:`stop` sends SIGTERM to every child's process group, waits
     ``grace_s``, then SIGKILLs whatever remains.
 
@@ -121,6 +153,7 @@ class Supervisor(Service):
         healthy_after_s: float = 30.0,
         grace_s: float = 10.0,
         poll_s: float = 0.2,
+        exits_file: Path | None = None,
     ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
@@ -133,6 +166,7 @@ class Supervisor(Service):
         self.healthy_after_s = healthy_after_s
         self.grace_s = grace_s
         self.poll_s = poll_s
+        self.exits_file = exits_file or log_dir / "workers.json"
         self._children = [_Child(spec) for spec in specs]
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -143,6 +177,7 @@ class Supervisor(Service):
     def start(self) -> Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            self._write_exits()
             for child in self._children:
                 try:
                     self._spawn(child)
@@ -177,6 +212,14 @@ class Supervisor(Service):
     def restarts(self) -> dict[str, int]:
         with self._lock:
             return {c.spec.name: c.restarts for c in self._children}
+
+    def exits(self) -> dict[str, WorkerExits]:
+        """Each child's exits so far (copies)."""
+        with self._lock:
+            return {
+                c.spec.name: replace(c.exits, recent_exits=list(c.exits.recent_exits))
+                for c in self._children
+            }
 
     # --- internals -------------------------------------------------------------------
 
@@ -224,9 +267,30 @@ class Supervisor(Service):
             child.log.write(f"--- {stamp} recaudo supervisor: {message}\n".encode())
             child.log.flush()
 
+    def _log_path(self, child: _Child) -> Path:
+        return self.log_dir / f"{child.spec.name}.log"
+
+    def _write_exits(self) -> None:
+        exits = {c.spec.name: c.exits for c in self._children}
+        try:
+            write_worker_exits(self.exits_file, os.getpid(), exits)
+        except OSError as exc:  # a full disk must not stop the supervision
+            log.warning("cannot record worker exits in %s: %s", self.exits_file, exc)
+
+    def _last_error(self, child: _Child) -> str | None:
+        """The last error line the child's current run wrote to its log."""
+        try:
+            with self._log_path(child).open("rb") as out:
+                end = out.seek(0, os.SEEK_END)
+                out.seek(max(child.output_from, end - ERROR_TAIL_BYTES))
+                return last_error_line(out.read().decode("utf-8", errors="replace"))
+        except OSError:
+            return None
+
     def _spawn(self, child: _Child) -> None:
         if child.log is None:
-            child.log = (self.log_dir / f"{child.spec.name}.log").open("ab")
+            child.log = self._log_path(child).open("ab")
+        child.output_from = child.log.seek(0, os.SEEK_END)
         child.proc = subprocess.Popen(
             child.spec.argv,
             env={**os.environ, **child.spec.env},
@@ -269,6 +333,8 @@ class Supervisor(Service):
                 child.backoff_s = 0.0  # it was healthy; this is a fresh failure
             self._schedule_restart(child, now)
             child.proc = None
+            child.exits.exited(code, time.time(), self._last_error(child))
+            self._write_exits()
             message = (
                 f"{child.spec.name} exited with code {code} after {lived:.1f} s; "
                 f"restarting in {child.backoff_s:.1f} s"
@@ -279,6 +345,8 @@ class Supervisor(Service):
         if now < child.next_start_at:
             return
         child.restarts += 1
+        child.exits.restarts = child.restarts
+        self._write_exits()
         try:
             self._spawn(child)
         except OSError as exc:

@@ -96,3 +96,30 @@ def test_page_renders_every_section_and_polls() -> None:
         assert f'id="{element}"' in page
     assert "Kafka: broker down" in page
     assert 'fetch("/api/dashboard"' in page and "setInterval(refresh, 2500)" in page
+
+
+def test_a_crash_looping_worker_is_shown_first_thing_and_escaped() -> None:
+    looping = {
+        "restarts": 7,
+        "last_exit_code": 1,
+        "last_exit_ago_s": 3,
+        "last_error": "ERROR streams.kpis: <bad> & worse",
+        "exits_recently": 7,
+        "crash_looping": True,
+    }
+    once = {**looping, "restarts": 1, "exits_recently": 1, "crash_looping": False}
+    snap = Snapshot(workers={"kpis": looping, "view": once})
+    got = sections(snap, LagReport())["workers"]
+    assert 'data-crash-looping="kpis"' in got and "Crash-looping: kpis." in got
+    assert '<tr data-worker="kpis" class="error">' in got
+    assert '<tr data-worker="view">' in got
+    assert "&lt;bad&gt; &amp; worse" in got and "<bad>" not in got
+    assert figures(snap, LagReport())["crash_looping"] == ["kpis"]
+    page = render_page(snap, LagReport(), 5, datetime.now(UTC))
+    assert page.index('id="workers"') < page.index('id="figures"')
+    assert "Crash-looping: kpis." in page
+
+
+def test_no_worker_section_while_every_worker_stays_up() -> None:
+    assert sections(snapshot(), LagReport())["workers"] == ""
+    assert figures(snapshot(), LagReport())["crash_looping"] == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recaudo.embedded.state import pid_alive
+from recaudo.embedded.state import pid_alive, read_worker_exits
 from recaudo.embedded.supervisor import ProcessSpec, Supervisor, SupervisorError
 
 
@@ -160,3 +160,39 @@ def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     parent.kill()
     parent.wait()
     assert wait(lambda: not pid_alive(child), 5)
+
+
+def test_exits_are_recorded_with_code_and_last_error_line(tmp_path: Path) -> None:
+    crasher = python(
+        "import sys; print('ERROR streams.kpis: cannot go on', file=sys.stderr, flush=True); "
+        "print('closing', flush=True); sys.exit(3)"
+    )
+    specs = [ProcessSpec("crasher", crasher), ProcessSpec("steady", SLEEP)]
+    with Supervisor(specs, tmp_path / "logs", 0.05, 0.1, poll_s=0.02) as sup:
+        assert wait(lambda: sup.restarts()["crasher"] >= 3)
+        recorded = read_worker_exits(tmp_path, os.getpid())
+    crasher_exits = sup.exits()["crasher"]
+    assert crasher_exits.last_exit_code == 3
+    assert crasher_exits.last_error == "ERROR streams.kpis: cannot go on"
+    assert crasher_exits.restarts >= 3 and len(crasher_exits.recent_exits) >= 3
+    assert sup.exits()["steady"].last_exit_code is None  # stopped by us: not an exit
+    assert recorded["crasher"].last_exit_code == 3
+    assert recorded["crasher"].last_error == "ERROR streams.kpis: cannot go on"
+    assert recorded["steady"] == sup.exits()["steady"]
+
+
+def test_the_error_line_is_from_the_last_run_only(tmp_path: Path) -> None:
+    # Fails loudly the first time, then exits quietly: the quiet exit has no error line.
+    marker = tmp_path / "ran-once"
+    code = (
+        "import pathlib, sys\n"
+        f"m = pathlib.Path({str(marker)!r})\n"
+        "if not m.exists():\n"
+        "    m.touch(); print('ERROR first run failed', flush=True); sys.exit(1)\n"
+        "sys.exit(4)\n"
+    )
+    logs = tmp_path / "logs"
+    with Supervisor([ProcessSpec("job", python(code))], logs, 0.05, 0.1, poll_s=0.02) as sup:
+        assert wait(lambda: sup.exits()["job"].last_exit_code == 4)
+    assert sup.exits()["job"].last_error is None
+    assert "ERROR first run failed" in read(logs / "job.log")
