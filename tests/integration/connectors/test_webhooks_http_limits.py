@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import select
 import socket
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from connectors.webhooks.app import MAX_BODY_BYTES
 from connectors.webhooks.server import WebhookService
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.embedded.postgres import EmbeddedPostgres
 from recaudo.settings import Settings
+from recaudo.topics_admin import ensure_topics
 from tests.integration.connectors.webhooks import (
     responses_until,
     running,
@@ -24,6 +29,7 @@ from tests.integration.connectors.webhooks import (
     twilio_status_url,
     webhook_settings,
 )
+from tests.integration.fixtures import create_database
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +38,26 @@ HUGE = 64 << 20
 CHUNK = 64 << 10
 
 
-@pytest.fixture
-def settings(pg_settings: Settings) -> Settings:
+@pytest.fixture(scope="module")
+def settings(
+    broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """One service for the module: what one request leaves behind no other
+    test looks at (each debtor is its own)."""
+    base = Settings(
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        embedded_broker=True,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        topic_partitions=3,
+        state_dir=tmp_path_factory.mktemp("webhooks"),
+        database_url=SecretStr(create_database(postgres)),
+    )
+    ensure_topics(base)
     # Short deadlines, so a stalled request is answered soon; a bound, not a wait.
-    return webhook_settings(pg_settings, webhooks_header_timeout_s=1.0, webhooks_body_timeout_s=1.0)
+    return webhook_settings(base, webhooks_header_timeout_s=1.0, webhooks_body_timeout_s=1.0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def service(settings: Settings) -> Iterator[WebhookService]:
     with running(settings) as service:
         yield service

@@ -4,7 +4,6 @@ signature is answered 401 and produces nothing."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from connectors.webhooks.server import WebhookService
 from connectors.webhooks.signatures import twilio_signature
@@ -20,29 +18,18 @@ from recaudo.events import ChannelResponse, DispatchCommand
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings
+from tests.integration.connectors.webhooks import TOKEN, running, webhook_settings
 from tests.integration.kafka_io import consume_all
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "twilio-auth-token"
 PHONE = "+573001112233"
 
 
 @pytest.fixture
 def service(pg_settings: Settings) -> Iterator[WebhookService]:
-    settings = pg_settings.model_copy(update={"twilio_auth_token": SecretStr(TOKEN)})
-    running = WebhookService(settings, 0, "127.0.0.1")
-    thread = threading.Thread(target=running.run)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not running.ready():
-            assert time.monotonic() < deadline, "webhook service not ready"
-            time.sleep(0.1)
-        yield running
-    finally:
-        running.stop()
-        thread.join(20)
+    with running(webhook_settings(pg_settings)) as service:
+        yield service
 
 
 def post_twilio(
