@@ -251,10 +251,18 @@ class StreamProcessor:
     def _on_consumer_error(self, exc: Exception, message: Any, logger: logging.Logger) -> bool:
         """A message that cannot be read (key, headers or value: a
         DeadLetterError raised while quixstreams deserializes it) is
-        dead-lettered, and the consumer reads on."""
+        dead-lettered, and the consumer reads on, its offset committed with the
+        checkpoint like a processed message's: quixstreams stores none for a
+        message its error hook suppressed, so a dead letter last on its
+        partition would hold the group's lag above zero and be read again at
+        every restart. (A private attribute, the Application's processing
+        context: tests/integration/test_dead_letters.py fails should it change.)"""
         if message is None or not isinstance(exc, DeadLetterError):
             return False  # broker or programming errors are not the message's fault
         self.dead_letters.send(message, exc)
+        self.app._processing_context.store_offset(
+            message.topic(), message.partition(), message.offset()
+        )
         return True
 
     def topic(self, key: str, *, skip_source: str | None = None) -> QxTopic:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from typing import Any
 
 import fastavro
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from recaudo.events import DeadLetter, DebtEvent
 from recaudo.producer import RecaudoProducer
@@ -122,3 +124,48 @@ def test_an_event_the_processor_fails_on_is_dead_lettered(topics_ready: Settings
     assert letter.key == b"D-poison"
     assert letter.value is not None
     assert serde.deserialize(serde.topics.debt_events, letter.value) == poison
+
+
+def test_a_dead_letter_last_on_its_partition_is_committed_past(topics_ready: Settings) -> None:
+    serde = Serde(topics_ready)
+    topic = serde.topics.debt_events
+    good = debt_event(debtor_id="D-good")
+    producer = Producer(topics_ready.producer_config())
+    offsets: list[int] = []
+    for key, value in ((b"D-good", serde.serialize(topic, good)), (b"\xff\x82", b"not ours")):
+        producer.produce(
+            topic,
+            key=key,
+            value=value,
+            partition=0,
+            on_delivery=lambda err, msg: offsets.append(-1 if err else msg.offset()),
+        )
+        producer.flush(30)
+    good_offset, poison_offset = offsets
+
+    processor = StreamProcessor(topics_ready, "tail-test")
+    seen: list[DebtEvent] = []
+    processor.app.dataframe(processor.topic("debt-events")).update(seen.append)
+
+    def stop_when_both_are_handled() -> None:
+        deadline = time.monotonic() + 90
+        while not (seen and processor.dead_letters.written) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        processor.stop()
+
+    watcher = threading.Thread(target=stop_when_both_are_handled)
+    watcher.start()
+    try:
+        processor.run()
+    finally:
+        watcher.join(120)
+
+    assert [e.event_id for e in seen] == [good.event_id]
+    assert processor.dead_letters.written == 1
+    group = Consumer({**topics_ready.kafka_config(), "group.id": processor.group})
+    try:
+        (committed,) = group.committed([TopicPartition(topic, 0)], timeout=10)
+    finally:
+        group.close()
+    # Past the dead letter: a restart does not read it again, and the lag is 0.
+    assert committed.offset == poison_offset + 1 == good_offset + 2
