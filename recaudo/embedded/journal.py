@@ -107,42 +107,39 @@ def _unb64(text: str | None) -> bytes | None:
 
 
 def read_entries(path: Path) -> Iterator[Entry]:
-    """The journal file's records in order; a torn last line ends it."""
+    """The journal file's records in order. A last line cut short by a crash
+    ends it; a line that cannot be read is skipped (and logged)."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return
     with handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
-                log.warning("%s: dropping a record cut short by a crash", path)
+                log.warning("%s: dropping the last record, cut short by a crash", path)
                 return
             try:
                 yield Entry.from_line(line)
-            except (ValueError, KeyError, TypeError, binascii.Error):
-                log.warning("%s: dropping an unreadable line and what follows it", path)
-                return
+            except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+                log.warning("%s:%d: skipping an unreadable record: %s", path, number, exc)
 
 
-def _repair(path: Path) -> None:
-    """Cut a torn tail off, so that records appended next start on a line of their own."""
+def repair(path: Path) -> None:
+    """Cut off a last line a crash left unfinished, so that the next record
+    appended starts on a line of its own."""
     try:
-        data = path.read_bytes()
+        with path.open("r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            data_end = path.read_bytes().rfind(b"\n") + 1
+            handle.truncate(data_end)
+            os.fsync(handle.fileno())
     except FileNotFoundError:
         return
-    good = 0
-    for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            Entry.from_line(line)
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            break
-        good += len(line)
-    if good < len(data):
-        with path.open("r+b") as handle:
-            handle.truncate(good)
-            os.fsync(handle.fileno())
 
 
 def kept(state_dir: Path) -> bool:
@@ -191,7 +188,7 @@ def replay(settings: Settings, state_dir: Path) -> Replayed:
 
     for key in JOURNALED:
         path = directory / f"{key}.jsonl"
-        _repair(path)
+        repair(path)
         topic = topics.get(key)
         for entry in read_entries(path):
             if key == DEDUPLICATED:

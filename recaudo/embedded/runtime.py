@@ -22,7 +22,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from pydantic import SecretStr
 
@@ -43,6 +43,9 @@ from recaudo.embedded.state import (
 from recaudo.embedded.supervisor import ProcessSpec, Supervisor
 from recaudo.settings import Settings, env_for_children
 from recaudo.workers import DASHBOARD
+
+if TYPE_CHECKING:
+    from recaudo.embedded.journal import JournalRecorder
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +158,7 @@ def _up(
 
             _step(progress, "creating topics", topics)
             if services.broker is not None:
-                _restore_inputs(settings, child_settings, stack, progress)
+                services.recorder = _restore_inputs(settings, child_settings, stack, progress)
             if stop.is_set():
                 progress("interrupted while starting; stopping…")
                 return 0
@@ -200,6 +203,7 @@ def _up(
         if any(spec.name == DASHBOARD for spec in specs):
             progress(f"dashboard: {dashboard_url(settings)}")
         keeper = _PostgresKeeper(services.postgres, progress) if services.postgres else None
+        recorder_failed = False
         job_thread = _JobThread(job, child_settings, stop, progress) if job else None
         if job_thread is not None:
             job_thread.start()
@@ -213,6 +217,12 @@ def _up(
                 )
                 code = 1
                 break
+            if services.recorder is not None and services.recorder.failure and not recorder_failed:
+                recorder_failed = True
+                progress(
+                    f"{services.recorder.failure}: what is published from now on will not "
+                    "come back after `recaudo down`; restart recaudo to record again."
+                )
             changed = False
             if keeper is not None and keeper.check():
                 assert services.postgres is not None
@@ -260,6 +270,7 @@ class _Services:
     def __init__(self) -> None:
         self.broker: EmbeddedBroker | None = None
         self.postgres: EmbeddedPostgres | None = None
+        self.recorder: JournalRecorder | None = None
 
 
 def _start_services(
@@ -317,7 +328,7 @@ def _start_services(
 
 def _restore_inputs(
     settings: Settings, child: Settings, stack: ExitStack, progress: Progress
-) -> None:
+) -> JournalRecorder:
     """With the embedded broker, which starts empty: clear what was derived from
     the previous run's topics, replay the journal into the broker, and record
     what is published from now on (see :mod:`recaudo.embedded.journal`)."""
@@ -345,6 +356,7 @@ def _restore_inputs(
         return f"inputs kept in {journal.journal_dir(state_dir)}"
 
     _step(progress, "recording inputs", record)
+    return recorder
 
 
 def reset_derived(child: Settings, state_dir: Path, kept: bool) -> str:
@@ -393,7 +405,7 @@ class _PostgresKeeper:
         self._next_at = 0.0
 
     def check(self) -> bool:
-        """Restart Postgres if it is due; whether its pid changed."""
+        """Restart Postgres if it is due; whether it was restarted (a new pid)."""
         if self.postgres.alive():
             return False
         now = time.monotonic()
@@ -404,7 +416,7 @@ class _PostgresKeeper:
                 f"the embedded Postgres exited (code {self.postgres.returncode}); "
                 f"restarting it in {self._backoff_s:.1f} s"
             )
-            return True
+            return False
         if now < self._next_at:
             return False
         try:
