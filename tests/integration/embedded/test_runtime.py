@@ -79,6 +79,7 @@ def test_up_publish_status_down(state_dir: Path) -> None:
     try:
         status = recaudo(state_dir, "status", "--json")
         report = json.loads(status.stdout)
+        assert status.returncode == 0 and report["crash_looping"] == [], report
         assert report["running"] and report["broker"]["reachable"]
         assert all(w["alive"] for w in report["workers"].values())
         # Every worker but the dashboard (whose page port serves them) answers
