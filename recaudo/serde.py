@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,8 +24,7 @@ from confluent_kafka.schema_registry import (
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from opentelemetry.trace import TraceState, get_current_span
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import TraceState
 from pydantic import ValidationError
 
 from recaudo.avro_writer import Encoder, encoder_for
@@ -72,7 +72,25 @@ class InvalidEventError(DeadLetterError):
 #: Headers recaudo reads, and what each must hold (besides UTF-8 text).
 CLOUDEVENTS_PREFIX = "ce_"
 _TEXT_HEADERS = frozenset({"traceparent", "tracestate", "content-type"})
-_TRACE_CONTEXT = TraceContextTextMapPropagator()
+#: OpenTelemetry's TraceContextTextMapPropagator's rules, which read it, without
+#: the context it builds (a fifth of the cost).
+_TRACEPARENT = re.compile(
+    r"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)$"
+)
+_TRACEPARENT_MAX_LENGTH = 512
+
+
+def valid_traceparent(text: str) -> bool:
+    """Whether a W3C ``traceparent`` is one OpenTelemetry would continue."""
+    if len(text) > _TRACEPARENT_MAX_LENGTH:
+        return False
+    match = _TRACEPARENT.search(text)
+    if match is None:
+        return False
+    version, trace_id, span_id, _flags, rest = match.groups()
+    if trace_id == "0" * 32 or span_id == "0" * 16 or version == "ff":
+        return False
+    return not (version == "00" and rest)
 
 
 class RawRecord(Protocol):
@@ -119,8 +137,7 @@ def check_header(name: str, value: bytes | None) -> None:
         return
     text = _header_text(name, value)
     if name == "traceparent":
-        context = _TRACE_CONTEXT.extract({"traceparent": text})
-        if not get_current_span(context).get_span_context().is_valid:
+        if not valid_traceparent(text):
             raise DecodeError(
                 f"header 'traceparent' {text[:100]!r} is not W3C trace context "
                 "(version-traceid-spanid-flags in lowercase hex); fix or drop it"

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.trace import get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from recaudo.cloudevents import ce_headers
 from recaudo.dlq import dead_letter_for
-from recaudo.serde import DecodeError, check_header, read_key, read_record
+from recaudo.serde import DecodeError, check_header, read_key, read_record, valid_traceparent
 from tests.fixtures import debt_event
 
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -144,3 +146,32 @@ def test_a_dead_letter_of_unreadable_headers_says_they_were_not_kept() -> None:
     letter = dead_letter_for(message, DecodeError("headers cannot be read"), "s", "g")
     assert letter.headers == []
     assert "headers not kept" in letter.error_message
+
+
+_hex = st.sampled_from("0123456789abcdef")
+
+
+@st.composite
+def traceparents(draw: st.DrawFn) -> str:
+    """Near-valid traceparents: at most one part zero, wrongly sized or cased."""
+    broken = draw(st.sampled_from([None, 32, 16, 2]))
+    flaw = draw(st.sampled_from(["zero", "short", "upper"]))
+
+    def part(size: int) -> str:
+        if size == broken and flaw == "zero":
+            return "0" * size
+        text = "".join(draw(st.lists(_hex, min_size=size, max_size=size)))
+        if size != broken:
+            return text
+        return text[:-1] if flaw == "short" else text.upper()
+
+    version = draw(st.sampled_from(["00", "01", "fe", "ff", "0g"]))
+    tail = draw(st.sampled_from(["", "-extra", " ", "\t", "\n", "-x\ny", " x"]))
+    return f"{version}-{part(32)}-{part(16)}-{part(2)}{tail}"
+
+
+@given(traceparents() | st.text(max_size=80))
+def test_a_traceparent_is_valid_when_opentelemetry_would_continue_it(text: str) -> None:
+    context = TraceContextTextMapPropagator().extract({"traceparent": text})
+    continued = get_current_span(context).get_span_context().is_valid
+    assert valid_traceparent(text) == continued
