@@ -12,12 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
 from recaudo.dashboard.lag import LagProbe
+from recaudo.db.sink_connection import SinkConnection
 from recaudo.embedded.postgres import EmbeddedPostgres
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
@@ -186,3 +189,37 @@ def test_the_kpi_sink_writes_across_a_postgres_restart(
         "alive_after": True,
         "total": EXPECTED_TOTAL,
     }
+
+
+def test_an_error_that_is_not_the_connection_is_raised_at_once(pg_dsn: str) -> None:
+    waits: list[float] = []
+    db = SinkConnection(pg_dsn, sleep=waits.append)
+    db.open()
+    try:
+
+        def bad_sql(conn: psycopg.Connection[Any]) -> None:
+            conn.execute("SELECT * FROM no_such_table")
+
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            db.write(bad_sql)
+        assert waits == [] and db.failed_attempts == 0
+    finally:
+        db.close()
+
+
+def test_a_postgres_that_stays_away_is_given_up_on_with_backoff(tmp_path: Path) -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)  # the deadline is on the clock
+
+    nowhere = f"postgresql://postgres@/postgres?host={tmp_path}&connect_timeout=2"
+    db = SinkConnection(
+        nowhere, backoff_initial_s=0.05, backoff_max_s=0.2, retry_for_s=1.0, sleep=sleep
+    )
+    with pytest.raises(psycopg.OperationalError, match="Postgres unreachable for 1 s while"):
+        db.write(lambda conn: conn.execute("SELECT 1"))
+    # Doubling up to the cap, then the same wait, until the next would pass the deadline.
+    assert waits[:3] == [0.05, 0.1, 0.2] and set(waits[3:]) == {0.2}
+    assert db.failed_attempts == len(waits) + 1
