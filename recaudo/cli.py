@@ -346,6 +346,12 @@ REJECTS_SHOWN = 20
     default=None,
     help="Where to keep the rejected rows [default: FILE.rejects.jsonl beside FILE].",
 )
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="The file is history: fold it into the debtor view without contacting anyone "
+    "about it (each event carries the recaudo-backfill header). Use it to load past events.",
+)
 def publish(
     file: Path,
     fmt: str | None,
@@ -354,6 +360,7 @@ def publish(
     delimiter: str | None,
     decimal_comma: bool | None,
     rejects_path: Path | None,
+    backfill: bool,
 ) -> None:
     """Publish debt events and profiles from a JSON Lines or CSV file.
 
@@ -399,7 +406,7 @@ def publish(
                     if rejects.count <= REJECTS_SHOWN:
                         click.echo(f"{file}:{row}", err=True)
                 else:
-                    producer.publish(row.event)
+                    producer.publish(row.event, backfill=backfill)
             report = producer.flush()
     summary = f"published {report.delivered} event(s); {rejects.count} invalid row(s) skipped"
     if not rejects.count:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from confluent_kafka import KafkaError, Message, Producer
 from opentelemetry.context import Context
@@ -59,6 +59,21 @@ def topic_for(topics: Topics, event: Envelope) -> str:
 class DeliveryReport:
     delivered: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: A Kafka header any producer can set on a debt event, profile or response:
+#: ``true`` (or ``1``) marks it as history, folded into the view without
+#: starting any contact.
+BACKFILL_HEADER: Final = "recaudo-backfill"
+
+
+def is_backfill(headers: Iterable[tuple[str, bytes | str | None]] | None) -> bool:
+    """Whether a message's headers mark it as history (:data:`BACKFILL_HEADER`)."""
+    for name, value in headers or ():
+        if name == BACKFILL_HEADER and value is not None:
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            return text.strip().lower() in ("true", "1")
+    return False
 
 
 class RecaudoProducer:
@@ -121,9 +136,22 @@ class RecaudoProducer:
             ce_headers(event, self.settings.source),
         )
 
-    def publish(self, event: Envelope, topic: str | None = None, key: str | None = None) -> None:
-        """Queue one event; delivery is confirmed by :meth:`flush`."""
+    def publish(
+        self,
+        event: Envelope,
+        topic: str | None = None,
+        key: str | None = None,
+        *,
+        backfill: bool = False,
+    ) -> None:
+        """Queue one event; delivery is confirmed by :meth:`flush`.
+
+        ``backfill``: the event is history; it carries the
+        :data:`BACKFILL_HEADER` header, so the view folds it in and the
+        orchestrator contacts nobody because of it."""
         topic, key, value, headers = self.encode(event, topic, key)
+        if backfill:
+            headers.append((BACKFILL_HEADER, b"true"))
         event_id = str(event.event_id)
         if not self.traced:
             telemetry.inject(headers)

@@ -50,7 +50,7 @@ from recaudo.orchestration import (
     load_strategy,
 )
 from recaudo.orchestration.clock import clock_from_settings
-from recaudo.producer import RecaudoProducer
+from recaudo.producer import RecaudoProducer, is_backfill
 from recaudo.serde import Serde
 from recaudo.settings import Settings, ViewSnapshots
 from recaudo.view import DebtorState, apply, tick
@@ -487,7 +487,7 @@ class Folder:
             held.store = state
         self._held[key] = held  # last: the most recently used
         try:
-            return self._step(key, held, event)
+            return self._step(key, held, event, is_backfill(headers))
         except Exception:
             self._redo(held)
             raise
@@ -558,7 +558,7 @@ class Folder:
         else:
             held.state = state
 
-    def _step(self, key: str, held: Held, event: Event) -> Processed:
+    def _step(self, key: str, held: Held, event: Event, backfill: bool = False) -> Processed:
         current, store = held.state, held.store
         wake = isinstance(event, Timer)
         # The clock is read only when something needs it: never for a duplicate.
@@ -591,7 +591,7 @@ class Folder:
                 else OrchestrationState()
             )
             out.outputs = self.orchestrator.handle(
-                orch, result.state, now, None if wake else event, result.derived
+                orch, result.state, now, None if wake else event, result.derived, backfill=backfill
             )
             if orch_raw is not None or not orch.is_empty():
                 encoded = orch.encode()

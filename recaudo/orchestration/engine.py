@@ -17,7 +17,13 @@ Guarantees, by construction:
 * a run about arrears ends, suppressed, once nothing is overdue on its account;
 * a payment, settlement, cure or dispute ends at once the runs whose reason it
   removed and moves no other run: it is neither a response nor a failed
-  contact, so no step and no fallback to the next channel comes sooner.
+  contact, so no step and no fallback to the next channel comes sooner;
+* no contact about the past: a trigger that no longer holds when it is read
+  (:mod:`recaudo.orchestration.staleness`) starts no run, and a run whose
+  trigger no longer holds when a step is due (or a payment, promise or dispute
+  arrives) ends; both are recorded as SUPPRESSED with ``STALE_TRIGGER`` and
+  the rule that fired;
+* a backfilled event (history, see :meth:`Orchestrator.handle`) starts no run.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Final
 
 from recaudo.events import (
     AccountView,
+    Bucket,
     ChannelResponse,
     ContactDecision,
     DebtEvent,
@@ -43,6 +50,14 @@ from recaudo.events import (
 from recaudo.money import format_money
 from recaudo.orchestration.channel_choice import ChannelChooser, EngagementChooser
 from recaudo.orchestration.ids import decision_id, dispatch_id
+from recaudo.orchestration.staleness import (
+    AMOUNT_FACT,
+    AT_FACT,
+    BUCKET_FACT,
+    Trigger,
+    stale_now,
+    stale_on_arrival,
+)
 from recaudo.orchestration.state import Contact, OrchestrationState, Run
 from recaudo.orchestration.strategy import Cadence, Step, Strategy, TriggerKind, arm_for
 from recaudo.orchestration.templates import TemplateError, Templates
@@ -52,6 +67,7 @@ from recaudo.policy.presets import PRESETS
 from recaudo.policy.suppression import DISPUTE_HIT
 from recaudo.view import DebtorState, snapshot
 from recaudo.view.contacts import is_opt_out
+from recaudo.view.ledger import ledger_at
 from recaudo.view.timebase import from_ms, to_ms
 
 log = logging.getLogger(__name__)
@@ -68,7 +84,14 @@ FAILED: Final = frozenset({"FAILED", "BOUNCED", "EXPIRED", "CALL_NO_ANSWER"})
 CONVERSATION: Final = frozenset({"REPLIED", "CALL_RIGHT_PARTY"})
 #: events after which a run's account may no longer need collecting
 SETTLING: Final = frozenset(
-    {"PAYMENT_RECEIVED", "DEBT_SETTLED", "DEBT_WRITTEN_OFF", "DEBT_CURED", "DISPUTE_OPENED"}
+    {
+        "PAYMENT_RECEIVED",
+        "DEBT_SETTLED",
+        "DEBT_WRITTEN_OFF",
+        "DEBT_CURED",
+        "DISPUTE_OPENED",
+        "PROMISE_TO_PAY",
+    }
 )
 #: reasons that rule out one channel, not the contact: try the next channel
 CHANNEL_REASONS: Final = frozenset({"OPTED_OUT", "NO_CONSENT", "INVALID_ADDRESS"})
@@ -166,17 +189,24 @@ class Orchestrator:
         now: datetime,
         event: Event | None = None,
         derived: list[DebtEvent] | tuple[DebtEvent, ...] = (),
+        *,
+        backfill: bool = False,
     ) -> Outputs:
         """React to ``event`` (None for a timer) and the events the view derived
-        from it, then act on every run that is due at ``now``."""
+        from it, then act on every run that is due at ``now``.
+
+        ``backfill``: ``event`` is history (``recaudo publish --backfill``, the
+        ``recaudo-backfill`` header): it starts no run and makes no decision of
+        its own, though a payment, promise or dispute in it still ends the runs
+        whose reason it removed."""
         now_ms = to_ms(now)
         out = Outputs()
         debtor = _Debtor(view)
         for trigger_event in (event, *derived):
             if isinstance(trigger_event, DebtEvent):
-                self._on_debt_event(orch, debtor, trigger_event, now_ms, out)
+                self._on_debt_event(orch, debtor, trigger_event, now_ms, out, backfill)
             elif isinstance(trigger_event, ChannelResponse):
-                self._on_response(orch, debtor, trigger_event, now_ms)
+                self._on_response(orch, debtor, trigger_event, now_ms, out, backfill)
             elif isinstance(trigger_event, DebtorProfile):
                 for run in orch.runs.values():
                     if run.phase == "profile":
@@ -196,19 +226,23 @@ class Orchestrator:
         event: DebtEvent,
         now_ms: int,
         out: Outputs,
+        backfill: bool = False,
     ) -> None:
         p = event.payload
-        facts: dict[str, str] = {}
+        facts: dict[str, str] = {AT_FACT: str(to_ms(event.occurred_at))}
         start = now_ms
         trigger: TriggerKind
         if event.type == "INSTALMENT_DUE":
             trigger = "instalment_due"
             facts["due_date"] = p.due_date.isoformat()  # type: ignore[union-attr]
+            facts[AMOUNT_FACT] = str(p.amount_minor)  # type: ignore[union-attr]
         elif event.type == "PAYMENT_MISSED":
             trigger = "payment_missed"
             facts["due_date"] = p.due_date.isoformat()  # type: ignore[union-attr]
+            facts[AMOUNT_FACT] = str(p.amount_minor)  # type: ignore[union-attr]
         elif event.type == "BUCKET_CHANGED":
             trigger = "bucket_changed"
+            facts[BUCKET_FACT] = p.to_bucket  # type: ignore[union-attr]
         elif event.type == "PROMISE_BROKEN":
             trigger = "promise_broken"
             facts["promised_date"] = p.promised_date.isoformat()  # type: ignore[union-attr]
@@ -217,7 +251,7 @@ class Orchestrator:
                 self._recheck(orch, debtor, event.account_id, now_ms, out)
             return
         key = f"{trigger}:{event.event_id}"
-        if orch.knows(key):
+        if backfill or orch.knows(key):
             return
         account = debtor.account(event.account_id)
         bucket = account.bucket if account is not None else "CURRENT"
@@ -230,7 +264,7 @@ class Orchestrator:
         # Steps count from when the orchestrator learns of the trigger (a
         # backlog replayed late must not fire every step at once), or from
         # the reminder date when that is still ahead.
-        self._start(
+        run = self._start(
             orch,
             debtor,
             cadence,
@@ -241,9 +275,16 @@ class Orchestrator:
             max(start, now_ms),
             facts,
         )
+        self._refuse_stale(orch, debtor, run, now_ms, out)
 
     def _on_response(
-        self, orch: OrchestrationState, debtor: _Debtor, event: ChannelResponse, now_ms: int
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        event: ChannelResponse,
+        now_ms: int,
+        out: Outputs,
+        backfill: bool = False,
     ) -> None:
         if event.dispatch_id is not None:
             if event.status in CONVERSATION:
@@ -260,7 +301,7 @@ class Orchestrator:
                     run.due_at = now_ms
         if event.status == "REPLIED" and not is_opt_out(event.text):
             key = f"reply_received:{event.event_id}"
-            if orch.knows(key):
+            if backfill or orch.knows(key):
                 return
             account_id = self._account_of(orch, event.dispatch_id, debtor)
             if account_id is None:
@@ -269,7 +310,7 @@ class Orchestrator:
             bucket = account.bucket if account is not None else "CURRENT"
             cadence = self.strategy.cadence_for("reply_received", bucket, debtor.view.risk_segment)
             if cadence is not None:
-                self._start(
+                run = self._start(
                     orch,
                     debtor,
                     cadence,
@@ -278,8 +319,9 @@ class Orchestrator:
                     account_id,
                     str(event.event_id),
                     now_ms,
-                    {},
+                    {AT_FACT: str(to_ms(event.occurred_at))},
                 )
+                self._refuse_stale(orch, debtor, run, now_ms, out)
 
     def _recheck(
         self,
@@ -293,9 +335,35 @@ class Orchestrator:
         others exactly as they were: a payment is neither a response nor a
         failed contact, so it must not bring a step or a fallback forward."""
         for run in [r for r in orch.runs.values() if r.account_id == account_id]:
-            ended = self._closed(run, debtor) or self._disputed(run, debtor)
+            ended = (
+                self._closed(run, debtor)
+                or self._disputed(run, debtor)
+                or self._stale(run, debtor, now_ms)
+            )
             if ended is not None:
                 self._end(orch, debtor, run, now_ms, out, ended)
+
+    def _refuse_stale(
+        self, orch: OrchestrationState, debtor: _Debtor, run: Run, now_ms: int, out: Outputs
+    ) -> None:
+        """End a run just started whose trigger did not hold when it was read."""
+        hit = stale_on_arrival(
+            _trigger_of(run),
+            debtor.view,
+            from_ms(now_ms),
+            self.strategy.stale_after,
+            _bucket_at(debtor, run.account_id, now_ms),
+        )
+        if hit is not None:
+            self._end(orch, debtor, run, now_ms, out, hit)
+
+    def _stale(self, run: Run, debtor: _Debtor, now_ms: int) -> RuleHit | None:
+        return stale_now(
+            _trigger_of(run),
+            debtor.view,
+            from_ms(now_ms),
+            _bucket_at(debtor, run.account_id, now_ms),
+        )
 
     def _account_of(
         self, orch: OrchestrationState, dispatch: str | None, debtor: _Debtor
@@ -317,10 +385,10 @@ class Orchestrator:
         trigger_event_id: str,
         start: int,
         facts: dict[str, str],
-    ) -> None:
+    ) -> Run:
         arm = arm_for(debtor.state.debtor_id, cadence)
         first = cadence.steps(arm)[0]
-        orch.runs[key] = Run(
+        run = orch.runs[key] = Run(
             key=key,
             trigger=trigger,
             account_id=account_id,
@@ -331,6 +399,7 @@ class Orchestrator:
             due_at=start + _ms(first.offset),
             facts=facts,
         )
+        return run
 
     # --- acting on a run ------------------------------------------------------------------
 
@@ -370,7 +439,7 @@ class Orchestrator:
         if view.time_zone is None or view.jurisdiction is None or view.country is None:
             run.phase = "profile"  # until a profile says where and when
             return
-        closed = self._closed(run, debtor)
+        closed = self._closed(run, debtor) or self._stale(run, debtor, now_ms)
         if closed is not None:
             self._end(orch, debtor, run, now_ms, out, closed)
             return
@@ -631,6 +700,19 @@ class Orchestrator:
                 arm=run.arm,
             )
         )
+
+
+def _trigger_of(run: Run) -> Trigger:
+    at = run.facts.get(AT_FACT)
+    return Trigger(run.trigger, run.account_id, int(at) if at else None, run.facts)
+
+
+def _bucket_at(debtor: _Debtor, account_id: str, now_ms: int) -> Bucket | None:
+    """The account's bucket at ``now`` (the view's is as of its last event)."""
+    facts = debtor.state.accounts.get(account_id)
+    if facts is None or not facts.currency:
+        return None
+    return ledger_at(facts, max(now_ms, debtor.state.clock)).bucket
 
 
 def _flags(flags: DebtorFlags) -> frozenset[Flag]:

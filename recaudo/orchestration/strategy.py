@@ -80,6 +80,10 @@ class Strategy:
     dedup_window: timedelta = timedelta(hours=24)
     #: a dispatch not sent within this is EXPIRED (capped by the window close)
     expiry: timedelta = timedelta(hours=4)
+    #: a payment_missed, bucket_changed, promise_broken or reply_received
+    #: trigger read longer than this after it happened (event time) starts
+    #: no contact: it is history, not news
+    stale_after: timedelta = timedelta(days=3)
 
     def cadence_for(self, trigger: TriggerKind, bucket: Bucket, risk: str | None) -> Cadence | None:
         """The first cadence, in file order, for this trigger and segment."""
@@ -214,7 +218,7 @@ def _cadence(value: object, path: str) -> Cadence:
 
 
 def strategy_from_mapping(data: Mapping[str, object], source: str = "<strategy>") -> Strategy:
-    t = _table(data, source, frozenset({"id", "dedup_window", "expiry", "cadence"}))
+    t = _table(data, source, frozenset({"id", "dedup_window", "expiry", "stale_after", "cadence"}))
     strategy_id = t.get("id")
     if not isinstance(strategy_id, str) or not strategy_id:
         raise StrategyError(f"{source}: missing id")
@@ -230,6 +234,7 @@ def strategy_from_mapping(data: Mapping[str, object], source: str = "<strategy>"
         cadences=cadences,
         dedup_window=_duration(t.get("dedup_window", "24h"), f"{source}: dedup_window"),
         expiry=_duration(t.get("expiry", "4h"), f"{source}: expiry"),
+        stale_after=_duration(t.get("stale_after", "3d"), f"{source}: stale_after"),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from recaudo.events import ContactDecision, DispatchCommand, Event
+from recaudo.events import ContactDecision, DebtEvent, DispatchCommand, Event
 from recaudo.orchestration import OrchestrationState, Orchestrator, Templates, load_strategy
 from recaudo.orchestration.strategy import Strategy
 from recaudo.orchestration.templates import TEMPLATE_FILE
@@ -43,6 +43,8 @@ class Driver:
     orch: OrchestrationState = field(default_factory=OrchestrationState)
     decisions: list[ContactDecision] = field(default_factory=list)
     dispatches: list[DispatchCommand] = field(default_factory=list)
+    #: every event the view derived, in order
+    derived: list[Event] = field(default_factory=list)
     #: the "now" of each dispatch's decision, in order
     moments: list[datetime] = field(default_factory=list)
 
@@ -50,12 +52,14 @@ class Driver:
     def with_strategy(cls, strategy: Strategy) -> Driver:
         return cls(orchestrator=Orchestrator(strategy, _TEMPLATES))
 
-    def event(self, event: Event, now: datetime | None = None) -> list[DispatchCommand]:
+    def event(
+        self, event: Event, now: datetime | None = None, *, backfill: bool = False
+    ) -> list[DispatchCommand]:
         result = apply(self.state, event)
         self.state = result.state
         if not result.changed:
             return []  # the processor orchestrates only what changed the view
-        return self._orchestrate(now or event.occurred_at, event, result.derived)
+        return self._orchestrate(now or event.occurred_at, event, result.derived, backfill)
 
     def wake(self, now: datetime) -> list[DispatchCommand]:
         assert self.state is not None
@@ -63,14 +67,23 @@ class Driver:
         return self._orchestrate(now, None, result.derived)
 
     def _orchestrate(
-        self, now: datetime, event: Event | None, derived: list
-    ) -> list[DispatchCommand]:  # type: ignore[type-arg]
+        self,
+        now: datetime,
+        event: Event | None,
+        derived: list[DebtEvent],
+        backfill: bool = False,
+    ) -> list[DispatchCommand]:
         assert self.state is not None
-        out = self.orchestrator.handle(self.orch, self.state, now, event, derived)
+        out = self.orchestrator.handle(
+            self.orch, self.state, now, event, derived, backfill=backfill
+        )
         # Round-trip the state as the store does, so encoding is exercised too.
         self.orch = OrchestrationState.decode(self.orch.encode())
+        self.derived.extend(derived)
         for decision in out.decisions:
-            self.state = apply(self.state, decision).state
+            result = apply(self.state, decision)
+            self.state = result.state
+            self.derived.extend(result.derived)
         self.decisions.extend(out.decisions)
         self.dispatches.extend(out.dispatches)
         self.moments.extend(now for _ in out.dispatches)
