@@ -1,7 +1,7 @@
 """Dispatches per second of one connector process against the simulated
 provider, rate limit off.
 
-    python -m bench.connector_bench --dispatches 50000
+    python -m bench.connector_bench --dispatches 50000 [--ledger-sync full]
 
 Publishes N dispatch commands to the embedded broker (unless
 KAFKA_BOOTSTRAP_SERVERS is set), runs one `Connector` on them and prints the
@@ -48,12 +48,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dispatches", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--ledger-sync",
+        choices=["normal", "full"],
+        default="normal",
+        help="SQLite synchronous mode of the sent-ledger (full: a sync to disk per commit).",
+    )
     args = parser.parse_args()
     with bench_settings("cb", args.partitions) as settings:
         with RecaudoProducer(settings) as producer:
             producer.publish_many(commands(args.dispatches))
         provider = SimulatedProvider("sms", latency_scale=0, seed=1)
-        connector = Connector(settings, ConnectorConfig(channel="sms", batch_size=1000), provider)
+        connector = Connector(
+            settings,
+            ConnectorConfig(channel="sms", batch_size=1000),
+            provider,
+            ledger_synchronous=args.ledger_sync,
+        )
         thread = threading.Thread(target=connector.run)
         thread.start()
         first = None
@@ -77,7 +88,8 @@ def main() -> None:
             f"(sent {connector.stats.sent:,}, failed {connector.stats.failed:,})"
         )
         print(
-            f"one connector, simulator, no rate limit: {rate:,.0f} dispatches/s (target >= 5,000)"
+            f"one connector, simulator, no rate limit, ledger synchronous={args.ledger_sync}: "
+            f"{rate:,.0f} dispatches/s (target >= 5,000)"
         )
 
 

@@ -1,15 +1,22 @@
 """A channel connector: consumes ``dispatch.<channel>``, sends through one
 provider adapter, and reports every outcome on ``channel-responses``.
 
-Delivery is at-least-once with exactly-once effects:
+Commands are consumed at least once; the provider is called at most once per
+dispatch, whatever the crash:
 
 * a batch's offsets are committed only after its outcomes are acknowledged by
   the brokers, so a crash re-delivers rather than loses;
-* a redelivered command whose outcome is in the sent-ledger is answered from
-  the ledger without calling the provider again;
-* ``dispatch_id`` is passed to the provider as its idempotency key, which
-  covers a crash between sending and recording, and a command that moved to
-  another replica.
+* before a dispatch's first call to the provider its intent is committed to
+  the sent-ledger, and its outcome as soon as the provider answers (one
+  message at a time, not once per batch);
+* a redelivered command whose outcome is in the ledger is answered from it
+  without calling the provider;
+* one whose intent is there without an outcome (the process died while the
+  provider had it) is reconciled: the provider is asked where its adapter can
+  (``lookup``), and sent only if the provider never received it; otherwise
+  it is reported ``OUTCOME_UNKNOWN`` and never sent again;
+* ``dispatch_id`` is also the provider's idempotency key, for providers that
+  honour one (a transient error is retried with it).
 
 A command past ``expires_at`` is reported EXPIRED and never sent. Transient
 provider errors are retried with exponential backoff and jitter; permanent
@@ -43,13 +50,16 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from connectors.hold import hold_until
-from connectors.ledger import LedgerEntry, SentLedger
+from connectors.ledger import LedgerEntry, LedgerWriter, SentLedger, Synchronous
 from connectors.providers.base import (
+    Lookup,
     OutboundMessage,
     PermanentProviderError,
     ProviderAdapter,
+    ProviderError,
     SendResult,
     TransientProviderError,
+    lookup_of,
 )
 from connectors.rate_limit import TokenBucket
 from connectors.retry import RetryPolicy
@@ -90,6 +100,10 @@ class ConnectorStats:
     retries: int = 0
     dead_letters: int = 0
     follow_ups: int = 0
+    #: Sends a previous run started and never saw answered: asked of the
+    #: provider, or reported OUTCOME_UNKNOWN.
+    looked_up: int = 0
+    unknown_outcomes: int = 0
     batches: int = 0
     last_batch_at: float = field(default=0.0)
 
@@ -131,6 +145,7 @@ class Connector:
         adapter: ProviderAdapter,
         *,
         ledger_path: Path | None = None,
+        ledger_synchronous: Synchronous | None = None,
         clock: Clock = wall_clock,
         clock_speed: float = 1.0,
         seed: int | None = None,
@@ -139,7 +154,8 @@ class Connector:
         """``traced`` records spans (default: when traces are exported);
         ``clock_speed`` is how many of ``clock``'s seconds pass per real one
         (a scaled simulation clock), so holding a command until its
-        ``not_before`` takes the right real time."""
+        ``not_before`` takes the right real time; ``ledger_synchronous``
+        overrides ``settings.connector_ledger_sync``."""
         self.settings = settings
         self.config = config
         self.adapter = adapter
@@ -155,8 +171,15 @@ class Connector:
         self._limiter = TokenBucket(config.rate_limit, config.burst) if config.rate_limit else None
         self._ledger = SentLedger(
             ledger_path
-            or settings.state_dir / "connectors" / f"{config.channel}-{adapter.name}.sqlite"
+            or settings.state_dir / "connectors" / f"{config.channel}-{adapter.name}.sqlite",
+            ledger_synchronous or settings.connector_ledger_sync,
         )
+        self._writes = LedgerWriter(self._ledger)
+        self._lookup = lookup_of(adapter)
+        # Calls begun (intent recorded) at once, no more than the provider can
+        # take at once: a crash leaves at most that many outcomes unknown.
+        calls = getattr(adapter, "max_calls", None) or config.concurrency
+        self._calls = asyncio.Semaphore(min(calls, config.concurrency))
         self.events = EventCounts(self.group)
         self.lag = ConsumerLag(self.group)
         self._consumer = Consumer(
@@ -262,14 +285,13 @@ class Connector:
         results = await asyncio.gather(
             *(bounded(cmd, span) for (_, cmd), span in zip(unique.values(), spans, strict=True))
         )
-        self._ledger.record_many([entry for entry, fresh in results if fresh])
         failures: list[str] = []
         for (msg, cmd), (entry, _), span in zip(unique.values(), results, spans, strict=True):
             self._emit(msg, cmd, entry, failures, span)
         remaining = self._producer.flush(30)
         if remaining or failures:
             # Not committing is what keeps the batch: it will be redelivered
-            # and answered from the ledger.
+            # and answered from the ledger, where each outcome already is.
             raise RuntimeError(f"channel responses not acknowledged: {failures[:3] or remaining}")
         for msg in messages:
             if msg.error() is None:
@@ -282,25 +304,47 @@ class Connector:
         self.stats.last_batch_at = time.time()
 
     async def _deliver(self, cmd: DispatchCommand) -> tuple[LedgerEntry, bool]:
-        """The command's outcome, and whether it is new (not from the ledger)."""
+        """The command's outcome, and whether it is new (not from the ledger).
+        Every new outcome is in the ledger when this returns."""
         known = self._ledger.get(cmd.dispatch_id)
-        if known is not None:
+        if known is not None and not known.is_intent:
             self.stats.from_ledger += 1
             return known, False
+        if known is not None:
+            settled = await self._reconcile(cmd)
+            if settled is not None:
+                await self._writes.record(settled)
+                return settled, True
         now = self.clock()
         if cmd.expires_at <= now:
             self.stats.expired += 1
-            return LedgerEntry(
+            entry = LedgerEntry(
                 cmd.dispatch_id,
                 "EXPIRED",
                 None,
                 "EXPIRED",
                 f"expired at {cmd.expires_at.isoformat()}",
-            ), True
+            )
+            await self._writes.record(entry)
+            return entry, True
         await hold_until(
             cmd.not_before, self.clock, speed=self.clock_speed, max_hold_s=self.config.max_hold_s
         )
-        result = await self._send_with_retries(cmd)
+        async with self._calls:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            # The intent is committed only now, right before the call: a crash
+            # while a command waits (not_before, rate limit, a free connection)
+            # leaves nothing to reconcile.
+            if known is None and not await self._writes.begin(cmd.dispatch_id):
+                # Another replica sharing this ledger took the dispatch meanwhile.
+                taken = self._ledger.get(cmd.dispatch_id)
+                if taken is not None and not taken.is_intent:
+                    self.stats.from_ledger += 1
+                    return taken, False
+                why = "another connector sharing the ledger is sending it"
+                return self._unknown(cmd, why), True
+            result = await self._send_with_retries(cmd)
         if result.status in ("FAILED", "BOUNCED"):
             self.stats.failed += 1
         else:
@@ -312,7 +356,62 @@ class Connector:
             result.error_code,
             result.error_message,
         )
+        await self._writes.record(entry)
         return entry, True
+
+    async def _reconcile(self, cmd: DispatchCommand) -> LedgerEntry | None:
+        """The outcome of a send an earlier run started and never saw answered:
+        the provider's answer where it can be asked; None when the provider
+        says it never received it (it is sent now, for the first time);
+        otherwise OUTCOME_UNKNOWN, and it is never sent again."""
+        if self._lookup is None:
+            return self._unknown(cmd, f"{self.adapter.name} cannot be asked whether it has it")
+        self.stats.looked_up += 1
+        try:
+            found = await self._lookup_with_retries(self._lookup, _outbound(cmd))
+        except ProviderError as exc:
+            return self._unknown(cmd, f"{self.adapter.name} could not say whether it has it: {exc}")
+        if found is None:
+            log.info(
+                "dispatch %s: %s never received it; sending it", cmd.dispatch_id, self.adapter.name
+            )
+            return None
+        if found.status in ("FAILED", "BOUNCED"):
+            self.stats.failed += 1
+        else:
+            self.stats.sent += 1
+        return LedgerEntry(
+            cmd.dispatch_id,
+            found.status,
+            found.provider_message_id,
+            found.error_code,
+            found.error_message,
+        )
+
+    def _unknown(self, cmd: DispatchCommand, why: str) -> LedgerEntry:
+        self.stats.unknown_outcomes += 1
+        message = f"handed to {self.adapter.name} by a run that stopped before its answer; {why}"
+        log.warning(
+            "dispatch %s: %s. Reported OUTCOME_UNKNOWN and not sent again: "
+            "look it up in the provider's own console or logs",
+            cmd.dispatch_id,
+            message,
+        )
+        return LedgerEntry(cmd.dispatch_id, "OUTCOME_UNKNOWN", None, "OUTCOME_UNKNOWN", message)
+
+    async def _lookup_with_retries(
+        self, lookup: Lookup, message: OutboundMessage
+    ) -> SendResult | None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await lookup(message)
+            except TransientProviderError as exc:
+                if not self.config.retry.should_retry(attempt):
+                    raise
+                self.stats.retries += 1
+                await asyncio.sleep(self.config.retry.delay(attempt, self._rng, exc.retry_after_s))
 
     def _process_span(self, msg: Message, cmd: DispatchCommand) -> Span | None:
         if not self._traced:
@@ -380,7 +479,7 @@ class Connector:
         attempt = 0
         while True:
             attempt += 1
-            if self._limiter is not None:
+            if attempt > 1 and self._limiter is not None:
                 await self._limiter.acquire()
             try:
                 return await self._send(message, attempt)
@@ -515,6 +614,6 @@ class Connector:
         )
         if span is not None:
             span.end()
-        if entry.status not in ("EXPIRED", "FAILED", "BOUNCED"):
+        if entry.status not in ("EXPIRED", "FAILED", "BOUNCED", "OUTCOME_UNKNOWN"):
             self._remember_trace(cmd.dispatch_id, cause)
         self._producer.poll(0)

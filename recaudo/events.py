@@ -69,6 +69,9 @@ ResponseStatus = Literal[
     "CALL_VOICEMAIL",
     "CALL_RIGHT_PARTY",
     "OPTED_OUT",
+    # The provider may or may not have the message: a connector crashed before
+    # its answer and could not ask; the dispatch is not sent again.
+    "OUTCOME_UNKNOWN",
 ]
 AccountStatus = Literal["OPEN", "CURED", "SETTLED", "WRITTEN_OFF", "PAID"]
 PromiseStatus = Literal["PENDING", "KEPT", "BROKEN"]

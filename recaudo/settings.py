@@ -228,6 +228,13 @@ class Settings(BaseSettings):
     provider_max_connections: int = Field(
         default=32, ge=1, description="Open connections to a provider per connector process."
     )
+    connector_ledger_sync: Literal["normal", "full"] = Field(
+        default="normal",
+        description=(
+            "How the connectors' sent-ledger commits: normal survives the process being "
+            "killed; full also survives the machine losing power, at a disk sync per record."
+        ),
+    )
     smtp_host: str = Field(default="localhost", description="SMTP server of the email channel.")
     smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
     smtp_security: Literal["starttls", "tls", "none"] = Field(
@@ -279,6 +286,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None,
         description="Key of the generic webhook's X-Recaudo-Signature HMAC (never printed).",
+    )
+    webhook_lookup: bool = Field(
+        default=False,
+        description=(
+            "The webhook endpoint answers GET with an Idempotency-Key: 200 if it received "
+            "that dispatch, 404 if not. A connector restarted after a crash then asks it "
+            "about sends whose answer it never saw, instead of reporting OUTCOME_UNKNOWN."
+        ),
     )
     webhooks_public_url: str | None = Field(
         default=None,

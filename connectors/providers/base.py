@@ -3,9 +3,10 @@ SMS, email, WhatsApp or voice provider. No Kafka here."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol, Self, runtime_checkable
 
 from recaudo.events import Channel
 
@@ -62,6 +63,10 @@ class PermanentProviderError(ProviderError):
 
 
 class ProviderAdapter(Protocol):
+    """What every adapter has. Optional: ``max_calls`` (how many sends it can
+    have in progress at once, e.g. its connection pool), ``due`` (follow-ups
+    it reports itself, see the simulator) and ``lookup`` (:class:`LooksUpSends`)."""
+
     name: str
     channel: Channel
 
@@ -77,6 +82,32 @@ class ProviderAdapter(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class LooksUpSends(Protocol):
+    """An adapter that can ask its provider whether it has a dispatch's message
+    (by idempotency key or client reference), for a send whose answer a
+    crashed connector never saw."""
+
+    #: Whether :meth:`lookup` can answer (it may depend on configuration).
+    looks_up: bool
+
+    async def lookup(self, msg: OutboundMessage) -> SendResult | None:
+        """The provider's answer to the earlier send of ``msg``; None if it
+        never received it (so sending it now is the first send). Raises
+        :class:`ProviderError` when the provider cannot tell."""
+        ...
+
+
+Lookup = Callable[[OutboundMessage], Awaitable[SendResult | None]]
+
+
+def lookup_of(adapter: object) -> Lookup | None:
+    """The adapter's lookup, or None when its provider cannot be asked."""
+    if isinstance(adapter, LooksUpSends) and adapter.looks_up:
+        return adapter.lookup
+    return None
 
 
 class ClosesAsync:

@@ -77,11 +77,23 @@ async def post(
     """POST, with connection errors and timeouts reported as transient.
 
     A timeout after the request was written is ambiguous (the provider may
-    have sent the message); retrying is still right because every adapter
-    passes the dispatch id as the provider's idempotency key.
+    have sent the message); it is retried with the dispatch id as the
+    idempotency key, which only providers that honour it de-duplicate.
     """
     try:
         return await client.post(url, data=data, json=json, content=content, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise TransientProviderError(f"timeout: {type(exc).__name__}", "TIMEOUT") from exc
+    except httpx.TransportError as exc:
+        raise TransientProviderError(f"transport: {type(exc).__name__}", "TRANSPORT") from exc
+
+
+async def get(
+    client: httpx.AsyncClient, url: str, *, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """GET, with connection errors and timeouts reported as transient."""
+    try:
+        return await client.get(url, headers=headers)
     except httpx.TimeoutException as exc:
         raise TransientProviderError(f"timeout: {type(exc).__name__}", "TIMEOUT") from exc
     except httpx.TransportError as exc:

@@ -70,6 +70,7 @@ class MetaWhatsAppProvider(ClosesAsync):
             )
         self.name = "meta"
         self.channel: Channel = "whatsapp"
+        self.max_calls = settings.provider_max_connections
         self._path = f"/{settings.meta_api_version}/{settings.meta_phone_number_id}/messages"
         self._client = http.client(
             settings,

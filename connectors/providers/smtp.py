@@ -45,6 +45,7 @@ class SmtpProvider(ClosesAsync):
         self.channel: Channel = "email"
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.provider_max_connections)
+        self.max_calls = settings.provider_max_connections
 
     def compose(self, msg: OutboundMessage) -> EmailMessage:
         s = self._settings

@@ -61,6 +61,7 @@ class TwilioProvider(ClosesAsync):
         self.name = "twilio"
         self.channel: Channel = channel
         self._settings = settings
+        self.max_calls = settings.provider_max_connections
         sid = settings.twilio_account_sid
         self._path = (
             f"/2010-04-01/Accounts/{sid}/{'Calls' if channel == 'voice' else 'Messages'}.json"

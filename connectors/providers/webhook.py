@@ -11,6 +11,14 @@ Answers: 2xx accepted (``{"id": ...}`` names the message, else the dispatch id
 does); 409 means "already have it", also accepted; 408, 425, 429 and 5xx are
 transient; any other 4xx is permanent, a bounce if the body says
 ``{"bounced": true}``.
+
+Lookup (``RECAUDO_WEBHOOK_LOOKUP``): a connector restarted after a crash asks
+about a send whose answer it never saw with ``GET`` on the same URL, the
+dispatch id in ``Idempotency-Key`` and the signature computed over it in
+place of a body. 200 (``{"id": ...}`` optional) means the receiver has that
+dispatch, 404 that it never received it (and will not: a POST still being
+processed is answered for once it is done); 408, 425, 429 and 5xx are
+transient; anything else means it cannot tell.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ class WebhookProvider(ClosesAsync):
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret.get_secret_value().encode()
         self._client = http.client(settings, "")
+        self.looks_up = settings.webhook_lookup
+        self.max_calls = settings.provider_max_connections
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -86,6 +96,27 @@ class WebhookProvider(ClosesAsync):
         if http.is_transient_status(response.status_code):
             raise TransientProviderError(message, code, http.retry_after(response))
         raise PermanentProviderError(message, code, bounced=answer.get("bounced") is True)
+
+    async def lookup(self, msg: OutboundMessage) -> SendResult | None:
+        timestamp = str(int(time.time()))
+        key = msg.dispatch_id
+        response = await http.get(
+            self._client,
+            self._url,
+            headers={
+                "Idempotency-Key": key,
+                "X-Recaudo-Timestamp": timestamp,
+                "X-Recaudo-Signature": webhook_signature(self._secret, timestamp, key.encode()),
+            },
+        )
+        if response.status_code == 200:
+            return SendResult(status="ACCEPTED", provider_message_id=_id(response) or key)
+        if response.status_code == 404:
+            return None
+        message = f"webhook lookup {response.status_code}: {response.reason_phrase}"
+        if http.is_transient_status(response.status_code):
+            raise TransientProviderError(message, f"HTTP_{response.status_code}")
+        raise PermanentProviderError(message, f"HTTP_{response.status_code}")
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -69,6 +69,8 @@ _STATUSES: tuple[ResponseStatus, ...] = (
     "CALL_VOICEMAIL",
     "CALL_RIGHT_PARTY",
     "OPTED_OUT",
+    # Appended: a status's bit is stored in the state, so positions never move.
+    "OUTCOME_UNKNOWN",
 )
 STATUS_BIT: dict[ResponseStatus, int] = {s: 1 << (i + 1) for i, s in enumerate(_STATUSES)}
 

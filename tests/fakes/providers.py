@@ -8,12 +8,19 @@ created: Twilio's ``I-Twilio-Idempotency-Token`` and the webhook's
 second message (as the real services do); Meta's API has no such key, so the
 fake keys its counts on the dispatch id in ``biz_opaque_callback_data``.
 
+The webhook receiver also answers recaudo's lookup (``GET`` with the
+``Idempotency-Key``, signed over the key): 200 with the message id if it
+created that message, 404 if not. A lookup of a key whose POST is still being
+processed waits for it, as the lookup contract requires; lookups are counted
+apart (``lookups``), so ``requests`` counts POSTs only.
+
 Failures are scripted per recipient address (``script``), or over HTTP
 (``POST /_fake/script``) when the fake runs in another process::
 
     python -m tests.fakes.providers --port 0 --port-file /tmp/port --latency-ms 50
 
-``GET /_fake/counts`` returns ``{"requests": {key: n}, "created": {key: n}}``.
+``GET /_fake/counts`` returns ``{"requests": {key: n}, "created": {key: n},
+"lookups": {key: n}}``.
 """
 
 from __future__ import annotations
@@ -83,8 +90,13 @@ class FakeState:
     def __init__(self, latency_s: float = 0.0) -> None:
         self.latency_s = latency_s
         self.lock = threading.Lock()
+        #: Notified whenever a webhook POST finishes.
+        self.finished = threading.Condition(self.lock)
         self.requests: Counter[str] = Counter()
         self.created: Counter[str] = Counter()
+        self.lookups: Counter[str] = Counter()
+        #: Webhook POSTs being processed, per key.
+        self.in_flight: Counter[str] = Counter()
         self.replies: dict[str, Answer] = {}
         self.scripts: dict[str, list[Answer]] = {}
         #: Every accepted request, as the fake parsed it (for assertions).
@@ -105,7 +117,11 @@ class FakeState:
 
     def counts(self) -> dict[str, dict[str, int]]:
         with self.lock:
-            return {"requests": dict(self.requests), "created": dict(self.created)}
+            return {
+                "requests": dict(self.requests),
+                "created": dict(self.created),
+                "lookups": dict(self.lookups),
+            }
 
 
 class FakeProviders:
@@ -161,6 +177,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path == "/_fake/counts":
                 self._answer(Answer(200, state.counts()))
+            elif self.path.partition("?")[0].strip("/").split("/")[0] == "hooks":
+                self._webhook_lookup()
             else:
                 self._answer(Answer(404, {"message": "not found"}))
 
@@ -312,19 +330,46 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.requests[key] += 1
                 replay = state.replies.get(key)
+                if replay is None:
+                    state.in_flight[key] += 1
             if replay is not None:
                 self._answer(replay)
                 return
-            time.sleep(state.latency_s)
-            answer = state.scripted(payload.get("address", "")) or Answer(
-                202, {"id": "wh-" + secrets.token_hex(8)}
-            )
-            with state.lock:
-                if 200 <= answer.status < 300:
-                    state.created[key] += 1
-                    state.received.append({"provider": "webhook", **payload})
-                    state.replies[key] = answer
+            try:
+                time.sleep(state.latency_s)
+                answer = state.scripted(payload.get("address", "")) or Answer(
+                    202, {"id": "wh-" + secrets.token_hex(8)}
+                )
+                with state.lock:
+                    if 200 <= answer.status < 300:
+                        state.created[key] += 1
+                        state.received.append({"provider": "webhook", **payload})
+                        state.replies[key] = answer
+            finally:
+                with state.lock:
+                    state.in_flight[key] -= 1
+                    state.finished.notify_all()
+            # The sender may be gone (killed mid-request); what it sent still counts.
             self._answer(answer)
+
+        def _webhook_lookup(self) -> None:
+            key = self.headers.get("Idempotency-Key", "")
+            if not key or not verify_webhook(
+                WEBHOOK_SECRET.encode(),
+                self.headers.get("X-Recaudo-Timestamp", ""),
+                key.encode(),
+                self.headers.get("X-Recaudo-Signature"),
+            ):
+                self._answer(Answer(401, {"code": "BAD_SIGNATURE", "message": "bad signature"}))
+                return
+            with state.finished:
+                state.lookups[key] += 1
+                state.finished.wait_for(lambda: state.in_flight[key] <= 0, timeout=30)
+                reply = state.replies.get(key)
+            if reply is None:
+                self._answer(Answer(404, {"code": "NOT_FOUND", "message": "no such message"}))
+            else:
+                self._answer(Answer(200, reply.body))
 
     return Handler
 

@@ -20,6 +20,7 @@ from connectors.providers.base import (
     ProviderAdapter,
     SendResult,
     TransientProviderError,
+    lookup_of,
 )
 from connectors.providers.meta_whatsapp import MetaWhatsAppProvider
 from connectors.providers.twilio import TwilioProvider
@@ -267,3 +268,37 @@ def test_webhook_transient_then_bounce(server: FakeProviders, settings: Settings
     with pytest.raises(PermanentProviderError) as caught:
         send(WebhookProvider(settings, "sms"), message())
     assert caught.value.bounced and caught.value.code == "INVALID_ADDRESS"
+
+
+def lookup(adapter: WebhookProvider, msg: OutboundMessage) -> SendResult | None:
+    async def go() -> SendResult | None:
+        async with adapter:
+            return await adapter.lookup(msg)
+
+    return asyncio.run(go())
+
+
+def test_webhook_lookup_is_off_unless_configured(settings: Settings) -> None:
+    assert lookup_of(WebhookProvider(settings, "sms")) is None
+    on = settings.model_copy(update={"webhook_lookup": True})
+    assert lookup_of(WebhookProvider(on, "sms")) is not None
+
+
+def test_webhook_lookup_finds_what_the_receiver_created_and_nothing_else(
+    server: FakeProviders, settings: Settings
+) -> None:
+    on = settings.model_copy(update={"webhook_lookup": True})
+    sent = send(WebhookProvider(on, "sms"), message())
+    found = lookup(WebhookProvider(on, "sms"), message())
+    assert found == SendResult(status="ACCEPTED", provider_message_id=sent.provider_message_id)
+    assert lookup(WebhookProvider(on, "sms"), message(dispatch_id="never-sent")) is None
+    # Asking is not sending.
+    assert server.state.requests == {"disp-1": 1}
+    assert server.state.created == {"disp-1": 1}
+    assert server.state.lookups == {"disp-1": 1, "never-sent": 1}
+
+
+def test_webhook_lookup_is_signed_over_the_key(settings: Settings) -> None:
+    wrong = settings.model_copy(update={"webhook_lookup": True, "webhook_secret": SecretStr("x")})
+    with pytest.raises(PermanentProviderError):
+        lookup(WebhookProvider(wrong, "sms"), message())
