@@ -2,8 +2,9 @@
 
 Messages: ``POST /2010-04-01/Accounts/{sid}/Messages.json``; calls:
 ``.../Calls.json``. Form-encoded, HTTP basic auth (account SID, auth token).
-The dispatch id goes in ``I-Twilio-Idempotency-Token`` so a retried or
-redelivered send is not sent twice, and, when the webhook service's public URL
+The dispatch id goes in ``I-Twilio-Idempotency-Token`` (a retried send
+carries the same one; what keeps a crash from sending twice is the connector's
+sent-ledger, not this header), and, when the webhook service's public URL
 is configured, in the per-message ``StatusCallback`` URL so delivery receipts
 come back already naming their dispatch.
 

@@ -196,6 +196,7 @@ def responses(draw: st.DrawFn) -> ChannelResponse:
                 "CALL_ANSWERED",
                 "CALL_RIGHT_PARTY",
                 "CALL_NO_ANSWER",
+                "OUTCOME_UNKNOWN",
             ]
         )
     )
