@@ -3,9 +3,14 @@
 Runs keyed by ``debtor_id`` (one partition owns a debtor), so it can remember,
 per debtor, what the events themselves do not carry: which channel and strategy
 arm a dispatch went out on (responses name only the dispatch), the debtor's
-current bucket (decisions do not carry it), the last contact before a promise,
-payment or cure (last-touch attribution), pending promises (to see them kept)
-and the contacts of the current collection episode (contacts per cure).
+current bucket (decisions do not carry it), the recent contacts with their
+event times, pending promises (to see them kept) and the contacts of the
+current collection episode (contacts per cure).
+
+A promise, payment or cure is credited to the latest contact at or before it
+in event time (last-touch attribution), whatever order they arrive in: a
+history loaded after the contacts, or a payment reported late, is never
+credited to a contact that came after it.
 
 Exactly-once effects come from ids, not from delivery: an event id seen
 recently is ignored, a dispatch counts as one contact and each of its statuses
@@ -63,6 +68,7 @@ _DISPATCHED, _DELIVERED, _FAILED, _REPLIED, _RIGHT_PARTY = 1, 2, 4, 8, 16
 RECENT_EVENTS = 64
 RECENT_DISPATCHES = 32
 PENDING_PROMISES = 16
+RECENT_TOUCHES = 32
 
 
 @dataclass(slots=True)
@@ -105,11 +111,13 @@ class DebtorKpiState:
     """What the attribution remembers about one debtor (see the module doc)."""
 
     buckets: dict[str, str] = field(default_factory=dict)  # account -> bucket
-    last_touch: Touch | None = None
+    #: recent contacts as (event time ms, channel, bucket, arm), oldest first
+    touches: list[list[Any]] = field(default_factory=list)
     episode_contacts: int = 0
     #: dispatch id -> (channel, bucket, arm, status bits)
     dispatches: dict[str, list[Any]] = field(default_factory=dict)
-    #: promise id -> (account, amount, promised date, paid so far, channel, bucket, arm)
+    #: promise id -> (account, amount, promised date, paid so far, channel,
+    #: bucket, arm, when made (ms; absent in states written before))
     promises: dict[str, list[Any]] = field(default_factory=dict)
     recent: list[str] = field(default_factory=list)
 
@@ -117,11 +125,31 @@ class DebtorKpiState:
     def bucket(self) -> str | None:
         return worst(list(self.buckets.values())) if self.buckets else None  # type: ignore[arg-type]
 
+    @property
+    def last_touch(self) -> Touch | None:
+        """The latest contact in event time."""
+        return Touch.from_list(self.touches[-1][1:]) if self.touches else None
+
+    def touch_at(self, at_ms: int) -> Touch | None:
+        """The latest contact at or before ``at_ms`` (event time)."""
+        for touch in reversed(self.touches):
+            if touch[0] <= at_ms:
+                return Touch.from_list(touch[1:])
+        return None
+
+    def add_touch(self, at_ms: int, touch: Touch) -> None:
+        entry = [at_ms, *touch.to_list()]
+        index = len(self.touches)
+        while index and self.touches[index - 1][0] > at_ms:
+            index -= 1
+        self.touches.insert(index, entry)
+        del self.touches[:-RECENT_TOUCHES]
+
     def encode(self) -> bytes:
         return orjson.dumps(
             {
                 "b": self.buckets,
-                "t": self.last_touch.to_list() if self.last_touch else None,
+                "w": self.touches,
                 "n": self.episode_contacts,
                 "d": self.dispatches,
                 "p": self.promises,
@@ -132,9 +160,11 @@ class DebtorKpiState:
     @classmethod
     def decode(cls, data: bytes) -> DebtorKpiState:
         raw = orjson.loads(data)
+        # A state written before contacts had times: its last touch, undated.
+        touches = raw["w"] if "w" in raw else ([[0, *raw["t"]]] if raw.get("t") else [])
         return cls(
             buckets=raw["b"],
-            last_touch=Touch.from_list(raw["t"]) if raw["t"] else None,
+            touches=touches,
             episode_contacts=raw["n"],
             dispatches=raw["d"],
             promises=raw["p"],
@@ -190,7 +220,7 @@ def _decision(state: DebtorKpiState, event: ContactDecision) -> list[Attribution
         if state.episode_contacts == 0:
             counters.episodes = 1
         state.episode_contacts += 1
-        state.last_touch = touch
+        state.add_touch(_ms(event), touch)
     elif event.outcome == "DEFERRED":
         counters.deferred = 1
     else:
@@ -227,8 +257,9 @@ def _response(state: DebtorKpiState, event: ChannelResponse) -> list[Attribution
     return [Attribution(_ms(event), Touch.from_list(known[:3]), counters)]
 
 
-def _after_touch(state: DebtorKpiState, bucket: str | None = None) -> Touch:
-    last = state.last_touch
+def _after_touch(state: DebtorKpiState, at_ms: int, bucket: str | None = None) -> Touch:
+    """What an outcome at ``at_ms`` is credited to: the latest contact before it."""
+    last = state.touch_at(at_ms)
     return Touch(last.channel if last else None, bucket or state.bucket, last.arm if last else None)
 
 
@@ -240,7 +271,7 @@ def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
     elif isinstance(payload, BucketChanged):
         state.buckets[event.account_id] = payload.to_bucket
     elif isinstance(payload, PromiseToPay):
-        touch = _after_touch(state)
+        touch = _after_touch(state, at)
         if payload.channel in CHANNELS:
             touch.channel = payload.channel
         state.promises[payload.promise_id] = [
@@ -249,15 +280,16 @@ def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
             payload.promised_date.isoformat(),
             0,
             *touch.to_list(),
+            at,
         ]
         _trim(state.promises, PENDING_PROMISES)
         return [Attribution(at, touch, Counters(promises=1))]
     elif isinstance(payload, PromiseBroken):
         held = state.promises.pop(payload.promise_id, None)
-        touch = Touch.from_list(held[4:]) if held else _after_touch(state)
+        touch = Touch.from_list(held[4:7]) if held else _after_touch(state, at)
         return [Attribution(at, touch, Counters(promises_broken=1))]
     elif isinstance(payload, PaymentReceived):
-        touch = _after_touch(state)
+        touch = _after_touch(state, at)
         out = [
             Attribution(
                 at,
@@ -268,15 +300,19 @@ def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
         out.extend(_keep_promises(state, event.account_id, payload.amount_minor, event, at))
         return out
     elif isinstance(payload, DebtCured):
-        touch = _after_touch(state, payload.previous_bucket)
+        touch = _after_touch(state, at, payload.previous_bucket)
         state.buckets[event.account_id] = "CURRENT"
-        contacted = state.episode_contacts > 0
+        # Contacts after the cure (event time) belong to the next episode.
+        later = sum(1 for t in state.touches if t[0] > at)
+        before = max(0, state.episode_contacts - later)
         counters = Counters(
             cures=1,
-            contacted_cures=int(contacted),
-            contacts_to_cure=state.episode_contacts,
+            contacted_cures=int(before > 0),
+            contacts_to_cure=before,
+            # those later contacts open an episode their dispatches did not count
+            episodes=int(later > 0 and state.episode_contacts == later + before),
         )
-        state.episode_contacts = 0
+        state.episode_contacts -= before
         return [Attribution(at, touch, counters)]
     return []
 
@@ -284,8 +320,8 @@ def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
 def _keep_promises(
     state: DebtorKpiState, account_id: str, amount: int, event: DebtEvent, at: int
 ) -> list[Attribution]:
-    """A promise is kept when the account's payments up to its promised date
-    reach its amount (the view's rule); oldest promise first."""
+    """A promise is kept when the account's payments from when it was made up
+    to its promised date reach its amount (the view's rule); oldest first."""
     paid_on = event.occurred_at.date()
     out: list[Attribution] = []
     for promise_id, held in list(state.promises.items()):
@@ -293,10 +329,12 @@ def _keep_promises(
             break
         if held[0] != account_id or paid_on > date.fromisoformat(held[2]):
             continue
+        if len(held) > 7 and at < held[7]:
+            continue  # paid before the promise was made: it does not keep it
         used = min(amount, held[1] - held[3])
         held[3] += used
         amount -= used
         if held[3] >= held[1]:
             del state.promises[promise_id]
-            out.append(Attribution(at, Touch.from_list(held[4:]), Counters(promises_kept=1)))
+            out.append(Attribution(at, Touch.from_list(held[4:7]), Counters(promises_kept=1)))
     return out
