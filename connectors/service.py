@@ -7,8 +7,10 @@ dispatch, whatever the crash:
 * a batch's offsets are committed only after its outcomes are acknowledged by
   the brokers, so a crash re-delivers rather than loses;
 * before a dispatch's first call to the provider its intent is committed to
-  the sent-ledger, and its outcome as soon as the provider answers (one
-  message at a time, not once per batch);
+  the sent-ledger, and its outcome as soon as the provider answers (per
+  message, not once per batch; the sends in progress share each commit);
+* at most as many sends are in progress as the provider takes at once
+  (``max_calls``), which bounds what a crash can leave unresolved;
 * a redelivered command whose outcome is in the ledger is answered from it
   without calling the provider;
 * one whose intent is there without an outcome (the process died while the
