@@ -88,9 +88,12 @@ def _read_kpis(conn: psycopg.Connection[Any], snap: Snapshot) -> None:
         else:
             snap.by_dimension.setdefault(row["dimension"], {})[row["member"]] = counters
     with conn.cursor(row_factory=dict_row) as cur:
+        # The window ends at the newest hour and reaches TIMELINE_WINDOWS back
+        # from it: hours with no row inside it are zeros, not skipped.
         hours = cur.execute(
-            "SELECT * FROM (SELECT * FROM kpi WHERE period = 'HOUR' AND dimension = 'ALL'"
-            " ORDER BY window_start DESC LIMIT %s) recent ORDER BY window_start",
+            "SELECT * FROM kpi WHERE period = 'HOUR' AND dimension = 'ALL' AND window_start"
+            " > (SELECT max(window_start) FROM kpi WHERE period = 'HOUR' AND dimension = 'ALL')"
+            " - make_interval(hours => %s) ORDER BY window_start",
             (TIMELINE_WINDOWS,),
         ).fetchall()
     snap.hourly = [(row["window_start"], counters_of(row)) for row in hours]

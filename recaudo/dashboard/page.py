@@ -20,7 +20,12 @@ from recaudo.dashboard.lag import LagReport
 from recaudo.embedded.state import CRASH_LOOP_WINDOW_S
 from recaudo.events import CHANNELS
 from recaudo.kpis import Counters
-from recaudo.money import format_amounts
+from recaudo.kpis.figures import (
+    CURED_AFTER_CONTACT,
+    HEADLINE,
+    RECOVERED_DEFINITION,
+    recovered_lines,
+)
 from recaudo.view.buckets import BUCKETS
 
 
@@ -41,6 +46,7 @@ def figures(snap: Snapshot, lag: LagReport) -> dict[str, Any]:
         "promises": c.promises,
         "payments": c.payments,
         "cures": c.cures,
+        **{f.key: f.value(c) for f in HEADLINE},
         "suppressed": c.suppressed,
         "deferred": c.deferred,
         "recovered_minor": dict(c.recovered_minor),
@@ -54,30 +60,37 @@ def figures(snap: Snapshot, lag: LagReport) -> dict[str, Any]:
     }
 
 
+def amounts_list(amounts: dict[str, int]) -> str:
+    """Money per currency as a compact list, one currency a line (never wrapped
+    into one long string that pushes a table's columns off screen)."""
+    if not amounts:
+        return "0"
+    items = "".join(
+        f'<li data-currency="{escape(currency)}">{escape(line)}</li>'
+        for currency, line in zip(sorted(amounts), recovered_lines(amounts), strict=True)
+    )
+    return f'<ul class="amounts">{items}</ul>'
+
+
 def _cards(snap: Snapshot) -> str:
     c = snap.overall
-    r = c.rates()
-    cards = [
-        ("contacts", "Contacts", f"{c.contacts:,}"),
-        ("delivery_rate", "Delivery rate", format_percent(r.delivery_rate)),
-        ("right_party_rate", "Right-party contact", format_percent(r.right_party_rate)),
-        ("reply_rate", "Reply rate", format_percent(r.reply_rate)),
-        ("promise_rate", "Promise-to-pay rate", format_percent(r.promise_rate)),
-        ("promise_kept_rate", "Promises kept", format_percent(r.promise_kept_rate)),
-        ("cure_rate", "Cure rate", format_percent(r.cure_rate)),
-        (
-            "contacts_per_cure",
-            "Contacts per cure",
-            "—" if r.contacts_per_cure is None else f"{r.contacts_per_cure:.1f}",
-        ),
-        ("recovered", "Recovered", escape(format_amounts(c.recovered_minor))),
-        ("debtors", "Debtors in view", f"{snap.debtors:,}"),
-    ]
+    # Each figure's definition is in the definitions section, under the same label.
+    cards = [(f.key, f.label, escape(f.format(c))) for f in HEADLINE]
+    cards.append(("recovered", "Recovered", amounts_list(c.recovered_minor)))
+    cards.append(("debtors", "Debtors in view", f"{snap.debtors:,}"))
     return "".join(
-        f'<div class="card" data-figure="{key}"><div class="label">{label}</div>'
+        f'<div class="card" data-figure="{key}"><div class="label">{escape(label)}</div>'
         f'<div class="value">{value}</div></div>'
         for key, label, value in cards
     )
+
+
+def _definitions() -> str:
+    """What each figure means, named as the cards and tables name it."""
+    rows = [(f.label, f.definition) for f in HEADLINE]
+    rows.append(("Recovered", RECOVERED_DEFINITION))
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    return f'<dl class="definitions">{items}</dl>'
 
 
 def _funnel(c: Counters) -> str:
@@ -87,7 +100,7 @@ def _funnel(c: Counters) -> str:
         ("Replied / right party", c.replied + c.right_party),
         ("Promised to pay", c.promises),
         ("Paid", c.payments),
-        ("Cured", c.cures),
+        (CURED_AFTER_CONTACT.label, CURED_AFTER_CONTACT.value(c) or 0),
     ]
     return svg.hbars(steps, title="Contact funnel", percent_of=c.contacts or None)
 
@@ -96,23 +109,48 @@ def _table(members: dict[str, Counters], order: list[str], first: str) -> str:
     rows = [m for m in order if m in members] + sorted(set(members) - set(order))
     if not rows:
         return svg.EMPTY
-    head = (
-        f"<tr><th>{first}</th><th>Contacts</th><th>Delivered</th><th>Reply</th>"
-        "<th>Right party</th><th>Promises</th><th>Kept</th><th>Cures</th><th>Recovered</th>"
-        "<th>Suppressed</th></tr>"
-    )
+    columns = [
+        first,
+        "Contacts",
+        "Delivered",
+        "Reply",
+        "Right party",
+        "Promises",
+        "Kept",
+        CURED_AFTER_CONTACT.label,
+        "Recovered",
+        "Suppressed",
+    ]
+    head = "<thead><tr>" + "".join(f"<th>{escape(name)}</th>" for name in columns) + "</tr></thead>"
     body = []
     for member in rows:
         c = members[member]
         r = c.rates()
+        cells = [
+            escape(member),
+            f"{c.contacts:,}",
+            format_percent(r.delivery_rate),
+            format_percent(r.reply_rate),
+            format_percent(r.right_party_rate),
+            f"{c.promises:,}",
+            format_percent(r.promise_kept_rate),
+            f"{CURED_AFTER_CONTACT.value(c):,}",
+            amounts_list(c.recovered_minor),
+            f"{c.suppressed:,}",
+        ]
+        # data-label names the column when a narrow screen stacks each row.
         body.append(
-            f"<tr><td>{escape(member)}</td><td>{c.contacts:,}</td>"
-            f"<td>{format_percent(r.delivery_rate)}</td><td>{format_percent(r.reply_rate)}</td>"
-            f"<td>{format_percent(r.right_party_rate)}</td><td>{c.promises:,}</td>"
-            f"<td>{format_percent(r.promise_kept_rate)}</td><td>{c.cures:,}</td>"
-            f"<td>{escape(format_amounts(c.recovered_minor))}</td><td>{c.suppressed:,}</td></tr>"
+            "<tr>"
+            + "".join(
+                f'<td data-label="{escape(name)}">{cell}</td>'
+                for name, cell in zip(columns, cells, strict=True)
+            )
+            + "</tr>"
         )
-    return f'<div class="scroll"><table class="grid">{head}{"".join(body)}</table></div>'
+    return (
+        f'<div class="members-box"><div class="scroll"><table class="grid members">{head}'
+        f"<tbody>{''.join(body)}</tbody></table></div></div>"
+    )
 
 
 def _channels(snap: Snapshot) -> str:
@@ -142,15 +180,25 @@ def _suppressions(c: Counters) -> str:
     return svg.hbars(reasons, title="Suppressions by reason", percent_of=c.suppressed or None)
 
 
+def timeline_points(
+    hourly: list[tuple[datetime, Counters]], windows: int = TIMELINE_WINDOWS
+) -> list[tuple[datetime, int]]:
+    """Contacts per hour over the ``windows`` hours that end with the newest
+    hour (no earlier than the oldest hour given); hours with no row are zeros."""
+    contacts: dict[datetime, int] = {}
+    for start, c in hourly:
+        contacts[start] = contacts.get(start, 0) + c.contacts
+    if not contacts:
+        return []
+    last = max(contacts)
+    first = max(min(contacts), last - timedelta(hours=windows - 1))
+    count = int((last - first) / timedelta(hours=1)) + 1
+    hours = [first + timedelta(hours=i) for i in range(count)]
+    return [(hour, contacts.get(hour, 0)) for hour in hours]
+
+
 def _timeline(snap: Snapshot) -> str:
-    # Hours with no event have no row: they are zeros on the axis, not gaps.
-    contacts = {start: c.contacts for start, c in snap.hourly}
-    points: list[tuple[str, float]] = []
-    if contacts:
-        hour, last = min(contacts), max(contacts)
-        while hour <= last and len(points) < TIMELINE_WINDOWS:
-            points.append((hour.strftime("%b %d %H:00"), float(contacts.get(hour, 0))))
-            hour += timedelta(hours=1)
+    points = [(hour.strftime("%b %d %H:00"), float(n)) for hour, n in timeline_points(snap.hourly)]
     return svg.timeline(points, title="Contacts per hour (event time)")
 
 
@@ -228,6 +276,7 @@ def sections(snap: Snapshot, lag: LagReport) -> dict[str, str]:
         "timeline": _timeline(snap),
         "arms": _table(arms, sorted(arms), "Strategy / arm"),
         "buckets": _buckets(snap),
+        "definitions": _definitions(),
         "pipeline": _pipeline(lag),
     }
 

@@ -53,7 +53,8 @@ def _bar(stats: DemoStats, plan: DemoPlan, width: int = 30) -> str:
         lag += " (" + ", ".join(f"{g} {n:,}" for g, n in sorted(stats.lagging.items())) + ")"
     return (
         f"[{'#' * filled}{'.' * (width - filled)}] {day} · {stats.published:,} events · "
-        f"{stats.contacts:,} contacts · {stats.conversations:,} answered · {stats.phase}{lag}"
+        f"{stats.dispatches_reported:,} dispatches reported · {stats.conversations:,} answered · "
+        f"{stats.phase}{lag}"
     )
 
 

@@ -80,7 +80,9 @@ class DemoStats:
     lagging: dict[str, int] = field(default_factory=dict)
 
     @property
-    def contacts(self) -> int:
+    def dispatches_reported(self) -> int:
+        """Dispatches a connector reported on: the bank's count, not the KPI
+        figure "Contacts" (dispatched decisions), which the pipeline computes."""
         return len(self.sent)
 
 

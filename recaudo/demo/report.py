@@ -12,9 +12,10 @@ from pathlib import Path
 
 from recaudo.dashboard.data import Snapshot
 from recaudo.dashboard.lag import LagReport
-from recaudo.dashboard.page import format_percent, render_page
+from recaudo.dashboard.page import render_page
 from recaudo.demo.driver import DemoPlan, DemoStats
 from recaudo.events import CHANNELS
+from recaudo.kpis import figures as fig
 from recaudo.money import format_amounts
 
 
@@ -25,14 +26,17 @@ def _counts(items: dict[str, int], limit: int = 5) -> str:
 
 
 def _row(label: str, value: str, note: str = "") -> str:
-    return f"  {label:<22}{value:>10}   {note}".rstrip()
+    return f"  {label:<24}{value:>10}   {note}".rstrip()
+
+
+def _figure(figure: fig.Figure, snap: Snapshot, note: str = "") -> str:
+    """A figure under its dashboard name, with its value from the same counters."""
+    return _row(figure.label, figure.format(snap.overall), note)
 
 
 def summary(snap: Snapshot, plan: DemoPlan, stats: DemoStats, elapsed_s: float) -> str:
     """The KPI summary printed at the end of `recaudo demo`."""
     c = snap.overall
-    r = c.rates()
-    per_cure = r.contacts_per_cure
     channels = snap.members("CHANNEL")
     per_channel = " · ".join(f"{ch} {channels[ch].contacts:,}" for ch in CHANNELS if ch in channels)
     period = f"{plan.days} simulated days"
@@ -43,32 +47,35 @@ def summary(snap: Snapshot, plan: DemoPlan, stats: DemoStats, elapsed_s: float) 
         f"recaudo demo: {plan.debtors:,} debtors, {period} "
         f"in {elapsed_s / 60:.1f} min (clock {plan.speed:,.0f}x real time)",
         f"  the bank published {stats.published:,} events; connectors reported on "
-        f"{stats.contacts:,} contacts; {stats.conversations:,} replies led to a payment or promise",
+        f"{stats.dispatches_reported:,} dispatches; {stats.conversations:,} replies led to a "
+        "payment or promise",
         "",
-        "KPIs, as the pipeline computed them (kpi table):",
-        _row("contacts", f"{c.contacts:,}", per_channel),
-        _row("delivery rate", format_percent(r.delivery_rate)),
-        _row("right-party rate", format_percent(r.right_party_rate), f"of {c.calls:,} calls"),
-        _row("reply rate", format_percent(r.reply_rate), f"{c.replied:,} replies"),
-        _row("promise-to-pay rate", format_percent(r.promise_rate), f"{c.promises:,} promises"),
-        _row(
-            "promise-kept rate",
-            format_percent(r.promise_kept_rate),
-            f"{c.promises_kept:,} kept, {c.promises_broken:,} broken",
+        "KPIs, as the pipeline computed them (kpi table; named as on the dashboard,",
+        "which says what each means):",
+        _figure(fig.CONTACTS, snap, per_channel),
+        _figure(fig.DELIVERY_RATE, snap),
+        _figure(fig.RIGHT_PARTY_RATE, snap, f"of {c.calls:,} calls"),
+        _figure(fig.REPLY_RATE, snap, f"{c.replied:,} replies"),
+        _figure(fig.PROMISE_RATE, snap, f"{c.promises:,} promises"),
+        _figure(
+            fig.PROMISE_KEPT_RATE, snap, f"{c.promises_kept:,} kept, {c.promises_broken:,} broken"
         ),
-        _row(
-            "cure rate",
-            format_percent(r.cure_rate),
-            f"{c.contacted_cures:,} of {c.episodes:,} contacted debtors cured",
+        _figure(fig.CONTACT_EPISODES, snap, "(not debtors: a debtor can have several)"),
+        _figure(fig.CURED_AFTER_CONTACT, snap),
+        _figure(
+            fig.CURE_RATE,
+            snap,
+            f"{fig.cured_after_contact(c):,} of {fig.contact_episodes(c):,} contact episodes",
         ),
-        _row("contacts per cure", "—" if per_cure is None else f"{per_cure:.1f}"),
-        _row("payments", f"{c.payments:,}", f"recovered {format_amounts(c.recovered_minor)}"),
-        _row("deferred", f"{c.deferred:,}", "(quiet hours, caps: sent later)"),
-        _row("suppressed", f"{c.suppressed:,}", _counts(c.suppressions)),
+        _figure(fig.CONTACTS_PER_CURE, snap),
+        _figure(fig.CURED_WITHOUT_CONTACT, snap),
+        _figure(fig.PAYMENTS, snap, f"recovered {format_amounts(c.recovered_minor)}"),
+        _row("Deferred", f"{c.deferred:,}", "(quiet hours, caps: sent later)"),
+        _row("Suppressed", f"{c.suppressed:,}", _counts(c.suppressions)),
     ]
     if snap.debtors_by_bucket:
         buckets = ", ".join(f"{b} {n:,}" for b, n in snap.debtors_by_bucket.items())
-        lines.append(_row("debtors by bucket", f"{snap.debtors:,}", buckets))
+        lines.append(_row("Debtors by bucket", f"{snap.debtors:,}", buckets))
     if snap.error:
         lines.append(f"  (reading Postgres failed: {snap.error})")
     return "\n".join(lines)

@@ -4,6 +4,8 @@ without one the test fails."""
 
 from __future__ import annotations
 
+import html as html_lib
+import json
 import os
 import re
 import shutil
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +115,73 @@ def card(dom: str, name: str) -> str:
     )
     assert found, f"no {name} card in the page"
     return found.group(1)
+
+
+#: Run in the page once it has loaded: what of it lies outside the screen or
+#: its section, and how the money lists laid out; posted to the frame around it.
+_LAYOUT_PROBE = """
+<script>
+window.addEventListener("load", () => {
+  const screen = document.documentElement.clientWidth;
+  const out = {screen, pageWidth: document.documentElement.scrollWidth, outside: [],
+               wrapped: [], currencies: {}};
+  for (const cell of document.querySelectorAll("main section td, main section th, .card")) {
+    const box = cell.getBoundingClientRect();
+    const section = cell.closest("section").getBoundingClientRect();
+    if (box.width === 0) continue;
+    if (box.left < -0.5 || box.right > screen + 0.5 || box.right > section.right + 0.5) {
+      out.outside.push(cell.textContent.trim().slice(0, 40));
+    }
+  }
+  for (const item of document.querySelectorAll("[data-currency]")) {
+    const lineHeight = parseFloat(getComputedStyle(item).lineHeight);
+    if (item.getBoundingClientRect().height > 1.5 * lineHeight) {
+      out.wrapped.push(item.textContent);
+    }
+    const where = item.closest("[data-figure]") ? "card" : item.closest("section")
+      .querySelector("div[id]").id;
+    out.currencies[where] = (out.currencies[where] || 0) + 1;
+  }
+  parent.postMessage(JSON.stringify(out), "*");
+});
+</script>
+"""
+
+#: A screen of a given width: the page in a frame that wide (headless
+#: Chromium's own window is never narrower than 500 pixels); what the probe
+#: posts lands in ``body[data-layout]`` for ``--dump-dom`` to carry out.
+_SCREEN = """<!doctype html><html><body style="margin:0">
+<iframe src="page.html" style="border:0;width:{width}px;height:{height}px"></iframe>
+<script>
+window.addEventListener("message", (event) => {{ document.body.dataset.layout = event.data; }});
+</script></body></html>"""
+
+
+def layout(binary: str, html: str, width: int, height: int = 2400) -> dict[str, Any]:
+    """How ``html`` lays out on a screen ``width`` CSS pixels wide: cells and
+    cards outside the screen or their section, currency lines that wrap, and
+    currency lines per section."""
+    folder = Path(tempfile.mkdtemp(prefix="rc-layout-"))
+    (folder / "page.html").write_text(
+        html.replace("</body>", _LAYOUT_PROBE + "</body>"), encoding="utf-8"
+    )
+    screen = folder / "screen.html"
+    screen.write_text(_SCREEN.format(width=width, height=height), encoding="utf-8")
+    done = subprocess.run(
+        _argv(
+            binary,
+            "--allow-file-access-from-files",
+            f"--window-size={max(width, 500) + 40},{height}",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            screen.as_uri(),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'data-layout="([^"]*)"', done.stdout)
+    assert found, "the layout probe did not run: " + done.stdout[:500]
+    result: dict[str, Any] = json.loads(html_lib.unescape(found.group(1)))
+    return result

@@ -9,20 +9,99 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from recaudo.dashboard.server import Dashboard
+from recaudo.events import ContactDecision, Envelope, RuleHit
+from recaudo.kpis import Counters
 from recaudo.settings import Settings, env_for_children
+from tests.fixtures import T0, debt_event
 from tests.integration.dashboard import chromium
-from tests.integration.streams.kpi_scenario import (
-    EXPECTED_TOTAL,
-    publish,
-    run_until_total,
-    story,
-)
+from tests.integration.streams.kpi_scenario import EXPECTED_TOTAL, publish, run_until_total, story
+
+#: Paid by D-4 (in its 1-30 days bucket, as D-1's COP 1,200.00 was): six
+#: currencies in all, on the card and in that bucket's row.
+MORE_CURRENCIES = {
+    "BRL": 98_765_43,
+    "MXN": 4_567_89,
+    "USD": 12_345_67,
+    "PEN": 7_654_32,
+    "CLP": 8_765_432,
+}
+
+
+def more_story() -> tuple[list[Envelope], Counters]:
+    """The story, plus: a decision three weeks before it (the timeline must
+    still end at the story's newest hour), D-3 cured with no contact (a cure
+    that is not "cured after contact"), and D-4 paying in five more
+    currencies; and the overall total that makes."""
+    old = ContactDecision(
+        occurred_at=T0 - timedelta(days=21),
+        source="orchestrator",
+        debtor_id="D-3",
+        trigger="payment_missed",
+        step=0,
+        outcome="SUPPRESSED",
+        channel="sms",
+        strategy="early",
+        rules_fired=[RuleHit(rule_id="consent", reason_code="NO_CONSENT")],
+    )
+    self_cure = debt_event(
+        "D-3",
+        "DEBT_CURED",
+        {"previous_bucket": "DPD_1_30"},
+        account_id="A-3",
+        occurred_at=T0 + timedelta(hours=2, minutes=30),
+        source="recaudo.view",
+    )
+    opened = debt_event(
+        "D-4",
+        "DEBT_OPENED",
+        {
+            "principal_minor": 10**12,
+            "currency": "COP",
+            "balance_minor": 10**12,
+            "product": "card",
+            "days_past_due": 10,
+        },
+        account_id="A-4",
+        occurred_at=T0 + timedelta(hours=3),
+    )
+    payments = [
+        debt_event(
+            "D-4",
+            "PAYMENT_RECEIVED",
+            {"payment_id": f"pay-{currency}", "amount_minor": amount, "currency": currency},
+            account_id="A-4",
+            occurred_at=T0 + timedelta(hours=3, minutes=1 + i),
+        )
+        for i, (currency, amount) in enumerate(sorted(MORE_CURRENCIES.items()))
+    ]
+    total = Counters.from_dict(EXPECTED_TOTAL.to_dict())
+    total.add(
+        Counters(
+            suppressed=1,
+            suppressions={"NO_CONSENT": 1},
+            cures=1,
+            payments=len(payments),
+            recovered_minor=dict(MORE_CURRENCIES),
+        )
+    )
+    return [old, *story(), self_cure, opened, *payments], total
+
+
+def column_sum(dom: str, section: str, column: str) -> int:
+    """A column of a section's member table, summed over its rows."""
+    part = dom[dom.index(f'id="{section}"') :]
+    part = part[: part.index("</table>")]
+    cells = re.findall(rf'<td data-label="{re.escape(column)}">([\d,]+)</td>', part)
+    assert cells, f"no {column} column in {section}"
+    return sum(int(c.replace(",", "")) for c in cells)
+
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +130,14 @@ def debtors_in_view(dsn: str, expected: int, timeout_s: float = 30) -> int:
 def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings) -> None:
     browser = chromium.locate()
     # The debtor view worker and its publisher, as `recaudo up` runs them,
-    # beside the KPI processor.
-    env = env_for_children(pg_settings, RECAUDO_INSTANCE_ID="v0", RECAUDO_LOG_LEVEL="WARNING")
+    # beside the KPI processor; the view only: the story's decisions are its
+    # own, and an orchestrator would add decisions about its past.
+    env = env_for_children(
+        pg_settings,
+        RECAUDO_INSTANCE_ID="v0",
+        RECAUDO_LOG_LEVEL="WARNING",
+        RECAUDO_ORCHESTRATE="false",
+    )
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "recaudo", "streams", "run", "--name", name],
@@ -62,10 +147,11 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
         )
         for name in ("view", "publisher")
     ]
+    events, expected = more_story()
     try:
-        publish(pg_settings, story())
-        assert run_until_total(pg_settings, EXPECTED_TOTAL) == EXPECTED_TOTAL
-        assert debtors_in_view(pg_settings.database_dsn(), 3) == 3
+        publish(pg_settings, events)
+        assert run_until_total(pg_settings, expected) == expected
+        assert debtors_in_view(pg_settings.database_dsn(), 4) == 4
     finally:
         for worker in workers:
             worker.terminate()
@@ -77,7 +163,9 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
         assert status == 200
         figures = json.loads(body)["figures"]
         assert (figures["contacts"], figures["delivered"], figures["promises"]) == (3, 2, 1)
-        assert figures["recovered_minor"] == {"COP": 120_000}
+        assert figures["recovered_minor"] == {"COP": 120_000, **MORE_CURRENCIES}
+        assert (figures["cured_after_contact"], figures["cured_without_contact"]) == (1, 1)
+        assert figures["contact_episodes"] == 2
         assert get(f"{board.url}healthz")[0] == 200
         assert get(f"{board.url}readyz")[0] == 200
         assert b"recaudo_kpi_contacts 3.0" in get(f"{board.url}metrics")[1]
@@ -88,9 +176,30 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
         assert chromium.card(dom, "delivery_rate") == "66.7%"
         assert chromium.card(dom, "right_party_rate") == "100.0%"
         assert chromium.card(dom, "cure_rate") == "50.0%"
-        assert chromium.card(dom, "recovered") == "COP 1,200.00"
-        assert chromium.card(dom, "debtors") == "3"
+        recovered = dom[dom.index('data-figure="recovered"') :].split("</ul>")[0]
+        assert re.findall(r'<li data-currency="[A-Z]{3}">([^<]*)</li>', recovered)[:3] == [
+            "BRL 98,765.43",
+            "CLP 8,765,432",
+            "COP 1,200.00",
+        ]
+        assert chromium.card(dom, "debtors") == "4"
         assert dom.count("<svg") >= 4, "funnel, channels, suppressions and timeline charts"
+
+        # One cure count everywhere: the card, the funnel and each table say
+        # "Cured after contact" and agree; D-3's self-cure is counted apart.
+        assert chromium.card(dom, "cured_after_contact") == "1"
+        assert chromium.card(dom, "cured_without_contact") == "1"
+        assert chromium.card(dom, "contact_episodes") == "2"
+        assert "<title>Cured after contact: 1 (" in dom
+        for section in ("channels", "arms", "buckets"):
+            assert column_sum(dom, section, "Cured after contact") == 1, section
+        assert "<dt>Cured after contact</dt>" in dom
+
+        # Contacts per hour ends at the newest hour, three weeks after the
+        # oldest, with the story's contacts in it.
+        timeline = dom[dom.index('id="timeline"') :].split("</svg>")[0]
+        assert "<title>Nov 02 15:00: 3</title>" in timeline
+        assert timeline.endswith('class="axis">Nov 02 18:00</text>'), timeline[-300:]
         for reason in ("QUIET_HOURS", "NO_CONSENT"):
             assert reason in dom
         assert '<p id="status"></p>' in dom, "no error shown"
@@ -104,6 +213,17 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
                 rf'<td>{group}</td><td>\d+</td><td>([\d,]+)</td><td data-lag="(\d+)">', pipeline
             )
             assert row and int(row.group(1).replace(",", "")) > 0, pipeline[:1500]
+
+        # Six currencies: one line each, and no cell or card off screen or
+        # outside its section, on a laptop and on a phone.
+        page = get(board.url)[1].decode()
+        for width in (1280, 390):
+            layout = chromium.layout(browser, page, width)
+            assert layout["pageWidth"] <= layout["screen"] == width, layout
+            assert layout["outside"] == [], (width, layout["outside"])
+            assert layout["wrapped"] == [], (width, layout["wrapped"])
+            assert layout["currencies"]["card"] == 6, layout
+            assert layout["currencies"]["buckets"] >= 6, layout
 
         shot = chromium.screenshot(browser, board.url, ARTIFACTS / "dashboard.png")
         print(f"\ndashboard screenshot: {shot}")

@@ -96,10 +96,11 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
         summary = out.seen[next(i for i, s in enumerate(out.seen) if "recaudo demo:" in s) :]
         assert not any(s.startswith("warning:") for s in summary), summary
 
-        contacts = int(kpi(summary, "contacts").replace(",", ""))
-        payments = int(kpi(summary, "payments").replace(",", ""))
+        contacts = int(kpi(summary, "Contacts").replace(",", ""))
+        payments = int(kpi(summary, "Payments").replace(",", ""))
+        cured = int(kpi(summary, "Cured after contact").replace(",", ""))
         assert contacts > 0 and payments > 0, summary
-        assert kpi(summary, "delivery rate").endswith("%")
+        assert kpi(summary, "Delivery rate").endswith("%")
 
         # The printed figures are the pipeline's: the live dashboard reads them
         # from the KPI table and the debtor view the stream workers wrote.
@@ -108,6 +109,7 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
         figures = api["figures"]
         assert figures["contacts"] == contacts
         assert figures["payments"] == payments
+        assert figures["cured_after_contact"] == cured
         assert figures["debtors"] == DEBTORS
         # The stream workers have taken in everything (connectors may still
         # hold dispatches whose window comes after the stopped clock).
@@ -121,6 +123,7 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
         dom = chromium.dump_dom(browser, url)
         assert chromium.card(dom, "contacts") == f"{contacts:,}"
         assert chromium.card(dom, "debtors") == f"{DEBTORS:,}"
+        assert chromium.card(dom, "cured_after_contact") == f"{cured:,}"
         assert dom.count("<svg") >= 4
         shot = chromium.screenshot(browser, url, ARTIFACTS / "demo-dashboard.png")
         assert shot.stat().st_size > 20_000

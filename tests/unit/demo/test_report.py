@@ -43,13 +43,14 @@ def test_the_summary_reads_the_pipelines_counters() -> None:
     text = summary(snapshot(), PLAN, DemoStats(published=999, phase="done"), 90)
     assert "100 debtors, 30 simulated days in 1.5 min" in text
     assert "published 999 events" in text
-    assert line(text, "contacts").split()[1] == "40" and "sms 30" in line(text, "contacts")
-    assert line(text, "delivery rate").split()[2] == "75.0%"
-    assert line(text, "promise-kept rate").split()[2] == "66.7%"
-    assert line(text, "cure rate").split()[2] == "25.0%"
-    assert line(text, "contacts per cure").split()[3] == "2.4"
-    assert "COP 1,500.00" in line(text, "payments")
-    assert "DEBT_PAID 3" in line(text, "suppressed")
+    assert line(text, "Contacts").split()[1] == "40" and "sms 30" in line(text, "Contacts")
+    assert line(text, "Delivery rate").split()[2] == "75.0%"
+    assert line(text, "Promises kept").split()[2] == "66.7%"
+    assert line(text, "Cure rate").split()[2] == "25.0%"
+    assert line(text, "Contacts per cure").split()[3] == "2.4"
+    assert "COP 1,500.00" in line(text, "Payments")
+    assert "DEBT_PAID 3" in line(text, "Suppressed")
+    assert "5 of 20 contact episodes" in line(text, "Cure rate")
 
 
 def test_an_interrupted_run_says_how_far_it_got() -> None:

@@ -1,0 +1,162 @@
+"""The headline KPI figures: one name, one definition and one formula each.
+
+The dashboard, the demo's summary and report, and ``recaudo kpis`` all read a
+figure from here, so a figure shows the same number under the same name
+everywhere, and its definition is printed beside it.
+
+Cures come in two kinds that must not be mixed: a contact episode that ended
+with the debtor back to current (``cured_after_contact``, what the funnel,
+the per-channel, per-arm and per-bucket tables and the cure rate count, and
+what adds up across channels) and a debtor who got current with no contact
+in the episode (``cured_without_contact``). An episode is not a debtor: a
+debtor who falls behind again after a cure is contacted in a new episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from recaudo.kpis.counters import Counters, ratio
+from recaudo.money import format_money
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A headline figure: its key (JSON, ``data-figure``), label and definition."""
+
+    key: str
+    label: str
+    definition: str
+    #: The number from the counters; None when it has no denominator yet.
+    value: Callable[[Counters], float | int | None]
+    kind: str = "count"  # count, rate, ratio
+
+    def format(self, c: Counters) -> str:
+        return format_value(self.value(c), self.kind)
+
+
+def format_value(value: float | int | None, kind: str) -> str:
+    """Counts with thousands separators, rates as percentages, ratios to one
+    decimal; a dash when there is nothing to divide by."""
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{value:.1%}"
+    if kind == "ratio":
+        return f"{value:.1f}"
+    return f"{int(value):,}"
+
+
+def cured_after_contact(c: Counters) -> int:
+    return c.contacted_cures
+
+
+def cured_without_contact(c: Counters) -> int:
+    return max(c.cures - c.contacted_cures, 0)
+
+
+def contact_episodes(c: Counters) -> int:
+    return c.episodes
+
+
+CONTACTS = Figure(
+    "contacts",
+    "Contacts",
+    "Contacts dispatched to a channel (suppressed and deferred decisions are not contacts).",
+    lambda c: c.contacts,
+)
+DELIVERY_RATE = Figure(
+    "delivery_rate",
+    "Delivery rate",
+    "Contacts that reached the debtor's device or line / contacts.",
+    lambda c: ratio(c.delivered, c.contacts),
+    "rate",
+)
+RIGHT_PARTY_RATE = Figure(
+    "right_party_rate",
+    "Right-party contact",
+    "Calls answered by the debtor / calls.",
+    lambda c: ratio(c.right_party, c.calls),
+    "rate",
+)
+REPLY_RATE = Figure(
+    "reply_rate",
+    "Reply rate",
+    "Messages replied to / messages (contacts other than calls).",
+    lambda c: ratio(c.replied, c.contacts - c.calls),
+    "rate",
+)
+PROMISE_RATE = Figure(
+    "promise_rate",
+    "Promise-to-pay rate",
+    "Promises to pay / contacts.",
+    lambda c: ratio(c.promises, c.contacts),
+    "rate",
+)
+PROMISE_KEPT_RATE = Figure(
+    "promise_kept_rate",
+    "Promises kept",
+    "Promises kept / promises that came due (kept + broken).",
+    lambda c: ratio(c.promises_kept, c.promises_kept + c.promises_broken),
+    "rate",
+)
+CONTACT_EPISODES = Figure(
+    "contact_episodes",
+    "Contact episodes",
+    "A debtor's contacts from the first one until they are cured; a debtor who falls "
+    "behind again after a cure starts another episode, so this counts episodes, not debtors.",
+    contact_episodes,
+)
+CURED_AFTER_CONTACT = Figure(
+    "cured_after_contact",
+    "Cured after contact",
+    "Contact episodes that ended with the debtor back to current, credited to the "
+    "episode's last contact (its channel, arm and the bucket the debtor left).",
+    cured_after_contact,
+)
+CURED_WITHOUT_CONTACT = Figure(
+    "cured_without_contact",
+    "Cured without contact",
+    "Debtors back to current with no contact since they fell behind (self-cures).",
+    cured_without_contact,
+)
+CURE_RATE = Figure(
+    "cure_rate",
+    "Cure rate",
+    "Cured after contact / contact episodes.",
+    lambda c: ratio(c.contacted_cures, c.episodes),
+    "rate",
+)
+CONTACTS_PER_CURE = Figure(
+    "contacts_per_cure",
+    "Contacts per cure",
+    "Contacts in the episodes cured after contact / cured after contact.",
+    lambda c: ratio(c.contacts_to_cure, c.contacted_cures),
+    "ratio",
+)
+PAYMENTS = Figure("payments", "Payments", "Payments received.", lambda c: c.payments)
+
+#: The headline figures, in the order the pages list them.
+HEADLINE: tuple[Figure, ...] = (
+    CONTACTS,
+    DELIVERY_RATE,
+    RIGHT_PARTY_RATE,
+    REPLY_RATE,
+    PROMISE_RATE,
+    PROMISE_KEPT_RATE,
+    CONTACT_EPISODES,
+    CURED_AFTER_CONTACT,
+    CURE_RATE,
+    CONTACTS_PER_CURE,
+    CURED_WITHOUT_CONTACT,
+    PAYMENTS,
+)
+
+RECOVERED_DEFINITION = "Payments received, per currency (currencies are never added up)."
+
+
+def recovered_lines(amounts: dict[str, int]) -> list[str]:
+    """One line per currency, in currency order (amounts in different
+    currencies are never added or ranked); none when nothing was recovered."""
+    return [format_money(minor, currency) for currency, minor in sorted(amounts.items())]
