@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from recaudo.events import Bucket, DebtorView
+from recaudo.view_today import as_of
 
 VIEW_COLUMNS = (
     "debtor_id",
@@ -172,27 +174,70 @@ def write_views(conn: psycopg.Connection[Any], views: Sequence[DebtorView]) -> i
     return len(written)
 
 
-def read_view(conn: psycopg.Connection[Any], debtor_id: str) -> DebtorView | None:
+def read_view(
+    conn: psycopg.Connection[Any], debtor_id: str, now: datetime | None = None
+) -> DebtorView | None:
+    """One debtor's view, its days past due as of ``now`` (default: the wall
+    clock; :mod:`recaudo.view_today`)."""
     row = conn.execute(
         "SELECT snapshot FROM debtor_view WHERE debtor_id = %s", (debtor_id,)
     ).fetchone()
     if row is None:
         return None
     snapshot = row[0] if isinstance(row[0], dict) else json.loads(row[0])
-    return DebtorView.model_validate(snapshot)
+    return as_of(DebtorView.model_validate(snapshot), now or datetime.now(UTC))
+
+
+#: Debtors by their highest days past due as of ``today``: the stored figure
+#: aged by the UTC days since the view's "as of", as
+#: :func:`recaudo.view_today.as_of` does; ``lowest``/``highest`` bound it.
+_LIST_TODAY = """
+SELECT snapshot
+FROM debtor_view,
+     LATERAL (
+         SELECT CASE WHEN max_days_past_due > 0
+                     THEN max_days_past_due
+                          + GREATEST(0, %(today)s::date - (last_event_at AT TIME ZONE 'UTC')::date)
+                     ELSE 0 END AS dpd
+     ) aged
+WHERE aged.dpd BETWEEN %(lowest)s AND %(highest)s
+ORDER BY aged.dpd DESC, debtor_id
+LIMIT %(limit)s
+"""
 
 
 def list_views(
-    conn: psycopg.Connection[Any], bucket: Bucket | None = None, limit: int = 100
+    conn: psycopg.Connection[Any],
+    bucket: Bucket | None = None,
+    limit: int = 100,
+    now: datetime | None = None,
 ) -> list[DebtorView]:
-    query = "SELECT snapshot FROM debtor_view"
-    params: list[Any] = []
-    if bucket is not None:
-        query += " WHERE bucket = %s"
-        params.append(bucket)
-    query += " ORDER BY max_days_past_due DESC, debtor_id LIMIT %s"
-    params.append(limit)
-    return [DebtorView.model_validate(r[0]) for r in conn.execute(query.encode(), params)]
+    """Debtors, most days past due first, as of ``now`` (default: the wall
+    clock); ``bucket`` is the one they are in then."""
+    now = now or datetime.now(UTC)
+    lowest, highest = BUCKET_DAYS[bucket] if bucket is not None else (0, MAX_DAYS)
+    params = {
+        "today": now.astimezone(UTC).date(),
+        "lowest": lowest,
+        "highest": highest,
+        "limit": limit,
+    }
+    return [
+        as_of(DebtorView.model_validate(r[0]), now)
+        for r in conn.execute(_LIST_TODAY.encode(), params)
+    ]
+
+
+MAX_DAYS = 2**31 - 1
+
+#: The days past due each bucket spans (:func:`recaudo.view.buckets.bucket_for`).
+BUCKET_DAYS: dict[Bucket, tuple[int, int]] = {
+    "CURRENT": (0, 0),
+    "DPD_1_30": (1, 30),
+    "DPD_31_60": (31, 60),
+    "DPD_61_90": (61, 90),
+    "DPD_90_PLUS": (91, MAX_DAYS),
+}
 
 
 def all_views(conn: psycopg.Connection[Any]) -> dict[str, DebtorView]:

@@ -4,8 +4,10 @@ Everything in it is a function of the state: accounts, promises and disputes
 sorted by id, channels in :data:`~recaudo.events.CHANNELS` order. Totals, the
 worst bucket and the highest days past due are over open debts (OPEN and
 CURED: not paid, settled or written off). The debtor's last payment is the
-latest over all accounts. ``occurred_at`` is the latest event time applied;
-days past due are as of the state's clock (that time, or a later tick).
+latest over all accounts. ``occurred_at`` is the latest event time applied,
+or, once a tick has moved the state's clock into a later UTC day, the start of
+that day: days past due are as of that day (readers age them from it:
+:mod:`recaudo.view_today`).
 
 The models are built with ``AvroRecord.trusted``: every value comes from the
 state, not from outside, and validating them was about a tenth of a
@@ -33,10 +35,17 @@ from recaudo.view.buckets import worst
 from recaudo.view.derived import SOURCE
 from recaudo.view.ledger import ledger_at
 from recaudo.view.state import DebtorState
-from recaudo.view.timebase import from_day, from_ms
+from recaudo.view.timebase import DAY_MS, from_day, from_ms
 
 SNAPSHOT_NAMESPACE = uuid.UUID("6a0c2b8e-1d4f-4e9a-b7c3-5f8e2d1a9b60")
 _NO_FLAGS = DebtorFlags()
+
+
+def _as_of(state: DebtorState) -> int:
+    """The view's time: its latest event's, or the start of the clock's later day."""
+    if state.seen // DAY_MS == state.clock // DAY_MS:
+        return state.seen
+    return state.clock // DAY_MS * DAY_MS
 
 
 def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
@@ -98,6 +107,20 @@ def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
                     status=status,
                 )
             )
+        # A plan shows as a promise of its running (or broken) instalment:
+        # what the policy and the orchestrator already honour.
+        for plan_id, (status, k) in ledger.plans.items():
+            plan = facts.plans[plan_id]
+            promises.append(
+                PromiseView.trusted(
+                    promise_id=plan_id,
+                    account_id=account_id,
+                    amount_minor=plan.amount(k),
+                    currency=facts.currency,
+                    promised_date=from_day(plan.due_day(k)),
+                    status=status,
+                )
+            )
         for dispute_id in sorted(facts.disputes):
             dispute = facts.disputes[dispute_id]
             if dispute.opened_at is None:
@@ -115,7 +138,7 @@ def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
     p = state.profile
     view = DebtorView.trusted(
         event_id=SNAPSHOT_NAMESPACE,  # replaced below by the content's id
-        occurred_at=from_ms(state.seen),
+        occurred_at=from_ms(_as_of(state)),
         source=SOURCE,
         debtor_id=debtor_id,
         version=state.version,
