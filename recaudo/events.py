@@ -51,6 +51,7 @@ DebtEventType = Literal[
     "BUCKET_CHANGED",
     "PROMISE_BROKEN",
     "DEBT_CURED",
+    "PAYMENT_PLAN_AGREED",
 ]
 DisputeOutcome = Literal["UPHELD", "REJECTED", "WITHDRAWN"]
 DecisionOutcome = Literal["DISPATCHED", "DEFERRED", "SUPPRESSED"]
@@ -75,6 +76,7 @@ ResponseStatus = Literal[
 ]
 AccountStatus = Literal["OPEN", "CURED", "SETTLED", "WRITTEN_OFF", "PAID"]
 PromiseStatus = Literal["PENDING", "KEPT", "BROKEN"]
+PlanFrequency = Literal["WEEKLY", "FORTNIGHTLY", "MONTHLY"]
 DisputeStatus = Literal["OPEN", "UPHELD", "REJECTED", "WITHDRAWN"]
 
 
@@ -308,6 +310,36 @@ class DebtCured(AvroRecord):
     previous_bucket: Bucket
 
 
+class PaymentPlanAgreed(AvroRecord):
+    """Instalment k is kept when the account's payments from the plan's event
+    time to the end of its due date reach ``min(k * instalment_minor,
+    total_minor)``: the last instalment is what remains."""
+
+    avro_name = "PaymentPlanAgreed"
+    plan_id: NonEmpty
+    instalment_count: int = Field(ge=1, le=120)
+    instalment_minor: Money
+    currency: Currency
+    first_due_date: date
+    frequency: PlanFrequency
+    total_minor: Money
+    channel: str | None = None
+    conversation_id: str | None = None
+    dispatch_id: str | None = None
+
+    @model_validator(mode="after")
+    def _instalments_cover_total(self) -> Self:
+        if self.instalment_minor == 0 or self.total_minor == 0:
+            raise ValueError("a plan pays something: instalment_minor and total_minor above 0")
+        if self.total_minor > self.instalment_count * self.instalment_minor:
+            raise ValueError(
+                f"instalment_count x instalment_minor "
+                f"({self.instalment_count} x {self.instalment_minor}) must cover total_minor "
+                f"({self.total_minor})"
+            )
+        return self
+
+
 DebtPayload = (
     DebtOpened
     | InstalmentDue
@@ -322,6 +354,7 @@ DebtPayload = (
     | BucketChanged
     | PromiseBroken
     | DebtCured
+    | PaymentPlanAgreed
 )
 
 PAYLOAD_BY_TYPE: dict[str, type[AvroRecord]] = {
@@ -338,6 +371,7 @@ PAYLOAD_BY_TYPE: dict[str, type[AvroRecord]] = {
     "BUCKET_CHANGED": BucketChanged,
     "PROMISE_BROKEN": PromiseBroken,
     "DEBT_CURED": DebtCured,
+    "PAYMENT_PLAN_AGREED": PaymentPlanAgreed,
 }
 TYPE_BY_PAYLOAD: dict[type[AvroRecord], str] = {v: k for k, v in PAYLOAD_BY_TYPE.items()}
 DERIVED_TYPES: frozenset[str] = frozenset({"BUCKET_CHANGED", "PROMISE_BROKEN", "DEBT_CURED"})

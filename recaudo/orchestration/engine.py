@@ -20,8 +20,8 @@ Guarantees, by construction:
   contact, so no step and no fallback to the next channel comes sooner;
 * no contact about the past: a trigger that no longer holds when it is read
   (:mod:`recaudo.orchestration.staleness`) starts no run, and a run whose
-  trigger no longer holds when a step is due (or a payment, promise or dispute
-  arrives) ends; both are recorded as SUPPRESSED with ``STALE_TRIGGER`` and
+  trigger no longer holds when a step is due (or a payment, promise, plan or
+  dispute arrives) ends; both are recorded as SUPPRESSED with ``STALE_TRIGGER`` and
   the rule that fired;
 * a backfilled event (history, see :meth:`Orchestrator.handle`) starts no run.
 """
@@ -91,6 +91,7 @@ SETTLING: Final = frozenset(
         "DEBT_CURED",
         "DISPUTE_OPENED",
         "PROMISE_TO_PAY",
+        "PAYMENT_PLAN_AGREED",
     }
 )
 #: reasons that rule out one channel, not the contact: try the next channel

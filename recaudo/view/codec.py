@@ -13,7 +13,8 @@ Sections (layout 1):
   decoding; flags, preferred channel, strings, contact points;
 * account: currency, a flag byte for the optional parts (opening, instalment
   due, floor), the facts as fixed 29-byte records, promises and disputes
-  sorted by id;
+  sorted by id, then payment plans sorted by id when there are any (a flag
+  bit: a state without plans encodes as before plans existed);
 * channel: latest-of times, optional folded counters, dispatch records
   sorted by (time, key), replies sorted by key.
 
@@ -35,6 +36,7 @@ from recaudo.view.facts import (
     Due,
     Fact,
     Opening,
+    Plan,
     Profile,
     Promise,
 )
@@ -53,12 +55,13 @@ _DUE = Struct("<qQiqi")
 FACT = Struct("<qBQqi")
 _PROMISE = Struct("<qqi")
 _DISPUTE = Struct("<qqi")
+_PLAN = Struct("<qqqHiB")
 _CHANNEL = Struct("<BqqqqqIHB")
 _FOLDED = Struct("<6I")
 _RECORD = Struct("<qQH")
 _REPLY = Struct("<Qq")
 
-_HAS_OPENING, _HAS_DUE, _HAS_FLOOR, _HAS_FOLDED = 1, 2, 4, 8
+_HAS_OPENING, _HAS_DUE, _HAS_FLOOR, _HAS_FOLDED, _HAS_PLANS = 1, 2, 4, 8, 16
 
 
 def text(value: str | None) -> bytes:
@@ -163,6 +166,7 @@ def encode_account(a: AccountFacts) -> bytes:
         (_HAS_OPENING if a.opening else 0)
         | (_HAS_DUE if a.due else 0)
         | (_HAS_FLOOR if a.floor else 0)
+        | (_HAS_PLANS if a.plans else 0)
     )
     out = [
         text(a.currency),
@@ -189,6 +193,11 @@ def encode_account(a: AccountFacts) -> bytes:
         outcome = _NONE if d.outcome is None else OUTCOMES.index(d.outcome)
         out.append(text(dispute_id))
         out.append(_DISPUTE.pack(_or(d.opened_at, -1), _or(d.resolved_at, -1), outcome))
+    if a.plans:
+        out.append(TEXT.pack(len(a.plans)))
+        for plan_id in sorted(a.plans):
+            out.append(text(plan_id))
+            out.append(_PLAN.pack(*a.plans[plan_id]))
     return b"".join(out)
 
 
@@ -216,6 +225,11 @@ def decode_account(data: bytes, wake_at: int) -> AccountFacts:
         a.disputes[dispute_id] = Dispute(
             _opt(opened, -1), _opt(resolved, -1), None if outcome == _NONE else OUTCOMES[outcome]
         )
+    if flags & _HAS_PLANS:
+        (n_plans,) = r.take(TEXT)
+        for _ in range(n_plans):
+            plan_id = r.str()
+            a.plans[plan_id] = Plan(*r.take(_PLAN))
     r.done()
     return a
 

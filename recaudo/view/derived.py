@@ -7,7 +7,8 @@ second view worker derives the same ids and downstream de-duplicates them:
 * BUCKET_CHANGED: the bucket entered and the overdue episode, named by the
   day its oldest unpaid amount fell due;
 * DEBT_CURED: the episode cured;
-* PROMISE_BROKEN: the promise id;
+* PROMISE_BROKEN: the promise id, or ``<plan id>#<instalment>`` for a
+  payment plan's first missed instalment;
 
 each with an ordinal, should the same thing happen twice in the account's
 history (an episode cured, then overdue again from the same due date).
@@ -22,7 +23,7 @@ from __future__ import annotations
 import uuid
 
 from recaudo.events import BucketChanged, DebtCured, DebtEvent, PromiseBroken
-from recaudo.view.facts import AccountFacts
+from recaudo.view.facts import AccountFacts, Promise
 from recaudo.view.ledger import Milestone
 from recaudo.view.timebase import from_day, from_ms
 
@@ -65,7 +66,11 @@ def derived_event(
             type="DEBT_CURED",
             payload=DebtCured(previous_bucket=milestone.from_bucket),
         )
-    promise = facts.promises[milestone.cause]
+    promise = facts.promises.get(milestone.cause)
+    if promise is None:  # a plan's instalment: "<plan id>#<k>"
+        plan_id, _, k = milestone.cause.rpartition("#")
+        plan = facts.plans[plan_id]
+        promise = Promise(plan.at, plan.amount(int(k)), plan.due_day(int(k)))
     return DebtEvent(
         event_id=event_id,
         occurred_at=occurred_at,

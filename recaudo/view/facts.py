@@ -12,7 +12,8 @@ Every input is kept as the fact it states, under the key that makes it unique:
   the history an earlier one made, which is what keeps derived events stable;
 * what an opening says beyond the ledger (product, principal, instalment,
   next due date), the newest by (event time, event id);
-* promises under ``promise_id``, disputes under ``dispute_id`` (earliest
+* promises under ``promise_id``, payment plans under ``plan_id`` (both: the
+  first report wins), disputes under ``dispute_id`` (earliest
   opening, latest resolution), the next instalment due as the newest report;
 * the profile, newest by event time;
 * per channel, one record per dispatch (``dispatch_id``, or the event id of an
@@ -40,6 +41,7 @@ run's ends are kept either way, and every balance, clearing and re-anchoring
 that reaches the final figures passes through them.
 
 Bounds (per account: :data:`MAX_FACTS` ledger facts, :data:`MAX_PROMISES`,
+:data:`MAX_PLANS`,
 :data:`MAX_DISPUTES`; per channel :data:`MAX_RECORDS` dispatches) keep the
 newest facts by event time; a typical debtor is far within them (48 ledger
 facts is years of monthly instalments). Everything above holds exactly while
@@ -59,11 +61,12 @@ Times are integer milliseconds, days integer days since the epoch
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from recaudo.events import Channel, DisputeOutcome
-from recaudo.view.timebase import DAY_MS
+from recaudo.view.timebase import DAY_MS, from_day, to_day
 
 if TYPE_CHECKING:
     from recaudo.view.ledger import Ledger
@@ -81,6 +84,9 @@ WRITTEN_OFF: Final = 2
 
 MAX_FACTS: Final = 48
 MAX_PROMISES: Final = 12
+MAX_PLANS: Final = 4
+#: PaymentPlanAgreed.frequency, by its code in :class:`Plan`
+FREQUENCIES: Final = ("WEEKLY", "FORTNIGHTLY", "MONTHLY")
 MAX_DISPUTES: Final = 8
 MAX_RECORDS: Final = 40
 
@@ -116,6 +122,38 @@ class Promise(NamedTuple):
     at: int
     amount: int
     promised_day: int
+
+
+class Plan(NamedTuple):
+    """A payment plan: instalment k (from 1) falls due on :meth:`due_day` and
+    is kept when the payments since ``at`` reach :meth:`owed_by` k."""
+
+    at: int
+    instalment: int
+    total: int
+    instalments: int
+    first_day: int
+    #: index in :data:`FREQUENCIES`
+    frequency: int
+
+    def due_day(self, k: int) -> int:
+        if FREQUENCIES[self.frequency] == "WEEKLY":
+            return self.first_day + 7 * (k - 1)
+        if FREQUENCIES[self.frequency] == "FORTNIGHTLY":
+            return self.first_day + 14 * (k - 1)
+        first = from_day(self.first_day)
+        months = first.month - 1 + k - 1
+        year, month = first.year + months // 12, months % 12 + 1
+        day = min(first.day, calendar.monthrange(year, month)[1])
+        return to_day(first.replace(year=year, month=month, day=day))
+
+    def owed_by(self, k: int) -> int:
+        """What the plan has asked for by its k-th instalment, in all."""
+        return min(k * self.instalment, self.total)
+
+    def amount(self, k: int) -> int:
+        """The k-th instalment alone (the last one is what remains)."""
+        return self.owed_by(k) - self.owed_by(k - 1)
 
 
 class Dispute(NamedTuple):
@@ -166,6 +204,7 @@ class AccountFacts:
     #: the last fold, (clock, ledger), while the facts stay as they were
     #: (:func:`~recaudo.view.ledger.ledger_at`): not encoded, not compared
     memo: tuple[int, Ledger] | None = field(default=None, compare=False, repr=False)
+    plans: dict[str, Plan] = field(default_factory=dict)
 
     def copy(self) -> AccountFacts:
         """A copy sharing the immutable facts (tuples), for the before/after
@@ -181,6 +220,7 @@ class AccountFacts:
             self.retired,
             self.wake_at,
             self.memo,
+            dict(self.plans),
         )
 
     def fact_count(self) -> int:
@@ -197,7 +237,8 @@ class AccountFacts:
             (d.opened_at is not None) + (d.resolved_at is not None) for d in self.disputes.values()
         )
         due = 1 if self.due is not None else 0
-        return ledger + runs + len(self.promises) + resolved + due + self.retired
+        plans = len(self.plans)
+        return ledger + runs + len(self.promises) + plans + resolved + due + self.retired
 
 
 @dataclass(slots=True)

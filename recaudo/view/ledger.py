@@ -45,6 +45,15 @@ time up to the end of its promised date reach its amount; BROKEN once the
 clock is past that date (anywhere on Earth: :func:`~recaudo.view.timebase.
 promise_deadline`) without that; PENDING before.
 
+A payment plan is a promise in instalments: instalment k is kept when this
+account's payments dated from the plan's event time up to the end of its due
+date reach what the plan asked for by then (``min(k * instalment, total)``:
+payments count towards the plan as a whole, so paying early or more is fine).
+The first instalment not kept by its deadline breaks the plan, once
+(PROMISE_BROKEN, promise id ``<plan id>#<k>``); later instalments are not
+judged. KEPT once the last instalment is; PENDING before, naming the
+instalment now running.
+
 The fold also yields the account's *milestones*, the derived events the facts
 imply (BUCKET_CHANGED, DEBT_CURED, PROMISE_BROKEN), each with an identity
 (:attr:`Milestone.key`) taken from what it is about, not from when or by
@@ -96,6 +105,12 @@ class Milestone(NamedTuple):
         return (self.type, bucket, self.cause, self.ordinal)
 
 
+class PlanState(NamedTuple):
+    status: PromiseStatus
+    #: the instalment running (PENDING), broken (BROKEN) or the last (KEPT)
+    instalment: int
+
+
 @dataclass(frozen=True, slots=True)
 class Ledger:
     status: AccountStatus
@@ -106,6 +121,7 @@ class Ledger:
     last_payment_at: int | None
     last_payment_minor: int | None
     promises: dict[str, PromiseStatus]
+    plans: dict[str, PlanState]
     milestones: tuple[Milestone, ...]
     #: when time alone next adds a milestone (0: never)
     wake_at: int
@@ -318,6 +334,24 @@ def fold(facts: AccountFacts, clock: int) -> Ledger:
             promises[promise_id] = "PENDING"
             wake_at = deadline if not wake_at else min(wake_at, deadline)
 
+    plans: dict[str, PlanState] = {}
+    for plan_id, plan in sorted(facts.plans.items()):
+        state = PlanState("KEPT", plan.instalments)
+        for k in range(1, plan.instalments + 1):
+            deadline = promise_deadline(plan.due_day(k))
+            paid = sum(a for t, a in payments if plan.at <= t < deadline)
+            if paid >= plan.owed_by(k):
+                continue
+            if clock >= deadline:
+                state = PlanState("BROKEN", k)
+                at = max(deadline, plan.at)
+                milestones.add(at, "PROMISE_BROKEN", f"{plan_id}#{k}", "CURRENT", "CURRENT", 0)
+            else:
+                state = PlanState("PENDING", k)
+                wake_at = deadline if not wake_at else min(wake_at, deadline)
+            break
+        plans[plan_id] = state
+
     status: AccountStatus
     if closed:
         status = "SETTLED" if closed == SETTLED else "WRITTEN_OFF"
@@ -342,6 +376,7 @@ def fold(facts: AccountFacts, clock: int) -> Ledger:
         last_payment_at=last[0] if last else None,
         last_payment_minor=last[1] if last else None,
         promises=promises,
+        plans=plans,
         milestones=tuple(milestones.items),
         wake_at=wake_at,
     )

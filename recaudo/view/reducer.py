@@ -11,8 +11,10 @@ Debt events, field by field (the ledger semantics are in
   opening's other fields (product, principal, instalment, next due date)
   the newest by (event time, event id) wins, as for INSTALMENT_DUE;
 * PAYMENT_MISSED per instalment number, PAYMENT_RECEIVED per payment id,
-  PROMISE_TO_PAY per promise id, DEBT_SETTLED / DEBT_WRITTEN_OFF per event:
-  the first report (smallest event time) wins;
+  PROMISE_TO_PAY per promise id, PAYMENT_PLAN_AGREED per plan id,
+  DEBT_SETTLED / DEBT_WRITTEN_OFF per event: the first report (smallest
+  event time) wins (an account holds at most
+  :data:`~recaudo.view.facts.MAX_PLANS` plans, the newest);
 * DISPUTE_OPENED keeps the earliest opening, DISPUTE_RESOLVED the latest
   resolution (an account holds at most :data:`~recaudo.view.facts.MAX_DISPUTES`;
   further dispute ids are ignored);
@@ -60,6 +62,7 @@ from recaudo.events import (
     Event,
     InstalmentDue,
     PaymentMissed,
+    PaymentPlanAgreed,
     PaymentReceived,
     PromiseToPay,
 )
@@ -68,8 +71,10 @@ from recaudo.view.derived import derived_event
 from recaudo.view.facts import (
     BASE,
     CLOSE,
+    FREQUENCIES,
     MAX_DISPUTES,
     MAX_FACTS,
+    MAX_PLANS,
     MAX_PROMISES,
     MISS,
     PAY,
@@ -81,6 +86,7 @@ from recaudo.view.facts import (
     Due,
     Fact,
     Opening,
+    Plan,
     Profile,
     Promise,
     anchor,
@@ -256,6 +262,16 @@ def _record_debt_event(facts: AccountFacts, event: DebtEvent, at: int) -> bool:
     if isinstance(p, PromiseToPay):
         promise = Promise(at, p.amount_minor, to_day(p.promised_date))
         return _promise(facts, p.promise_id, promise) or changed
+    if isinstance(p, PaymentPlanAgreed):
+        plan = Plan(
+            at,
+            p.instalment_minor,
+            p.total_minor,
+            p.instalment_count,
+            to_day(p.first_due_date),
+            FREQUENCIES.index(p.frequency),
+        )
+        return _plan(facts, p.plan_id, plan) or changed
     if isinstance(p, DisputeOpened):
         held = facts.disputes.get(p.dispute_id)
         if held is None and len(facts.disputes) >= MAX_DISPUTES:
@@ -341,6 +357,20 @@ def _promise(facts: AccountFacts, promise_id: str, promise: Promise) -> bool:
         del facts.promises[oldest]
         facts.retired += 1
     facts.promises[promise_id] = promise
+    return True
+
+
+def _plan(facts: AccountFacts, plan_id: str, plan: Plan) -> bool:
+    held = facts.plans.get(plan_id)
+    if held is not None and held <= plan:
+        return False
+    if held is None and len(facts.plans) >= MAX_PLANS:
+        oldest = min(facts.plans, key=lambda k: (facts.plans[k].at, k))
+        if (plan.at, plan_id) < (facts.plans[oldest].at, oldest):
+            return False  # older than every plan held: dropped already, or would be
+        del facts.plans[oldest]
+        facts.retired += 1
+    facts.plans[plan_id] = plan
     return True
 
 

@@ -107,6 +107,20 @@ def snapshot(state: DebtorState, debtor_id: str) -> DebtorView:
                     status=status,
                 )
             )
+        # A plan shows as a promise of its running (or broken) instalment:
+        # what the policy and the orchestrator already honour.
+        for plan_id, (status, k) in ledger.plans.items():
+            plan = facts.plans[plan_id]
+            promises.append(
+                PromiseView.trusted(
+                    promise_id=plan_id,
+                    account_id=account_id,
+                    amount_minor=plan.amount(k),
+                    currency=facts.currency,
+                    promised_date=from_day(plan.due_day(k)),
+                    status=status,
+                )
+            )
         for dispute_id in sorted(facts.disputes):
             dispute = facts.disputes[dispute_id]
             if dispute.opened_at is None:

@@ -198,3 +198,27 @@ def kinds(events: list[DebtEvent]) -> list[tuple[str, str, str]]:
             )
         )
     return out
+
+
+def plan(
+    pid: str,
+    when: float,
+    first: int,
+    count: int = 3,
+    instalment: int = 10_000,
+    total: int | None = None,
+    frequency: str = "WEEKLY",
+    **kw: Any,
+) -> DebtEvent:
+    return debt(
+        "PAYMENT_PLAN_AGREED",
+        when,
+        plan_id=pid,
+        instalment_count=count,
+        instalment_minor=instalment,
+        currency="USD",
+        first_due_date=day(first),
+        frequency=frequency,
+        total_minor=count * instalment if total is None else total,
+        **kw,
+    )
