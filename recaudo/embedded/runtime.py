@@ -453,6 +453,20 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+#: The start-up steps that say what was dropped and what came back.
+RESTORE_STEPS = ("clearing derived state…", "replaying the journal…")
+
+
+def _restore_lines(log_path: Path, offset: int) -> list[str]:
+    try:
+        with log_path.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.startswith(RESTORE_STEPS)]
+
+
 def run_detached(
     settings: Settings, workers: int = 1, progress: Progress = print, timeout_s: float = 60.0
 ) -> int:
@@ -466,6 +480,7 @@ def run_detached(
     log_path = logs / "up.log"
     env = {**os.environ, "RECAUDO_STATE_DIR": str(settings.state_dir)}
     with log_path.open("ab") as out:
+        this_run = out.tell()
         # A new session: no terminal, so closing it or pressing Ctrl-C there
         # does not reach the background runtime.
         proc = subprocess.Popen(
@@ -481,6 +496,8 @@ def run_detached(
         while time.monotonic() < deadline:
             record = read_record(settings.state_dir)
             if record is not None and record.phase == "ready" and record.supervisor_pid == proc.pid:
+                for line in _restore_lines(log_path, this_run):
+                    progress(line)
                 progress(
                     f"recaudo is up in {record.ready_after_s} s (pid {proc.pid}). "
                     f"Kafka {record.bootstrap_servers}; dashboard {dashboard_url(settings)}; "
