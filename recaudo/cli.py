@@ -88,7 +88,9 @@ def up(detach: bool, workers: int) -> None:
 
     Without KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL it starts its own Tansu broker
     and Postgres (data in RECAUDO_STATE_DIR, default ~/.recaudo); with them set
-    it starts none of its own.
+    it starts none of its own. Its own broker starts empty: what was published
+    to it before is kept in the state directory and replayed first, and the
+    view and KPIs are rebuilt from it (nobody is contacted again).
     """
     from recaudo.embedded import runtime
     from recaudo.workers import worker_specs

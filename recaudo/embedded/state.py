@@ -6,7 +6,11 @@ Layout of ``RECAUDO_STATE_DIR`` (default ``~/.recaudo``)::
     logs/           broker.log, one log per worker, up.log when detached, and
                     workers.json: each worker's exits (restarts, last exit
                     code, last error line), written by the supervisor
-    streams/        RocksDB state of the stream processors
+    streams/        RocksDB state of the stream processors (derived: cleared
+                    at each `recaudo up` that starts its own broker)
+    journal/        what was published to the embedded broker's input topics,
+                    replayed into the next one (recaudo.embedded.journal)
+    connectors/     the connectors' sent-ledgers (kept: no contact made twice)
     runtime.json    what `recaudo up` is running: pids, addresses, readiness
     up.lock         held by the running `recaudo up`: one per state directory
 
