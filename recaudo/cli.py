@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from recaudo.cli_deploy import deploy
+from recaudo.cli_inspect import decisions, dispatches, dlq, kpis
 from recaudo.events import Bucket
 from recaudo.settings import Settings, get_settings
 
@@ -67,6 +68,7 @@ def cli() -> None:
       recaudo up                      start everything; Ctrl-C stops it
       recaudo publish examples/portfolio.jsonl
       recaudo status
+      recaudo decisions / dispatches / dlq / kpis   what the pipeline did
       recaudo down
     """
 
@@ -237,6 +239,8 @@ def status(as_json: bool) -> None:
 
     settings = get_settings()
     report = runtime.run_status(settings)
+    if report.get("running") and "dashboard" in report["workers"]:
+        report["dashboard"] = runtime.dashboard_url(settings)
     if report.get("running"):
         now = time.time()
         exits = read_worker_exits(settings.state_dir, report["supervisor_pid"])
@@ -246,6 +250,8 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         click.echo(runtime.format_status(report))
+        if report.get("dashboard"):
+            click.echo(f"  dashboard page           {report['dashboard']}")
         if report.get("running"):
             for line in _worker_exit_lines(report, log_dir(settings.state_dir)):
                 click.echo(line)
@@ -596,12 +602,26 @@ BUCKET_ALIASES: dict[str, Bucket] = {
 }
 
 
+def bucket_named(name: str) -> Bucket:
+    """A bucket by its name as listed (DPD_90_PLUS) or its short name (90+),
+    in any case."""
+    for alias, bucket in BUCKET_ALIASES.items():
+        if name.strip().lower() in (alias, bucket.lower()):
+            return bucket
+    raise click.BadParameter(
+        f"{name!r} is no bucket; one of: "
+        + ", ".join(f"{b} ({a})" for a, b in BUCKET_ALIASES.items()),
+        param_hint="'--bucket'",
+    )
+
+
 @debtor.command("list")
 @click.option(
     "--bucket",
-    type=click.Choice(list(BUCKET_ALIASES)),
+    metavar="BUCKET",
     default=None,
-    help="Only debtors in this days-past-due bucket.",
+    help="Only debtors in this days-past-due bucket: CURRENT, DPD_1_30, DPD_31_60, "
+    "DPD_61_90, DPD_90_PLUS (as listed), or current, 1-30, 31-60, 61-90, 90+; any case.",
 )
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One DebtorView JSON object per line.")
@@ -610,18 +630,17 @@ def debtor_list(bucket: str | None, limit: int, as_json: bool) -> None:
     import psycopg
 
     from recaudo.db.view_store import list_views
-    from recaudo.money import format_money
+    from recaudo.view_format import DEBTOR_HEADER, debtor_row, render_table
 
+    wanted = bucket_named(bucket) if bucket else None
     with psycopg.connect(_database(resolve_settings())) as conn:
-        views = list_views(conn, BUCKET_ALIASES[bucket] if bucket else None, limit)
-    for v in views:
-        if as_json:
+        views = list_views(conn, wanted, limit)
+    if as_json:
+        for v in views:
             click.echo(v.model_dump_json())
-            continue
-        owed = ", ".join(format_money(t.balance_minor, t.currency) for t in v.totals) or "—"
-        click.echo(f"{v.debtor_id:<16} {v.bucket:<11} DPD {v.max_days_past_due:>4}  {owed}")
-    if not as_json:
-        click.echo(f"{len(views)} debtor(s)", err=True)
+        return
+    click.echo(render_table(DEBTOR_HEADER, [debtor_row(v) for v in views]))
+    click.echo(f"{len(views)} debtor(s)", err=True)
 
 
 @cli.command()
@@ -728,6 +747,8 @@ def webhooks_run(port: int, host: str | None) -> None:
 
 
 cli.add_command(deploy)
+for _command in (decisions, dispatches, dlq, kpis):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -89,7 +89,12 @@ def test_up_publish_status_down(state_dir: Path) -> None:
         for name, url in probed.items():
             assert get_when_up(f"{url}healthz") == 200, name
             assert b"recaudo_" in get_body(f"{url}metrics"), name
-        assert "healthz" in recaudo(state_dir, "status").stdout
+        text = recaudo(state_dir, "status").stdout
+        assert "healthz" in text
+        # Where the dashboard answers, in both forms.
+        assert report["dashboard"].startswith("http://127.0.0.1:"), report
+        assert get_when_up(report["dashboard"]) == 200
+        assert f"dashboard page           {report['dashboard']}" in text
         published = recaudo(state_dir, "publish", str(EXAMPLES / "portfolio.jsonl"))
         assert "published 14 event(s); 0 invalid" in published.stdout, published.stderr
         again = recaudo(state_dir, "up", "--detach")
