@@ -18,11 +18,16 @@ dispatch, whatever the crash:
   (``lookup``), and sent only if the provider never received it; otherwise
   it is reported ``OUTCOME_UNKNOWN`` and never sent again;
 * ``dispatch_id`` is also the provider's idempotency key, for providers that
-  honour one (a transient error is retried with it).
+  honour one.
 
 A command past ``expires_at`` is reported EXPIRED and never sent. Transient
-provider errors are retried with exponential backoff and jitter; permanent
-ones become FAILED (BOUNCED for a rejected address).
+provider errors are retried with exponential backoff and jitter, but only
+where calling again cannot send the message twice (``connectors.retry``):
+the request never reached the provider, or the provider drops a repeated
+key. After a timeout or a dropped connection with the request written, the
+provider is asked where it can be, and otherwise the dispatch is reported
+``OUTCOME_UNKNOWN`` without another call. Permanent errors become FAILED
+(BOUNCED for a rejected address).
 
 Each command's trace goes on (W3C context in the headers): a ``process``
 span for the command, a span per call to the provider under it, and a
@@ -61,10 +66,11 @@ from connectors.providers.base import (
     ProviderError,
     SendResult,
     TransientProviderError,
+    deduplicates,
     lookup_of,
 )
 from connectors.rate_limit import TokenBucket
-from connectors.retry import RetryPolicy
+from connectors.retry import RetryPolicy, Unknown, ask_with_retries, send_with_retries
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.dlq import DeadLetterWriter
@@ -178,6 +184,7 @@ class Connector:
         )
         self._writes = LedgerWriter(self._ledger)
         self._lookup = lookup_of(adapter)
+        self._deduplicates = deduplicates(adapter)
         # Calls begun (intent recorded) at once, no more than the provider can
         # take at once: a crash leaves at most that many outcomes unknown.
         calls = getattr(adapter, "max_calls", None) or config.concurrency
@@ -345,8 +352,11 @@ class Connector:
                     self.stats.from_ledger += 1
                     return taken, False
                 why = "another connector sharing the ledger is sending it"
-                return self._unknown(cmd, why), True
+                return self._unknown(cmd, self._stopped(why)), True
             result = await self._send_with_retries(cmd)
+        if isinstance(result, Unknown):
+            message = f"{self.adapter.name} may have it; {result.reason}"
+            return await self._record(self._unknown(cmd, message, result.code)), True
         if result.status in ("FAILED", "BOUNCED"):
             self.stats.failed += 1
         else:
@@ -358,8 +368,11 @@ class Connector:
             result.error_code,
             result.error_message,
         )
+        return await self._record(entry), True
+
+    async def _record(self, entry: LedgerEntry) -> LedgerEntry:
         await self._writes.record(entry)
-        return entry, True
+        return entry
 
     async def _reconcile(self, cmd: DispatchCommand) -> LedgerEntry | None:
         """The outcome of a send an earlier run started and never saw answered:
@@ -367,12 +380,14 @@ class Connector:
         says it never received it (it is sent now, for the first time);
         otherwise OUTCOME_UNKNOWN, and it is never sent again."""
         if self._lookup is None:
-            return self._unknown(cmd, f"{self.adapter.name} cannot be asked whether it has it")
+            why = f"{self.adapter.name} cannot be asked whether it has it"
+            return self._unknown(cmd, self._stopped(why))
         self.stats.looked_up += 1
         try:
             found = await self._lookup_with_retries(self._lookup, _outbound(cmd))
         except ProviderError as exc:
-            return self._unknown(cmd, f"{self.adapter.name} could not say whether it has it: {exc}")
+            why = f"{self.adapter.name} could not say whether it has it: {exc}"
+            return self._unknown(cmd, self._stopped(why))
         if found is None:
             log.info(
                 "dispatch %s: %s never received it; sending it", cmd.dispatch_id, self.adapter.name
@@ -390,30 +405,30 @@ class Connector:
             found.error_message,
         )
 
-    def _unknown(self, cmd: DispatchCommand, why: str) -> LedgerEntry:
+    def _stopped(self, why: str) -> str:
+        return f"handed to {self.adapter.name} by a run that stopped before its answer; {why}"
+
+    def _unknown(self, cmd: DispatchCommand, message: str, code: str | None = None) -> LedgerEntry:
         self.stats.unknown_outcomes += 1
-        message = f"handed to {self.adapter.name} by a run that stopped before its answer; {why}"
         log.warning(
             "dispatch %s: %s. Reported OUTCOME_UNKNOWN and not sent again: "
             "look it up in the provider's own console or logs",
             cmd.dispatch_id,
             message,
         )
-        return LedgerEntry(cmd.dispatch_id, "OUTCOME_UNKNOWN", None, "OUTCOME_UNKNOWN", message)
+        return LedgerEntry(
+            cmd.dispatch_id, "OUTCOME_UNKNOWN", None, code or "OUTCOME_UNKNOWN", message
+        )
 
     async def _lookup_with_retries(
         self, lookup: Lookup, message: OutboundMessage
     ) -> SendResult | None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await lookup(message)
-            except TransientProviderError as exc:
-                if not self.config.retry.should_retry(attempt):
-                    raise
-                self.stats.retries += 1
-                await asyncio.sleep(self.config.retry.delay(attempt, self._rng, exc.retry_after_s))
+        return await ask_with_retries(
+            partial(lookup, message), self.config.retry, self._rng, on_retry=self._retried
+        )
+
+    def _retried(self) -> None:
+        self.stats.retries += 1
 
     def _process_span(self, msg: Message, cmd: DispatchCommand) -> Span | None:
         if not self._traced:
@@ -476,34 +491,25 @@ class Connector:
                     span.set_status(Status(StatusCode.ERROR, outcome))
                 span.end()
 
-    async def _send_with_retries(self, cmd: DispatchCommand) -> SendResult:
+    async def _send_with_retries(self, cmd: DispatchCommand) -> SendResult | Unknown:
+        """The provider's answer, called again only where that cannot send the
+        message twice; :class:`Unknown` when it may have it and cannot say."""
         message = _outbound(cmd)
-        attempt = 0
-        while True:
-            attempt += 1
+
+        async def send(attempt: int) -> SendResult:
             if attempt > 1 and self._limiter is not None:
                 await self._limiter.acquire()
-            try:
-                return await self._send(message, attempt)
-            except PermanentProviderError as exc:
-                return SendResult(
-                    status="BOUNCED" if exc.bounced else "FAILED",
-                    provider_message_id=None,
-                    error_code=exc.code,
-                    error_message=str(exc),
-                    permanent=True,
-                )
-            except TransientProviderError as exc:
-                if not self.config.retry.should_retry(attempt):
-                    return SendResult(
-                        status="FAILED",
-                        provider_message_id=None,
-                        error_code=exc.code or "TRANSIENT_EXHAUSTED",
-                        error_message=f"gave up after {attempt} attempts: {exc}",
-                        permanent=False,
-                    )
-                self.stats.retries += 1
-                await asyncio.sleep(self.config.retry.delay(attempt, self._rng, exc.retry_after_s))
+            return await self._send(message, attempt)
+
+        lookup = self._lookup
+        return await send_with_retries(
+            send,
+            self.config.retry,
+            self._rng,
+            deduplicates=self._deduplicates,
+            ask=None if lookup is None else partial(lookup, message),
+            on_retry=self._retried,
+        )
 
     def _emit_follow_ups(self) -> None:
         """Delivery receipts, reads, replies and call outcomes that arrive after

@@ -44,13 +44,27 @@ class ProviderError(Exception):
 
 
 class TransientProviderError(ProviderError):
-    """Worth retrying: 429, 5xx, timeouts, connection errors."""
+    """The call failed but may succeed later: 429, 5xx, timeouts, connection errors.
+
+    ``sent`` says whether the provider took the request: ``False`` when it
+    certainly did not (the connection was never made, or it answered that it
+    did not process it), so calling again is the first send it sees; ``None``
+    (the default, the safe assumption) or ``True`` when it may have or did (a
+    timeout or a dropped connection after the request was written), so calling
+    again may send the message twice unless the provider drops repeats.
+    """
 
     def __init__(
-        self, message: str, code: str | None = None, retry_after_s: float | None = None
+        self,
+        message: str,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+        *,
+        sent: bool | None = None,
     ) -> None:
         super().__init__(message, code)
         self.retry_after_s = retry_after_s
+        self.sent = sent
 
 
 class PermanentProviderError(ProviderError):
@@ -65,7 +79,8 @@ class PermanentProviderError(ProviderError):
 class ProviderAdapter(Protocol):
     """What every adapter has. Optional: ``max_calls`` (how many sends it can
     have in progress at once, e.g. its connection pool), ``due`` (follow-ups
-    it reports itself, see the simulator) and ``lookup`` (:class:`LooksUpSends`)."""
+    it reports itself, see the simulator), ``lookup`` (:class:`LooksUpSends`)
+    and ``deduplicates`` (:func:`deduplicates`)."""
 
     name: str
     channel: Channel
@@ -108,6 +123,15 @@ def lookup_of(adapter: object) -> Lookup | None:
     if isinstance(adapter, LooksUpSends) and adapter.looks_up:
         return adapter.lookup
     return None
+
+
+def deduplicates(adapter: object) -> bool:
+    """Whether the adapter's provider drops a repeated send of the same
+    idempotency key (the dispatch id), so that calling it again after a call
+    whose outcome is unknown cannot send the message twice. An adapter says so
+    with a ``deduplicates`` attribute, only where the provider documents it;
+    without one it is False."""
+    return getattr(adapter, "deduplicates", False) is True
 
 
 class ClosesAsync:

@@ -65,6 +65,48 @@ def is_transient_status(status: int) -> bool:
     return status in (408, 425, 429) or status >= 500
 
 
+#: Answers that by HTTP's own definition mean the request was not processed:
+#: 408 (the server did not receive it whole), 425 (it refused to process it
+#: before the handshake was complete), 429 (refused: too many requests).
+#: Other 5xx answers do not say, and may come from a proxy the request passed.
+NOT_PROCESSED = frozenset({408, 425, 429})
+
+
+def transient_answer(
+    response: httpx.Response,
+    message: str,
+    code: str,
+    *,
+    not_processed: frozenset[int] = NOT_PROCESSED,
+) -> TransientProviderError:
+    """A transient answer as an error: ``sent=False`` if its status is one
+    the provider documents as "not processed", else the outcome is unknown."""
+    return TransientProviderError(
+        message,
+        code,
+        retry_after(response),
+        sent=False if response.status_code in not_processed else None,
+    )
+
+
+def transport_error(exc: httpx.TransportError) -> TransientProviderError:
+    """A failure to get an answer, and whether the request can have left.
+
+    Connecting (DNS, TCP, TLS handshake) and waiting for a pooled connection
+    happen before the request is written: the provider never saw it. Any
+    later failure (a write or read timeout, a connection closed before or
+    while the answer came) may leave the provider with the message.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return TransientProviderError(f"not connected: {name}", "CONNECT", sent=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientProviderError(f"timeout after the request was written: {name}", "TIMEOUT")
+    return TransientProviderError(
+        f"connection lost after the request was written: {name}", "TRANSPORT"
+    )
+
+
 async def post(
     client: httpx.AsyncClient,
     url: str,
@@ -74,18 +116,13 @@ async def post(
     content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """POST, with connection errors and timeouts reported as transient.
-
-    A timeout after the request was written is ambiguous (the provider may
-    have sent the message); it is retried with the dispatch id as the
-    idempotency key, which only providers that honour it de-duplicate.
-    """
+    """POST, with connection errors and timeouts reported as transient, each
+    saying whether the request can have reached the provider
+    (:func:`transport_error`)."""
     try:
         return await client.post(url, data=data, json=json, content=content, headers=headers)
-    except httpx.TimeoutException as exc:
-        raise TransientProviderError(f"timeout: {type(exc).__name__}", "TIMEOUT") from exc
     except httpx.TransportError as exc:
-        raise TransientProviderError(f"transport: {type(exc).__name__}", "TRANSPORT") from exc
+        raise transport_error(exc) from exc
 
 
 async def get(
@@ -94,7 +131,5 @@ async def get(
     """GET, with connection errors and timeouts reported as transient."""
     try:
         return await client.get(url, headers=headers)
-    except httpx.TimeoutException as exc:
-        raise TransientProviderError(f"timeout: {type(exc).__name__}", "TIMEOUT") from exc
     except httpx.TransportError as exc:
-        raise TransientProviderError(f"transport: {type(exc).__name__}", "TRANSPORT") from exc
+        raise transport_error(exc) from exc

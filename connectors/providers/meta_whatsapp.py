@@ -11,8 +11,13 @@ and debtor ids ride in ``biz_opaque_callback_data``, which Meta returns in every
 webhook of that message.
 
 Errors use the Graph format ``{"error": {"message", "type", "code",
-"error_subcode", "fbtrace_id"}}``. The Cloud API takes no idempotency key: the
-connector's sent-ledger is what keeps a redelivered command from a second send.
+"error_subcode", "fbtrace_id"}}``. The Cloud API takes no idempotency key
+(``deduplicates`` is False) and cannot be asked whether it has a message: the
+connector's sent-ledger keeps a redelivered command from a second send, and a
+call whose outcome is unknown (a timeout or a dropped connection after the
+request was written, a 5xx, a platform error) is reported, not repeated. Only
+its throttling errors, which Meta documents as "message failed to send", are
+retried.
 """
 
 from __future__ import annotations
@@ -34,8 +39,13 @@ from connectors.providers.redact import redact
 from recaudo.events import Channel
 from recaudo.settings import Settings
 
-#: Throttling and temporary platform errors: worth retrying.
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 613, 80007, 130429, 131000, 131048, 131056, 133004})
+#: Throttling: the request was refused and nothing sent (Meta's error codes
+#: reference: rate limits of the app, account, phone number and pair).
+THROTTLING_CODES = frozenset({4, 17, 341, 613, 80007, 130429, 131048, 131056})
+#: Throttling and temporary platform errors: worth retrying. The platform
+#: errors (unknown error, service unavailable) do not say whether the message
+#: went out.
+TRANSIENT_CODES = THROTTLING_CODES | {1, 2, 131000, 133004}
 #: The number is not on WhatsApp or cannot receive messages: a bounce.
 BOUNCE_CODES = frozenset({131026})
 
@@ -71,6 +81,7 @@ class MetaWhatsAppProvider(ClosesAsync):
         self.name = "meta"
         self.channel: Channel = "whatsapp"
         self.max_calls = settings.provider_max_connections
+        self.deduplicates = False
         self._path = f"/{settings.meta_api_version}/{settings.meta_phone_number_id}/messages"
         self._client = http.client(
             settings,
@@ -110,7 +121,9 @@ class MetaWhatsAppProvider(ClosesAsync):
             messages = response.json().get("messages") or []
             if messages and messages[0].get("id"):
                 return SendResult(status="ACCEPTED", provider_message_id=str(messages[0]["id"]))
-            raise TransientProviderError("meta answered 200 without a message id", "NO_ID")
+            raise TransientProviderError(
+                "meta answered 200 without a message id", "NO_ID", sent=True
+            )
         raise _error(response, msg.address)
 
 
@@ -127,6 +140,8 @@ def _error(
     label = str(code) if code else f"HTTP_{response.status_code}"
     detail = f" ({subcode})" if subcode else ""
     message = f"meta {response.status_code} {label}{detail}: {text}"
+    if code in THROTTLING_CODES:
+        return TransientProviderError(message, label, http.retry_after(response), sent=False)
     if code in TRANSIENT_CODES or http.is_transient_status(response.status_code):
-        return TransientProviderError(message, label, http.retry_after(response))
+        return http.transient_answer(response, message, label)
     return PermanentProviderError(message, label, bounced=code in BOUNCE_CODES)

@@ -4,11 +4,16 @@ sends need no thread per connection).
 Each send opens its own session (STARTTLS or implicit TLS, then AUTH if a
 username is set); at most ``provider_max_connections`` run at once. SMTP has
 no idempotency key, so the message's ``Message-ID`` is derived from the
-dispatch id: a send repeated after an ambiguous failure carries the same id,
-which receiving systems use to drop duplicates.
+dispatch id: a send repeated would carry the same id, but mail servers
+deliver it again all the same (``deduplicates`` is False).
 
 A 5xx refusal of the recipient is a bounce; other 5xx answers are permanent
-failures; 4xx answers, timeouts and dropped connections are transient.
+failures; 4xx answers, timeouts and dropped connections are transient. Until
+the message content is sent (connect, TLS, AUTH, MAIL, RCPT) a failure leaves
+the server without it, and a 4xx answer at any step means it did not take the
+message (RFC 5321): both are retried. A timeout or a dropped connection once
+the DATA command is sent may leave the server with the message (the 250 that
+says so was lost): the outcome is unknown and the connector does not resend.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import asyncio
 import re
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Literal
 
 import aiosmtplib
+from aiosmtplib import SMTPResponse
+from aiosmtplib.typing import Default
 
 from connectors.providers.base import (
     ClosesAsync,
@@ -39,6 +47,22 @@ def message_id(dispatch_id: str, sender: str) -> str:
     return f"<{_UNSAFE.sub('_', dispatch_id)}@{domain}>"
 
 
+class _Session(aiosmtplib.SMTP):
+    """An SMTP session that knows whether the message content went out."""
+
+    data_sent = False
+
+    async def data(
+        self,
+        message: str | bytes,
+        /,
+        *,
+        timeout: float | Literal[Default.token] | None = Default.token,
+    ) -> SMTPResponse:
+        self.data_sent = True
+        return await super().data(message, timeout=timeout)
+
+
 class SmtpProvider(ClosesAsync):
     def __init__(self, settings: Settings) -> None:
         self.name = "smtp"
@@ -46,6 +70,7 @@ class SmtpProvider(ClosesAsync):
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.provider_max_connections)
         self.max_calls = settings.provider_max_connections
+        self.deduplicates = False
 
     def compose(self, msg: OutboundMessage) -> EmailMessage:
         s = self._settings
@@ -63,18 +88,19 @@ class SmtpProvider(ClosesAsync):
     async def send(self, msg: OutboundMessage) -> SendResult:
         s = self._settings
         email = self.compose(msg)
+        session = _Session(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_security == "tls",
+            start_tls=s.smtp_security == "starttls",
+            timeout=s.provider_timeout_s,
+        )
         async with self._slots:
             try:
-                await aiosmtplib.send(
-                    email,
-                    hostname=s.smtp_host,
-                    port=s.smtp_port,
-                    username=s.smtp_username,
-                    password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                    use_tls=s.smtp_security == "tls",
-                    start_tls=s.smtp_security == "starttls",
-                    timeout=s.provider_timeout_s,
-                )
+                async with session:
+                    await session.send_message(email)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = exc.recipients[0]
                 raise _classify(refused.code, refused.message, msg.address, recipient=True) from exc
@@ -83,8 +109,13 @@ class SmtpProvider(ClosesAsync):
             except aiosmtplib.SMTPResponseException as exc:
                 raise _classify(exc.code, exc.message, msg.address, recipient=False) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
+                if session.data_sent:
+                    raise TransientProviderError(
+                        f"smtp: connection lost after DATA: {type(exc).__name__}",
+                        "SMTP_AFTER_DATA",
+                    ) from exc
                 raise TransientProviderError(
-                    f"smtp: {type(exc).__name__}", "SMTP_CONNECTION"
+                    f"smtp: {type(exc).__name__}", "SMTP_CONNECTION", sent=False
                 ) from exc
         return SendResult(status="SENT", provider_message_id=email["Message-ID"])
 
@@ -94,5 +125,5 @@ def _classify(
 ) -> TransientProviderError | PermanentProviderError:
     message = f"smtp {code}: {redact(text, address)}"
     if 400 <= code < 500:
-        return TransientProviderError(message, f"SMTP_{code}")
+        return TransientProviderError(message, f"SMTP_{code}", sent=False)
     return PermanentProviderError(message, f"SMTP_{code}", bounced=recipient and code >= 500)

@@ -2,15 +2,19 @@
 
 Messages: ``POST /2010-04-01/Accounts/{sid}/Messages.json``; calls:
 ``.../Calls.json``. Form-encoded, HTTP basic auth (account SID, auth token).
-The dispatch id goes in ``I-Twilio-Idempotency-Token`` (a retried send
-carries the same one; what keeps a crash from sending twice is the connector's
-sent-ledger, not this header), and, when the webhook service's public URL
-is configured, in the per-message ``StatusCallback`` URL so delivery receipts
-come back already naming their dispatch.
+The dispatch id goes in ``I-Twilio-Idempotency-Token`` and, when the webhook
+service's public URL is configured, in the per-message ``StatusCallback`` URL
+so delivery receipts come back already naming their dispatch. Twilio
+documents that header only on the webhooks it sends, not as a key its REST
+API de-duplicates on, so ``deduplicates`` is False: what keeps a message from
+going out twice is the connector's sent-ledger, and a call whose outcome is
+unknown (a timeout or a dropped connection after the request was written, a
+5xx) is reported, not repeated.
 
-Errors arrive as ``{"code", "message", "more_info", "status"}``: 429 and 5xx
-are transient (Retry-After honoured); an invalid or unreachable number is a
-bounce; any other 4xx is permanent.
+Errors arrive as ``{"code", "message", "more_info", "status"}``: 429 (and
+Twilio's rate-limit codes 20429, 14107: the request was rejected) is retried,
+Retry-After honoured; 5xx is transient with an unknown outcome; an invalid or
+unreachable number is a bounce; any other 4xx is permanent.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class TwilioProvider(ClosesAsync):
         self.channel: Channel = channel
         self._settings = settings
         self.max_calls = settings.provider_max_connections
+        self.deduplicates = False
         sid = settings.twilio_account_sid
         self._path = (
             f"/2010-04-01/Accounts/{sid}/{'Calls' if channel == 'voice' else 'Messages'}.json"
@@ -121,6 +126,8 @@ def _error(
         code, text = 0, response.reason_phrase
     label = str(code) if code else f"HTTP_{response.status_code}"
     message = f"twilio {response.status_code} {label}: {text}"
-    if http.is_transient_status(response.status_code) or code in RATE_LIMIT_CODES:
-        return TransientProviderError(message, label, http.retry_after(response))
+    if code in RATE_LIMIT_CODES:
+        return TransientProviderError(message, label, http.retry_after(response), sent=False)
+    if http.is_transient_status(response.status_code):
+        return http.transient_answer(response, message, label)
     return PermanentProviderError(message, label, bounced=code in BOUNCE_CODES)

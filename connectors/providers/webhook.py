@@ -10,7 +10,12 @@ receiver can check both origin and freshness.
 Answers: 2xx accepted (``{"id": ...}`` names the message, else the dispatch id
 does); 409 means "already have it", also accepted; 408, 425, 429 and 5xx are
 transient; any other 4xx is permanent, a bounce if the body says
-``{"bounced": true}``.
+``{"bounced": true}``. By this contract 408, 425, 429 and 503 mean the
+receiver did not process the POST (retried); after any other 5xx, a timeout
+or a dropped connection it may have, and the connector asks it (below) or
+reports the outcome unknown instead of posting again: a receiver is asked to
+drop a repeated ``Idempotency-Key``, but recaudo does not rely on it
+(``deduplicates`` is False).
 
 Lookup (``RECAUDO_WEBHOOK_LOOKUP``): a connector restarted after a crash asks
 about a send whose answer it never saw with ``GET`` on the same URL, the
@@ -42,6 +47,9 @@ from connectors.webhooks.signatures import webhook_signature
 from recaudo.events import Channel
 from recaudo.settings import Settings
 
+#: What the receiver answers when it did not process a POST (see above).
+NOT_PROCESSED = http.NOT_PROCESSED | {503}
+
 
 class WebhookProvider(ClosesAsync):
     def __init__(self, settings: Settings, channel: Channel) -> None:
@@ -53,6 +61,7 @@ class WebhookProvider(ClosesAsync):
         self._secret = settings.webhook_secret.get_secret_value().encode()
         self._client = http.client(settings, "")
         self.looks_up = settings.webhook_lookup
+        self.deduplicates = False
         self.max_calls = settings.provider_max_connections
 
     async def aclose(self) -> None:
@@ -94,7 +103,7 @@ class WebhookProvider(ClosesAsync):
         text = redact(str(answer.get("message") or response.reason_phrase), msg.address)
         message = f"webhook {response.status_code} {code}: {text}"
         if http.is_transient_status(response.status_code):
-            raise TransientProviderError(message, code, http.retry_after(response))
+            raise http.transient_answer(response, message, code, not_processed=NOT_PROCESSED)
         raise PermanentProviderError(message, code, bounced=answer.get("bounced") is True)
 
     async def lookup(self, msg: OutboundMessage) -> SendResult | None:

@@ -3,10 +3,12 @@ Cloud API and a recaudo webhook receiver: the same paths, auth, request
 bodies (form vs JSON), success bodies and error formats.
 
 It counts, per idempotency key, every request and every message it actually
-created: Twilio's ``I-Twilio-Idempotency-Token`` and the webhook's
-``Idempotency-Key`` make a repeat return the first answer without creating a
-second message (as the real services do); Meta's API has no such key, so the
-fake keys its counts on the dispatch id in ``biz_opaque_callback_data``.
+created: the webhook's ``Idempotency-Key`` makes a repeat return the first
+answer without creating a second message (recaudo's contract asks receivers
+to); Twilio's REST API and Meta's take no such key and create a message for
+every request, as the real services do (the fake keys their counts on
+``I-Twilio-Idempotency-Token`` and on the dispatch id in
+``biz_opaque_callback_data``).
 
 The webhook receiver also answers recaudo's lookup (``GET`` with the
 ``Idempotency-Key``, signed over the key): 200 with the message id if it
@@ -15,7 +17,11 @@ processed waits for it, as the lookup contract requires; lookups are counted
 apart (``lookups``), so ``requests`` counts POSTs only.
 
 Failures are scripted per recipient address (``script``), or over HTTP
-(``POST /_fake/script``) when the fake runs in another process::
+(``POST /_fake/script``) when the fake runs in another process. Besides
+answers, a script can hold network faults (:class:`Fault`): take the request
+and never answer (the client times out), or reset the connection once the
+request is read, with the message created first or not. ``stop_listening``
+and ``listen`` make connections refused and then accepted again::
 
     python -m tests.fakes.providers --port 0 --port-file /tmp/port --latency-ms 50
 
@@ -37,7 +43,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from socket import SO_LINGER, SOL_SOCKET
+from struct import pack
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from connectors.webhooks.signatures import verify_webhook
@@ -58,6 +66,20 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the fake does instead of answering a request it has read.
+
+    ``hang``: keeps the connection open without an answer until the fake
+    stops (the client's read timeout fires); ``reset``: closes it with a TCP
+    reset. ``processed``: whether the provider handled the request first (the
+    message is created, as if it had answered 2xx) or dropped it unhandled.
+    """
+
+    kind: Literal["hang", "reset"]
+    processed: bool = True
 
 
 def twilio_error(status: int, code: int, message: str, retry_after: int | None = None) -> Answer:
@@ -98,17 +120,19 @@ class FakeState:
         #: Webhook POSTs being processed, per key.
         self.in_flight: Counter[str] = Counter()
         self.replies: dict[str, Answer] = {}
-        self.scripts: dict[str, list[Answer]] = {}
+        self.scripts: dict[str, list[Answer | Fault]] = {}
+        #: Set when the fake stops: hung requests give up then.
+        self.stopping = threading.Event()
         #: Every accepted request, as the fake parsed it (for assertions).
         self.received: list[dict[str, Any]] = []
 
-    def script(self, address: str, *answers: Answer) -> None:
+    def script(self, address: str, *answers: Answer | Fault) -> None:
         """The next requests to ``address`` get these answers, in order; the
         last one sticks."""
         with self.lock:
             self.scripts[address] = list(answers)
 
-    def scripted(self, address: str) -> Answer | None:
+    def scripted(self, address: str) -> Answer | Fault | None:
         with self.lock:
             answers = self.scripts.get(address)
             if not answers:
@@ -129,31 +153,59 @@ class FakeProviders:
 
     def __init__(self, port: int = 0, latency_s: float = 0.0, host: str = "127.0.0.1") -> None:
         self.state = FakeState(latency_s)
-        self._server = ThreadingHTTPServer((host, port), _handler(self.state))
-        self._server.daemon_threads = True
+        self._server: ThreadingHTTPServer | None = self._bind(host, port)
+        self._host, self._port = host, self.port
+        self._thread: threading.Thread | None = None
+
+    def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer((host, port), _handler(self.state))
+        server.daemon_threads = True
+        return server
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self._port
+        return int(self._server.server_address[1])
+
+    def _serve(self) -> None:
+        assert self._server is not None
         # A short poll interval: shutdown() waits up to one interval.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+        self._thread.start()
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def stop_listening(self) -> None:
+        """Close the listening socket: connections are refused until :meth:`listen`.
+        (Start the fake on a port outside the ephemeral range, e.g.
+        ``recaudo.embedded.ports.free_port()``, so no outgoing connection
+        takes it meanwhile.)"""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+    def listen(self) -> None:
+        """Accept connections again on the same port (no-op if listening)."""
+        if self._server is None:
+            self._server = self._bind(self._host, self._port)
+            self._serve()
 
     def __enter__(self) -> FakeProviders:
-        self._thread.start()
+        self._serve()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.state.stopping.set()
+        self.stop_listening()
 
     def serve_forever(self) -> None:
+        assert self._server is not None
         self._server.serve_forever()
 
 
@@ -173,6 +225,29 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def _fail(self, fault: Fault) -> None:
+            """Leave the request unanswered, as ``fault`` says."""
+            self.close_connection = True
+            if fault.kind == "hang":
+                state.stopping.wait()
+                return
+            # Linger 0: close() sends a TCP reset, not an orderly FIN.
+            self.connection.setsockopt(SOL_SOCKET, SO_LINGER, pack("ii", 1, 0))
+            self.connection.close()
+
+        def _reply(self, answer: Answer, fault: Fault | None) -> None:
+            if fault is None:
+                self._answer(answer)
+            else:
+                self._fail(fault)
+
+        def _fault(self, address: str) -> tuple[Answer | None, Fault | None]:
+            """The scripted answer or fault for ``address`` (either may be None)."""
+            scripted = state.scripted(address)
+            if isinstance(scripted, Fault):
+                return None, scripted
+            return scripted, None
 
         def do_GET(self) -> None:
             if self.path == "/_fake/counts":
@@ -228,12 +303,12 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             key = self.headers.get("I-Twilio-Idempotency-Token") or secrets.token_hex(8)
             with state.lock:
                 state.requests[key] += 1
-                replay = state.replies.get(key)
-            if replay is not None:
-                self._answer(replay)
+            scripted, fault = self._fault(to)
+            if fault is not None and not fault.processed:
+                self._fail(fault)
                 return
             time.sleep(state.latency_s)
-            answer = state.scripted(to) or self._twilio_default(to)
+            answer = scripted or self._twilio_default(to)
             if answer.status == 201:
                 prefix = "CA" if resource == "Calls.json" else "SM"
                 answer = Answer(
@@ -254,11 +329,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 if answer.status == 201:
                     state.created[key] += 1
                     state.received.append({"provider": "twilio", "resource": resource, **form})
-                if answer.status < 500 and answer.status != 429:
-                    # Twilio replays the first answer to a repeated token;
-                    # an overloaded moment's error is not remembered.
-                    state.replies[key] = answer
-            self._answer(answer)
+            self._reply(answer, fault)
 
         @staticmethod
         def _twilio_default(to: str) -> Answer:
@@ -297,8 +368,12 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 key = secrets.token_hex(8)
             with state.lock:
                 state.requests[key] += 1
+            scripted, fault = self._fault("+" + payload["to"])
+            if fault is not None and not fault.processed:
+                self._fail(fault)
+                return
             time.sleep(state.latency_s)
-            answer = state.scripted("+" + payload["to"]) or Answer(200, {})
+            answer = scripted or Answer(200, {})
             if answer.status == 200:
                 wa_id = payload["to"]
                 answer = Answer(
@@ -312,7 +387,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.created[key] += 1
                     state.received.append({"provider": "meta", **payload})
-            self._answer(answer)
+            self._reply(answer, fault)
 
         # --- webhook ------------------------------------------------------------------
 
@@ -335,11 +410,14 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             if replay is not None:
                 self._answer(replay)
                 return
+            fault: Fault | None = None
             try:
+                scripted, fault = self._fault(payload.get("address", ""))
+                if fault is not None and not fault.processed:
+                    self._fail(fault)
+                    return
                 time.sleep(state.latency_s)
-                answer = state.scripted(payload.get("address", "")) or Answer(
-                    202, {"id": "wh-" + secrets.token_hex(8)}
-                )
+                answer = scripted or Answer(202, {"id": "wh-" + secrets.token_hex(8)})
                 with state.lock:
                     if 200 <= answer.status < 300:
                         state.created[key] += 1
@@ -350,7 +428,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                     state.in_flight[key] -= 1
                     state.finished.notify_all()
             # The sender may be gone (killed mid-request); what it sent still counts.
-            self._answer(answer)
+            self._reply(answer, fault)
 
         def _webhook_lookup(self) -> None:
             key = self.headers.get("Idempotency-Key", "")

@@ -1,6 +1,7 @@
 """The Twilio, Meta WhatsApp and webhook adapters against a local server that
-answers in each provider's formats: success, transient errors retried with the
-same idempotency key, permanent failures and bounces."""
+answers in each provider's formats: success, transient errors retried as the
+connector does, permanent failures and bounces (network faults:
+test_unknown_outcomes.py)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from connectors.providers.base import (
     ProviderAdapter,
     SendResult,
     TransientProviderError,
+    deduplicates,
     lookup_of,
 )
 from connectors.providers.meta_whatsapp import MetaWhatsAppProvider
 from connectors.providers.twilio import TwilioProvider
 from connectors.providers.webhook import WebhookProvider
-from connectors.retry import RetryPolicy
+from connectors.retry import RetryPolicy, Unknown
+from connectors.retry import send_with_retries as retrying
 from recaudo.events import Channel
 from recaudo.settings import Settings
 from tests.fakes import providers as fake
@@ -80,24 +83,33 @@ def send(adapter: ProviderAdapter, msg: OutboundMessage) -> SendResult:
     return asyncio.run(go())
 
 
-def send_with_retries(adapter: ProviderAdapter, msg: OutboundMessage) -> tuple[SendResult, int]:
+def send_with_retries(
+    adapter: ProviderAdapter, msg: OutboundMessage
+) -> tuple[SendResult | Unknown, int]:
     """Retries transient errors as the connector does; (result, attempts)."""
     policy = RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.05)
+    attempts = 0
 
-    async def go() -> tuple[SendResult, int]:
+    async def send(_: int) -> SendResult:
+        nonlocal attempts
+        attempts += 1
+        return await adapter.send(msg)
+
+    async def wait(seconds: float) -> None:
+        await asyncio.sleep(min(seconds, 0.05))
+
+    async def go() -> SendResult | Unknown:
         async with adapter:
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    return await adapter.send(msg), attempt
-                except TransientProviderError as exc:
-                    assert policy.should_retry(attempt), exc
-                    await asyncio.sleep(
-                        min(policy.delay(attempt, random.Random(1), exc.retry_after_s), 0.05)
-                    )
+            return await retrying(
+                send,
+                policy,
+                random.Random(1),
+                deduplicates=deduplicates(adapter),
+                ask=None,
+                sleep=wait,
+            )
 
-    return asyncio.run(go())
+    return asyncio.run(go()), attempts
 
 
 # --- Twilio ------------------------------------------------------------------------------
@@ -133,23 +145,27 @@ def test_twilio_rate_limit_is_retried_with_the_same_idempotency_token(
     server.state.script(
         "+573001112233",
         twilio_error(429, 20429, "Too Many Requests", retry_after=0),
-        twilio_error(503, 20500, "Service Unavailable"),
+        twilio_error(400, 14107, "SMS rate limit exceeded"),
         Answer(201, {}),
     )
     result, attempts = send_with_retries(TwilioProvider(settings, "sms"), message())
+    assert isinstance(result, SendResult)
     assert result.status == "ACCEPTED" and attempts == 3
     assert server.state.requests == {"disp-1": 3}
     assert server.state.created == {"disp-1": 1}
 
 
-def test_twilio_repeat_of_a_sent_dispatch_creates_no_second_message(
+def test_twilio_repeat_of_a_sent_dispatch_is_a_second_message(
     server: FakeProviders, settings: Settings
 ) -> None:
-    first = send(TwilioProvider(settings, "sms"), message())
+    # Twilio's REST API takes no idempotency key: only the connector's ledger
+    # and retry rule keep a dispatch from a second send.
+    adapter = TwilioProvider(settings, "sms")
+    assert not deduplicates(adapter)
+    first = send(adapter, message())
     again = send(TwilioProvider(settings, "sms"), message())
-    assert again.provider_message_id == first.provider_message_id
-    assert server.state.requests == {"disp-1": 2}
-    assert server.state.created == {"disp-1": 1}
+    assert again.provider_message_id != first.provider_message_id
+    assert server.state.created == {"disp-1": 2}
 
 
 def test_twilio_invalid_number_is_a_bounce_without_the_number_in_the_error(
@@ -216,6 +232,7 @@ def test_meta_throttling_is_retried(server: FakeProviders, settings: Settings) -
     result, attempts = send_with_retries(
         MetaWhatsAppProvider(settings), message(channel="whatsapp")
     )
+    assert isinstance(result, SendResult)
     assert result.status == "ACCEPTED" and attempts == 3
     assert server.state.created == {"disp-1": 1}
 
