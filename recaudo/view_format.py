@@ -194,7 +194,8 @@ def render_view(view: DebtorView) -> str:
     flags = [name for name, on in view.flags.model_dump().items() if on]
     lines = [
         f"debtor {view.debtor_id}   bucket {view.bucket}   max DPD {view.max_days_past_due}"
-        f"   version {view.version}   as of {_when(view.occurred_at)}",
+        f"   version {view.version}   updated {_when(view.occurred_at)}"
+        " (days past due as of today)",
         f"  profile: {view.language or '—'} · {view.time_zone or '—'} · {view.country or '—'}"
         f" · rules {view.jurisdiction or '—'} · risk {view.risk_segment or '—'}"
         f" · prefers {view.preferred_channel or '—'}"

@@ -84,12 +84,19 @@ def test_a_view_five_days_old_reads_five_days_further_past_due(pg_dsn: str) -> N
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUDO_")}
     env["DATABASE_URL"] = pg_dsn
-    shown = subprocess.run(
-        [sys.executable, "-m", "recaudo", "debtor", "show", "LATE", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert shown.returncode == 0, shown.stderr
-    assert DebtorView.model_validate_json(shown.stdout).max_days_past_due == 8
+
+    def debtor_show(*args: str) -> str:
+        shown = subprocess.run(
+            [sys.executable, "-m", "recaudo", "debtor", "show", "LATE", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr
+        return shown.stdout
+
+    assert DebtorView.model_validate_json(debtor_show("--json")).max_days_past_due == 8
+    readable = debtor_show()
+    assert "max DPD 8" in readable and "(days past due as of today)" in readable
+    assert "DPD   8" in readable  # the account's line
