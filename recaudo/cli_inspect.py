@@ -198,7 +198,12 @@ def _dead_letters(settings: Settings, topics: Topics) -> list[DeadLetter]:
 @click.group(
     invoke_without_command=True, short_help="Dead letters: list them; republish them once fixed."
 )
-@click.option("--topic", "source_topic", default=None, help="Only dead letters from this topic.")
+@click.option(
+    "--topic",
+    "source_topic",
+    default=None,
+    help="Only dead letters from this topic (its full name, e.g. recaudo.debt-events).",
+)
 @_LIMIT
 @_ALL
 @click.option(
@@ -261,7 +266,12 @@ def select_letters(
 @dlq.command("republish")
 @click.argument("ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every dead letter from --topic.")
-@click.option("--topic", "source_topic", default=None, help="With --all: the source topic.")
+@click.option(
+    "--topic",
+    "source_topic",
+    default=None,
+    help="With --all: the source topic (its full name, e.g. recaudo.debt-events).",
+)
 def dlq_republish(ids: tuple[str, ...], every: bool, source_topic: str | None) -> None:
     """Send dead letters back to where they came from, once their cause is
     fixed: each letter's original key, value and headers, as they were, to
