@@ -153,10 +153,11 @@ class SimulatedProvider(ClosesAsync):
 
     async def send(self, msg: OutboundMessage) -> SendResult:
         story = self._story(msg.dispatch_id)
+        # Drawn whatever the scale: a dispatch's fate must not depend on how fast
+        # the simulation runs.
+        latency = story.rng.lognormvariate(0, 0.5) * LATENCY_S[self.channel]
         if self.latency_scale > 0:
-            await asyncio.sleep(
-                story.rng.lognormvariate(0, 0.5) * LATENCY_S[self.channel] * self.latency_scale
-            )
+            await asyncio.sleep(latency * self.latency_scale)
         failure, bounce = FAILURE_RATES[self.channel]
         roll = story.rng.random()
         if roll < bounce:

@@ -39,7 +39,7 @@ from quixstreams.state import State
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.events import ContactDecision, DebtEvent, Event, Timer
+from recaudo.events import ChannelResponse, ContactDecision, DebtEvent, DebtorProfile, Event, Timer
 from recaudo.instruments import DecisionCounts
 from recaudo.orchestration import (
     Clock,
@@ -56,6 +56,7 @@ from recaudo.settings import Settings, ViewSnapshots
 from recaudo.view import DebtorState, apply, tick
 from recaudo.view.coalesce import Coalescer
 from recaudo.view.derived import SOURCE as DERIVED_SOURCE
+from recaudo.view.outcomes import Send, awaiting_outcome
 from recaudo.view.timebase import from_ms, to_ms
 from streams.runtime import Skipped, StreamProcessor
 from streams.timers import TimerService
@@ -69,6 +70,12 @@ WAKEUPS = "wakeups"
 STATE_KEY = "view"
 ORCH_KEY = "orch"
 TIMER_KEY = "timer"
+#: the responses heard while other sends of the debtor await their outcome
+HEARD_KEY = "heard"
+#: How long a send's missing outcome holds back the orchestrator's hearing of
+#: the debtor's other responses (clock time): long enough for any connector
+#: that is up to answer, short enough that one that is down delays little.
+OUTCOME_WAIT_MS: Final = 120_000
 _NO_TIMER = b""
 
 
@@ -344,6 +351,7 @@ class Held:
     #: so a failed step leaves them as the store holds them
     orch_raw: object = _UNREAD
     timer_raw: object = _UNREAD
+    heard_raw: object = _UNREAD
 
 
 def _partition_of(state: State[Any, Any]) -> object:
@@ -590,8 +598,8 @@ class Folder:
                 if orch_raw is not None
                 else OrchestrationState()
             )
-            out.outputs = self.orchestrator.handle(
-                orch, result.state, now, None if wake else event, result.derived, backfill=backfill
+            out.outputs, heard_until = self._orchestrate(
+                self.orchestrator, held, orch, result.state, now, event, result.derived, backfill
             )
             if orch_raw is not None or not orch.is_empty():
                 encoded = orch.encode()
@@ -599,6 +607,8 @@ class Folder:
                     store.set(ORCH_KEY, encoded)
                     held.orch_raw = encoded
             next_due = orch.next_due()
+            if heard_until is not None:
+                next_due = heard_until if next_due is None else min(next_due, heard_until)
         if self.timers:
             view_wake = result.state.next_wakeup
             if view_wake is not None:
@@ -615,6 +625,91 @@ class Folder:
                 held.timer_raw = encoded_due
                 out.timer, out.timer_changed = next_due, True
         return out
+
+    def _orchestrate(
+        self,
+        orchestrator: Orchestrator,
+        held: Held,
+        orch: OrchestrationState,
+        state: DebtorState,
+        now: datetime,
+        event: Event,
+        derived: list[DebtEvent],
+        backfill: bool,
+    ) -> tuple[Outputs, int | None]:
+        """The orchestrator's step for one input, and until when responses are
+        held back (ms; None when none are).
+
+        The orchestrator hears a debtor's responses only once none of the
+        debtor's sends awaits its outcome (or has for ``OUTCOME_WAIT_MS``),
+        then all of them, in order of time and id: the connectors of two
+        channels answer in whatever order they happen to, and a step that
+        falls back on one failure must see the other's (a bounced address,
+        a contact that counts against a cap) in every run alike. Heard in
+        arrival order instead, two runs of one input decided differently
+        (tests/integration/streams/test_determinism.py). The view folds every
+        response at once: only the decisions wait.
+        """
+        handle = orchestrator.handle
+        wake = isinstance(event, Timer)
+        is_response = isinstance(event, ChannelResponse)
+        heard = self._heard(held)
+        awaiting: list[Send] = []
+        if is_response or heard:
+            # Only then: it decodes the channels of every recent contact.
+            sends = [Send(c.at, c.channel, c.dispatch_id) for c in orch.contacts]
+            awaiting = awaiting_outcome(state, sends, after=to_ms(now) - OUTCOME_WAIT_MS)
+        out = Outputs()
+        if is_response:
+            heard.append(cast(ChannelResponse, event))
+            if derived:
+                _merge(out, handle(orch, state, now, None, derived))
+            if awaiting:
+                self._hold(held, heard)
+                return out, min(s.at for s in awaiting) + OUTCOME_WAIT_MS
+            self._hold(held, [])
+            for response in sorted(heard, key=_heard_order):
+                _merge(out, handle(orch, state, now, response))
+            return out, None
+        # An input of the debtor's own (a debt event, a profile) does not wait
+        # for outcomes: what was heard so far goes first.
+        if heard and (not awaiting or isinstance(event, DebtEvent | DebtorProfile)):
+            self._hold(held, [])
+            for response in sorted(heard, key=_heard_order):
+                _merge(out, handle(orch, state, now, response))
+            heard = []
+        _merge(out, handle(orch, state, now, None if wake else event, derived, backfill=backfill))
+        if heard:
+            return out, min(s.at for s in awaiting) + OUTCOME_WAIT_MS
+        return out, None
+
+    @staticmethod
+    def _heard(held: Held) -> list[ChannelResponse]:
+        if held.heard_raw is _UNREAD:
+            held.heard_raw = held.store.get(HEARD_KEY)
+        raw = cast(bytes | None, held.heard_raw)
+        if not raw:
+            return []
+        return [ChannelResponse.model_validate_json(line) for line in raw.splitlines()]
+
+    @staticmethod
+    def _hold(held: Held, heard: list[ChannelResponse]) -> None:
+        """Store the responses held back (set at once, like the
+        orchestration state, so a failed step leaves them as stored)."""
+        encoded = b"\n".join(r.model_dump_json().encode() for r in heard)
+        stored = held.heard_raw if isinstance(held.heard_raw, bytes) else b""
+        if encoded != stored:
+            held.store.set(HEARD_KEY, encoded)
+            held.heard_raw = encoded
+
+
+def _heard_order(response: ChannelResponse) -> tuple[datetime, str]:
+    return response.occurred_at, str(response.event_id)
+
+
+def _merge(into: Outputs, more: Outputs) -> None:
+    into.decisions.extend(more.decisions)
+    into.dispatches.extend(more.dispatches)
 
 
 class DebtorViewProcessor:

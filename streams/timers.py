@@ -57,6 +57,8 @@ class TimerService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.wakeups_sent = 0
+        #: partition -> the offset after the last timer read there
+        self._read: dict[int, int] = {}
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
@@ -67,9 +69,11 @@ class TimerService:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._due.pop(tp.partition, None)
+            self._read.pop(tp.partition, None)
 
     def _take(self, message: Message) -> None:
         partition = message.partition() or 0
+        self._read[partition] = (message.offset() or 0) + 1
         try:
             read_record(message)
             timer = self._serde.deserialize(self._timers, message.value())
@@ -142,3 +146,12 @@ class TimerService:
 
     def pending(self) -> int:
         return sum(len(d) for d in self._due.values())
+
+    def read_to(self) -> dict[int, int]:
+        """Per assigned partition, the offset after the last timer read."""
+        return dict(self._read)
+
+    def due(self) -> int:
+        """Timers due by the clock and not yet sent as wake-ups."""
+        now = to_ms(self._clock.now())
+        return sum(due <= now for debtors in list(self._due.values()) for due in debtors.values())

@@ -124,3 +124,26 @@ def test_a_dispatch_has_the_same_story_on_any_replica_in_any_order() -> None:
     split = {**stories(list(range(299, -1, -2))), **stories(list(range(298, -1, -2)))}
     assert split == whole
     assert len(whole) > 250  # most sends succeed and have follow-ups
+
+
+def test_a_dispatch_tells_the_same_story_however_fast_the_simulation_runs() -> None:
+    def story(latency_scale: float) -> list[tuple[str, str, datetime]]:
+        clock = Clock()
+        provider = SimulatedProvider("sms", clock=clock, seed=5, latency_scale=latency_scale)
+
+        async def send_all() -> list[str]:
+            fates: list[str] = []
+            for msg in [message(i) for i in range(40)]:
+                try:
+                    fates.append((await provider.send(msg)).status)
+                except PermanentProviderError as exc:
+                    fates.append(exc.code or "")
+            return fates
+
+        fates = asyncio.run(send_all())
+        clock.now = T0 + timedelta(days=2)
+        return [("send", f, T0) for f in fates] + [
+            (e.dispatch_id, e.status, e.at) for e in provider.due()
+        ]
+
+    assert story(0) == story(0.001)

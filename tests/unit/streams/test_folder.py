@@ -17,6 +17,7 @@ import recaudo.view.reducer as reducer
 from recaudo.orchestration.clock import FixedClock
 from recaudo.settings import Settings
 from streams.debtor_view import (
+    HEARD_KEY,
     MAX_APPLIED,
     ORCH_KEY,
     STATE_KEY,
@@ -124,7 +125,7 @@ def orchestrating() -> Folder:
     return Folder(orchestrator, FixedClock(T), timers=True)
 
 
-def test_orchestration_and_timer_values_are_read_once() -> None:
+def test_orchestration_timer_and_held_response_values_are_read_once() -> None:
     folder = orchestrating()
     store: dict[tuple[str, str], bytes] = {}
     reads: list[str] = []
@@ -133,7 +134,7 @@ def test_orchestration_and_timer_values_are_read_once() -> None:
     for event in events:
         out = folder(event, DEBTOR, 0, None, DictState(store, DEBTOR, reads))
         outputs.append((out.outputs, out.timer, out.timer_changed))
-    assert sorted(reads) == sorted([ORCH_KEY, STATE_KEY, TIMER_KEY])
+    assert sorted(reads) == sorted([ORCH_KEY, STATE_KEY, TIMER_KEY, HEARD_KEY])
     folder.write_back()
 
     # The same events, each in a checkpoint of its own and every value read
