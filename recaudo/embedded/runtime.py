@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -464,7 +465,9 @@ def _restore_lines(log_path: Path, offset: int) -> list[str]:
             text = handle.read().decode(errors="replace")
     except OSError:
         return []
-    return [line for line in text.splitlines() if line.startswith(RESTORE_STEPS)]
+    lines = [line for line in text.splitlines() if line.startswith(RESTORE_STEPS)]
+    # A first run has nothing to say here.
+    return [line for line in lines if not re.search(r"… (none|nothing kept) \(", line)]
 
 
 def run_detached(
