@@ -353,7 +353,7 @@ class Orchestrator:
             debtor.view,
             from_ms(now_ms),
             self.strategy.stale_after,
-            _bucket_at(debtor, run.account_id, now_ms),
+            _bucket_at(debtor, run, now_ms),
         )
         if hit is not None:
             self._end(orch, debtor, run, now_ms, out, hit)
@@ -363,7 +363,7 @@ class Orchestrator:
             _trigger_of(run),
             debtor.view,
             from_ms(now_ms),
-            _bucket_at(debtor, run.account_id, now_ms),
+            _bucket_at(debtor, run, now_ms),
         )
 
     def _account_of(
@@ -708,9 +708,12 @@ def _trigger_of(run: Run) -> Trigger:
     return Trigger(run.trigger, run.account_id, int(at) if at else None, run.facts)
 
 
-def _bucket_at(debtor: _Debtor, account_id: str, now_ms: int) -> Bucket | None:
-    """The account's bucket at ``now`` (the view's is as of its last event)."""
-    facts = debtor.state.accounts.get(account_id)
+def _bucket_at(debtor: _Debtor, run: Run, now_ms: int) -> Bucket | None:
+    """The account's bucket at ``now`` (the view's is as of its last event),
+    for an escalation only: the one rule that reads it."""
+    if run.trigger != "bucket_changed":
+        return None
+    facts = debtor.state.accounts.get(run.account_id)
     if facts is None or not facts.currency:
         return None
     return ledger_at(facts, max(now_ms, debtor.state.clock)).bucket
