@@ -171,4 +171,7 @@ def run_demo(
             stop.wait()
         return code
 
-    return runtime.run_up(settings, worker_specs(1), progress=echo, stop_event=stop_event, job=job)
+    # Its state directory is wiped at the next demo: no inputs to keep for it.
+    return runtime.run_up(
+        settings, worker_specs(1), progress=echo, stop_event=stop_event, job=job, journal=False
+    )

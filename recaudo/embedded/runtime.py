@@ -90,9 +90,15 @@ def run_up(
     progress: Progress = print,
     stop_event: threading.Event | None = None,
     job: Job | None = None,
+    *,
+    journal: bool = True,
 ) -> int:
     """Start services and workers, then block until SIGINT/SIGTERM (or ``stop_event``,
     or until ``job`` returns).
+
+    With the embedded broker, ``journal`` keeps what is published for the next
+    run (see :mod:`recaudo.embedded.journal`); a run whose state directory is
+    thrown away afterwards (the demo's) has no use for it.
 
     Returns the process exit code: 0 after a requested stop, 1 when it could not
     start (already running, a step failed) or an embedded service died; with a
@@ -119,7 +125,7 @@ def run_up(
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
-        return _up(settings, workers or [], progress, stop, job)
+        return _up(settings, workers or [], progress, stop, job, journal)
     finally:
         mine = read_record(state_dir)
         if mine is not None and mine.supervisor_pid == os.getpid():
@@ -135,6 +141,7 @@ def _up(
     progress: Progress,
     stop: threading.Event,
     job: Job | None = None,
+    journal: bool = True,
 ) -> int:
     started = time.monotonic()
     state_dir = settings.state_dir
@@ -159,7 +166,8 @@ def _up(
 
             _step(progress, "creating topics", topics)
             if services.broker is not None:
-                services.recorder = _restore_inputs(settings, child_settings, stack, progress)
+                recorder = _restore_inputs(settings, child_settings, stack, progress, journal)
+                services.recorder = recorder
             if stop.is_set():
                 progress("interrupted while starting; stopping…")
                 return 0
@@ -328,16 +336,19 @@ def _start_services(
 
 
 def _restore_inputs(
-    settings: Settings, child: Settings, stack: ExitStack, progress: Progress
-) -> JournalRecorder:
+    settings: Settings, child: Settings, stack: ExitStack, progress: Progress, record: bool
+) -> JournalRecorder | None:
     """With the embedded broker, which starts empty: clear what was derived from
-    the previous run's topics, replay the journal into the broker, and record
-    what is published from now on (see :mod:`recaudo.embedded.journal`)."""
+    the previous run's topics, replay the journal into the broker, and (with
+    ``record``) keep what is published from now on (see
+    :mod:`recaudo.embedded.journal`)."""
     from recaudo.embedded import journal
 
     state_dir = settings.state_dir
     kept = journal.kept(state_dir)
     _step(progress, "clearing derived state", lambda: reset_derived(child, state_dir, kept))
+    if not record:
+        return None
     done: list[journal.Replayed] = []
 
     def replay() -> str:
@@ -351,12 +362,12 @@ def _restore_inputs(
     _step(progress, "replaying the journal", replay)
     recorder = journal.JournalRecorder(child, state_dir, done[0])
 
-    def record() -> str:
+    def start_recording() -> str:
         recorder.start_recording()
         stack.callback(recorder.stop)
         return f"inputs kept in {journal.journal_dir(state_dir)}"
 
-    _step(progress, "recording inputs", record)
+    _step(progress, "recording inputs", start_recording)
     return recorder
 
 
