@@ -9,6 +9,7 @@ deployment that already exports them needs nothing else.
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -499,7 +500,9 @@ def env_for_children(settings: Settings, **extra: str) -> dict[str, str]:
     if settings.clock_origin is not None:
         # One simulated clock for every process: same origin, start and speed.
         env["RECAUDO_CLOCK_ORIGIN"] = settings.clock_origin.isoformat()
-        env["RECAUDO_CLOCK_STARTED"] = repr(settings.clock_started)
+        # Unset, each child would start its own clock when it starts: pin it.
+        started = settings.clock_started if settings.clock_started is not None else time.time()
+        env["RECAUDO_CLOCK_STARTED"] = repr(started)
         env["RECAUDO_CLOCK_SPEED"] = repr(settings.clock_speed)
         if settings.clock_until is not None:
             env["RECAUDO_CLOCK_UNTIL"] = settings.clock_until.isoformat()

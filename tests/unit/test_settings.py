@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import SecretStr
 
@@ -98,3 +100,17 @@ def test_children_inherit_services() -> None:
     assert env["RECAUDO_EMBEDDED_BROKER"] == "true"
     assert env["DATABASE_URL"] == "postgresql://x@/db"
     assert env["RECAUDO_INSTANCE_ID"] == "w0"
+
+
+def test_children_share_one_simulated_clock_when_its_start_is_not_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    origin = datetime(2026, 11, 4, 16, tzinfo=UTC)
+    env = env_for_children(Settings(clock_origin=origin, clock_speed=60.0))
+    for name, value in env.items():
+        if name.startswith("RECAUDO_CLOCK_"):
+            monkeypatch.setenv(name, value)
+    first, second = Settings(), Settings()  # two children, read at different times
+    assert first.clock_started is not None
+    assert first.clock_started == second.clock_started
+    assert first.clock_origin == origin
