@@ -436,11 +436,12 @@ def streams() -> None:
 @streams.command("run")
 @click.option(
     "--name",
-    type=click.Choice(["view", "publisher", "kpis"]),
+    type=click.Choice(["view", "publisher", "kpis", "agent-tasks"]),
     default="view",
     show_default=True,
     help="view: the debtor view and the orchestrator; publisher: the debtor snapshots "
-    "(debtor-view topic and Postgres) from the view's states; kpis: collection KPIs.",
+    "(debtor-view topic and Postgres) from the view's states; kpis: collection KPIs; "
+    "agent-tasks: the agent-tasks topic mirrored into Postgres (agent_task).",
 )
 @click.option(
     "--health-port",
@@ -456,6 +457,9 @@ def streams_run(name: str, health_port: int | None) -> None:
     from streams.kpis import KpiProcessor
     from streams.view_publisher import ViewPublisher
 
+    if name == "agent-tasks":
+        _run_agent_task_sink(settings, health_port)
+        return
     processor: DebtorViewProcessor | KpiProcessor | ViewPublisher
     if name == "kpis":
         processor = KpiProcessor(settings)
@@ -475,6 +479,19 @@ def streams_run(name: str, health_port: int | None) -> None:
     else:
         processor.processor.exit_if_close_hangs()
     _run_with_health(processor.run, health_port, lambda: processor.running, processor.metrics)
+
+
+def _run_agent_task_sink(settings: Settings, health_port: int | None) -> None:
+    import signal
+
+    from streams.agent_task_sink import AgentTaskSink
+
+    _database(settings)
+    sink = AgentTaskSink(settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sink.stop())
+    sink.exit_if_close_hangs()
+    _run_with_health(sink.run, health_port, lambda: sink.running, sink.metrics)
 
 
 def _run_with_health(
@@ -723,7 +740,7 @@ def webhooks() -> None:
     ),
 )
 def webhooks_run(port: int, host: str | None) -> None:
-    """Receive Twilio and Meta WhatsApp callbacks, verify their signatures, and
+    """Receive Twilio, Meta WhatsApp and Mailgun callbacks, verify their signatures, and
     emit them as channel responses of the dispatch they belong to.
 
     \b
@@ -731,6 +748,7 @@ def webhooks_run(port: int, host: str | None) -> None:
       POST /twilio/status     Twilio message and call status callbacks
       POST /twilio/inbound    Twilio inbound SMS ("A message comes in")
       GET|POST /meta/whatsapp WhatsApp Cloud API webhook
+      POST /mailgun/inbound   Mailgun inbound route: email replies
     """
     import signal
 
@@ -744,6 +762,52 @@ def webhooks_run(port: int, host: str | None) -> None:
         signal.signal(sig, lambda *_: service.stop())
     click.echo(f"webhooks on {service.host}:{service.port}", err=True)
     service.run()
+
+
+# --- inbound email -----------------------------------------------------------------------
+
+
+@cli.group("inbound-email")
+def inbound_email() -> None:
+    """Debtors' email replies, received over SMTP."""
+
+
+@inbound_email.command("run")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="SMTP port [default: RECAUDO_INBOUND_EMAIL_PORT, 2525]; 0: any free port.",
+)
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on [default: RECAUDO_INBOUND_EMAIL_HOST, 127.0.0.1].",
+)
+@click.option(
+    "--health-port",
+    type=int,
+    default=None,
+    help="Serve /healthz, /readyz and /metrics on this port (0: any free port).",
+)
+def inbound_email_run(port: int | None, host: str | None, health_port: int | None) -> None:
+    """Receive replies to collection emails over SMTP and emit each as a
+    REPLIED channel response of the dispatch it answers (threaded by
+    In-Reply-To, References or the Reply-To plus-address). Point your mail
+    relay (or RECAUDO_EMAIL_REPLY_TO's MX) here. An email that answers no
+    dispatch goes to the dead-letter topic with its bytes."""
+    import signal
+
+    from connectors.inbound_email.receiver import InboundEmailService
+
+    settings = _require_broker(resolve_settings())
+    _database(settings)
+    _configure_logging(settings)
+    service = InboundEmailService(settings, port, host)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    click.echo(f"inbound email (SMTP) on {service.host}:{service.port}", err=True)
+    _run_with_health(service.run, health_port, service.ready, service.metrics)
 
 
 cli.add_command(deploy)

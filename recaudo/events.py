@@ -722,6 +722,60 @@ class Timer(Event):
     due_at: Timestamp | None = None
 
 
+# --- agent tasks ----------------------------------------------------------------------
+
+AgentTaskReason = Literal[
+    "ask_human",
+    "hardship",
+    "dispute",
+    "abusive",
+    "unknown",
+    "low_confidence",
+    "wrong_person",
+    "already_paid",
+    "other",
+]
+AgentTaskStatus = Literal["OPEN", "CLOSED"]
+AgentTaskPriority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
+TurnDirection = Literal["INBOUND", "OUTBOUND"]
+
+
+class ConversationTurn(AvroRecord):
+    avro_name = "ConversationTurn"
+    direction: TurnDirection
+    channel: Channel
+    text: str | None = None
+    intent: str | None = None
+    confidence_permille: int | None = Field(default=None, ge=0, le=1000)
+    at: Timestamp
+
+
+class AgentTask(Event):
+    """A conversation handed to a person; the latest record of a ``task_id`` is its state."""
+
+    avro_name = "AgentTask"
+    task_id: NonEmpty
+    account_id: str | None = None
+    reason: AgentTaskReason
+    status: AgentTaskStatus
+    priority: AgentTaskPriority
+    transcript: list[ConversationTurn] = Field(default_factory=list)
+    view_json: str | None = None
+    suggested_action: str | None = None
+    created_at: Timestamp
+    closed_at: Timestamp | None = None
+    closed_by: str | None = None
+    outcome: str | None = None
+
+    @model_validator(mode="after")
+    def _closed(self) -> Self:
+        if self.status == "CLOSED" and self.closed_at is None:
+            raise ValueError("a CLOSED task needs closed_at")
+        if self.status == "OPEN" and self.closed_at is not None:
+            raise ValueError("an OPEN task has no closed_at")
+        return self
+
+
 #: Top-level model of each record name in ``schemas/``.
 RECORD_MODELS: dict[str, type[Envelope]] = {
     m.avro_name: m
@@ -735,5 +789,6 @@ RECORD_MODELS: dict[str, type[Envelope]] = {
         DeadLetter,
         KpiWindow,
         Timer,
+        AgentTask,
     )
 }

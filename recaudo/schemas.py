@@ -27,6 +27,7 @@ SCHEMA_FILES: dict[str, str] = {
     "DeadLetter": "dead_letter.avsc",
     "KpiWindow": "kpi_window.avsc",
     "Timer": "timer.avsc",
+    "AgentTask": "agent_task.avsc",
 }
 
 

@@ -332,6 +332,42 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- inbound email -------------------------------------------------------
+    email_reply_to: str | None = Field(
+        default=None,
+        description=(
+            "Reply-To of collection emails (replies@banco.example): each email gets "
+            "replies+<token>@… so a reply names its dispatch even without In-Reply-To. "
+            "Unset: no Reply-To; replies thread on In-Reply-To/References alone."
+        ),
+    )
+    email_thread_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the HMAC that signs the reply token in each email's Message-ID and "
+            "Reply-To, so a forged reply cannot be pinned on a debtor (never printed). "
+            "Set it in production; changing it orphans replies to earlier emails."
+        ),
+    )
+    inbound_email_host: str = Field(
+        default="127.0.0.1", description="Address `recaudo inbound-email run` listens on (SMTP)."
+    )
+    inbound_email_port: int = Field(
+        default=2525, ge=0, le=65535, description="SMTP port of `recaudo inbound-email run`."
+    )
+    inbound_email_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest email the inbound receiver accepts (bigger: refused with 552).",
+    )
+    mailgun_signing_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Mailgun HTTP webhook signing key: checks the signature of inbound-route POSTs "
+            "to /mailgun/inbound (never printed). Unset: the route answers 404."
+        ),
+    )
+
     # --- dashboard -----------------------------------------------------------
     dashboard_host: str = Field(
         default="127.0.0.1",

@@ -109,6 +109,13 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         "Messages a consumer could not decode or validate.",
         retention_ms=90 * DAY_MS,
     ),
+    # Appended: the in-process registry numbers schemas in catalogue order.
+    TopicSpec(
+        "agent-tasks",
+        "AgentTask",
+        "Conversations handed to a person, opened and closed (latest record per task_id).",
+        retention_ms=365 * DAY_MS,
+    ),
 )
 
 
@@ -225,3 +232,7 @@ class Topics:
     @property
     def dlq(self) -> str:
         return self.name("dlq")
+
+    @property
+    def agent_tasks(self) -> str:
+        return self.name("agent-tasks")

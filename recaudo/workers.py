@@ -28,12 +28,20 @@ def _spec(name: str, role: str, argv: list[str], health: bool = True) -> Process
 DASHBOARD = "dashboard"
 
 
-def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]:
+#: The name of the inbound email receiver's process (SMTP on RECAUDO_INBOUND_EMAIL_PORT).
+INBOUND_EMAIL = "inbound-email"
+
+
+def worker_specs(
+    replicas: int = 1, dashboard: bool = True, inbound_email: bool = True
+) -> list[ProcessSpec]:
     """One spec per process; replicas share a consumer group and split partitions.
 
-    The debtor-view, view-publisher and KPI stream workers, one simulated-provider connector
-    per channel, and one dashboard (it only reads: never replicated). Workers
-    serve /healthz, /readyz and /metrics on a free port of 127.0.0.1 each.
+    The debtor-view, view-publisher, KPI and agent-task stream workers, one
+    simulated-provider connector per channel, one inbound email receiver (it
+    listens on a fixed port: never replicated) and one dashboard (it only
+    reads: never replicated). Workers serve /healthz, /readyz and /metrics on
+    a free port of 127.0.0.1 each.
     """
     specs: list[ProcessSpec] = []
     for i in range(replicas):
@@ -50,6 +58,13 @@ def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]
         specs.append(
             _spec(f"streams-kpis-{i}", "streams-kpis", _recaudo("streams", "run", "--name", "kpis"))
         )
+        specs.append(
+            _spec(
+                f"streams-agent-tasks-{i}",
+                "streams-agent-tasks",
+                _recaudo("streams", "run", "--name", "agent-tasks"),
+            )
+        )
         for channel in CHANNELS:
             specs.append(
                 _spec(
@@ -58,6 +73,8 @@ def worker_specs(replicas: int = 1, dashboard: bool = True) -> list[ProcessSpec]
                     _recaudo("connector", "run", "--channel", channel, "--provider", "simulator"),
                 )
             )
+    if inbound_email:
+        specs.append(_spec(INBOUND_EMAIL, INBOUND_EMAIL, _recaudo("inbound-email", "run")))
     if dashboard:
         # The dashboard serves its probes and metrics on its own page's port.
         specs.append(_spec(DASHBOARD, DASHBOARD, _recaudo("dashboard"), health=False))

@@ -4,8 +4,11 @@ sends need no thread per connection).
 Each send opens its own session (STARTTLS or implicit TLS, then AUTH if a
 username is set); at most ``provider_max_connections`` run at once. SMTP has
 no idempotency key, so the message's ``Message-ID`` is derived from the
-dispatch id: a send repeated would carry the same id, but mail servers
-deliver it again all the same (``deduplicates`` is False).
+dispatch (its reply token, see ``connectors.inbound_email.threads``): a send
+repeated would carry the same id, but mail servers deliver it again all the
+same (``deduplicates`` is False), and a reply's In-Reply-To names the dispatch
+and debtor it answers. With ``email_reply_to`` set, the Reply-To carries the
+same token as a plus-address.
 
 A 5xx refusal of the recipient is a bounce; other 5xx answers are permanent
 failures; 4xx answers, timeouts and dropped connections are transient. Until
@@ -19,7 +22,6 @@ says so was lost): the outcome is unknown and the connector does not resend.
 from __future__ import annotations
 
 import asyncio
-import re
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Literal
@@ -28,6 +30,7 @@ import aiosmtplib
 from aiosmtplib import SMTPResponse
 from aiosmtplib.typing import Default
 
+from connectors.inbound_email import threads
 from connectors.providers.base import (
     ClosesAsync,
     OutboundMessage,
@@ -38,13 +41,6 @@ from connectors.providers.base import (
 from connectors.providers.redact import redact
 from recaudo.events import Channel
 from recaudo.settings import Settings
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def message_id(dispatch_id: str, sender: str) -> str:
-    domain = sender.rpartition("@")[2] or "recaudo.invalid"
-    return f"<{_UNSAFE.sub('_', dispatch_id)}@{domain}>"
 
 
 class _Session(aiosmtplib.SMTP):
@@ -79,7 +75,11 @@ class SmtpProvider(ClosesAsync):
         email["To"] = msg.address
         email["Subject"] = msg.subject or msg.template
         email["Date"] = formatdate(localtime=False)
-        email["Message-ID"] = message_id(msg.dispatch_id, s.smtp_from)
+        key = s.email_thread_key.get_secret_value().encode() if s.email_thread_key else None
+        token = threads.reply_token(msg.dispatch_id, msg.debtor_id, key)
+        email["Message-ID"] = threads.message_id(token, s.smtp_from)
+        if s.email_reply_to:
+            email["Reply-To"] = threads.reply_address(s.email_reply_to, token) or s.email_reply_to
         email["Content-Language"] = msg.locale
         email["X-Recaudo-Dispatch-Id"] = msg.dispatch_id
         email.set_content(msg.body)

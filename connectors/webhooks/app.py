@@ -5,9 +5,14 @@ Routes:
 * ``POST /twilio/status``: message and call status callbacks (form-encoded);
 * ``POST /twilio/inbound``: inbound SMS (replies, STOP);
 * ``GET /meta/whatsapp``: Meta's subscription check (``hub.challenge``);
-* ``POST /meta/whatsapp``: WhatsApp statuses and inbound messages (JSON).
+* ``POST /meta/whatsapp``: WhatsApp statuses and inbound messages (JSON);
+* ``POST /mailgun/inbound``: email replies from a Mailgun inbound route
+  (``connectors.inbound_email.mailgun``), threaded by the reply token of the
+  email they answer; one that answers no dispatch is dead-lettered with the
+  POST's bytes and answered 200.
 
-Every POST is verified first (``X-Twilio-Signature``, ``X-Hub-Signature-256``)
+Every POST is verified first (``X-Twilio-Signature``, ``X-Hub-Signature-256``,
+Mailgun's ``signature`` field)
 and answered 401 if the signature is missing or wrong, before anything in it is
 read. A callback becomes a channel response once the dispatch and debtor it
 belongs to are known: named in the callback itself, or found in the
@@ -18,7 +23,8 @@ inbound message from an address never contacted is counted and dropped.
 A callback recorded once is not recorded again: each one's delivery key (the
 provider's message id and status) is remembered for the replay window, and a
 repeat within it is answered 200 with nothing produced. A callback whose
-signed timestamp (Meta signs the whole body, timestamps included) is older
+signed timestamp (Meta signs the whole body, timestamps included; Mailgun
+signs its ``timestamp``) is older
 than the window is refused 403: the provider's own retries stop well before
 it, so only a replay can be that old. Twilio signs no timestamp; its
 callbacks are recognised by their message id for the window.
@@ -37,11 +43,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qs
 
+from connectors.inbound_email import mailgun
+from connectors.inbound_email.reply import email_dead_letter
+from connectors.inbound_email.threads import find_thread
 from connectors.service import response_id
 from connectors.webhooks import mapping, signatures
 from connectors.webhooks.mapping import Observation
 from connectors.webhooks.store import Correlation
-from recaudo.events import Channel, ChannelResponse
+from recaudo.events import Channel, ChannelResponse, DeadLetter
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +76,8 @@ class Deliveries(Protocol):
 
 
 Publish = Callable[[Sequence[ChannelResponse]], bool]
+#: Writes a dead letter; True once the broker has it.
+DeadLetters = Callable[[DeadLetter], bool]
 Clock = Callable[[], datetime]
 
 
@@ -108,6 +119,8 @@ class WebhookApp:
     counts: Counter[str] = field(default_factory=Counter)
     #: None: no replay protection (a test of the mapping alone).
     deliveries: Deliveries | None = None
+    #: Where inbound emails that answer no dispatch go (None: dropped, counted).
+    dead_letter: DeadLetters | None = None
     _forgotten_at: datetime | None = field(default=None, init=False, repr=False)
 
     @property
@@ -126,6 +139,8 @@ class WebhookApp:
             return self._meta_subscribe(request)
         if route == ("POST", "/meta/whatsapp"):
             return self._meta(request)
+        if route == ("POST", "/mailgun/inbound"):
+            return self._mailgun(request)
         return _text(404, "not found")
 
     def metrics(self) -> dict[str, float]:
@@ -211,7 +226,75 @@ class WebhookApp:
         now = self.clock()
         return self._record(list(mapping.meta_events(payload, now)), "meta", now)
 
-    # --- both --------------------------------------------------------------------------
+    # --- Mailgun -----------------------------------------------------------------------
+
+    def _mailgun(self, request: Request) -> Reply:
+        key = self.settings.mailgun_signing_key
+        if key is None:
+            return _text(404, "mailgun is not configured")
+        try:
+            form = mailgun.parse_form(request.headers.get("content-type", ""), request.body)
+        except mailgun.BadForm as exc:
+            return _text(400, str(exc))
+        if not mailgun.verify(key.get_secret_value(), form):
+            self._count("mailgun", "rejected")
+            log.warning("mailgun %s: bad or missing signature", request.path)
+            return _text(401, "bad signature")
+        self._count("mailgun", "received")
+        try:
+            reply = mailgun.read_reply(form)
+        except mailgun.BadForm as exc:
+            # Mailgun does not retry a 406: this POST would never be readable.
+            return _text(406, str(exc))
+        now = self.clock()
+        if reply.signed_at < now - self.replay_window:
+            self._count("mailgun", "stale")
+            return _text(403, "stale callback: its signed timestamp is outside the replay window")
+        thread_key = self.settings.email_thread_key
+        thread = find_thread(
+            reply.in_reply_to,
+            reply.references,
+            reply.recipients,
+            thread_key.get_secret_value().encode() if thread_key else None,
+        )
+        if thread is None:
+            return self._unthreadable(request.body, reply.message_id, now)
+        observation = Observation(
+            "mailgun",
+            "inbound",
+            "email",
+            "OPTED_OUT" if mapping.is_opt_out(reply.text) else "REPLIED",
+            reply.message_id,
+            reply.signed_at,
+            dispatch_id=thread.dispatch_id,
+            debtor_id=thread.debtor_id,
+            text=reply.text or None,
+        )
+        return self._record([observation], "mailgun", now)
+
+    def _unthreadable(self, body: bytes, message_id: str, now: datetime) -> Reply:
+        self._count("mailgun", "unmatched_inbound")
+        reason = (
+            f"email {message_id} answers no dispatch: no recaudo reply token in its "
+            "In-Reply-To, References or recipient plus-address"
+        )
+        log.warning("mailgun: %s", reason)
+        if self.dead_letter is None:
+            return _text(200, "ok")
+        letter = email_dead_letter(
+            body,
+            message_id,
+            reason,
+            "PROCESSING_ERROR",
+            now,
+            source="recaudo.webhooks",
+            origin="http:mailgun-inbound",
+        )
+        if not self.dead_letter(letter):
+            return _text(503, "try again")
+        return _text(200, "ok")
+
+    # --- all ---------------------------------------------------------------------------
 
     def _resolve(self, observation: Observation) -> Correlation | None:
         if observation.dispatch_id and observation.debtor_id:

@@ -34,7 +34,7 @@ def is_opt_out(text: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    provider: Literal["twilio", "meta"]
+    provider: Literal["twilio", "meta", "mailgun"]
     kind: Literal["status", "inbound"]
     channel: Channel
     status: ResponseStatus

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from connectors.inbound_email.receiver import DeadLetterProducer
 from connectors.webhooks.app import MAX_BODY_BYTES, Reply, Request, WebhookApp
 from connectors.webhooks.projection import CorrelationProjection
 from connectors.webhooks.sink import ResponseSink
@@ -123,7 +124,14 @@ class WebhookService:
         self.store = CorrelationStore(settings.database_dsn())
         self.sink = ResponseSink(settings, serde)
         self.projection = CorrelationProjection(settings, serde, self.store)
-        self.app = WebhookApp(settings, self.store, self.sink.publish, deliveries=self.store)
+        self.dead_letters = DeadLetterProducer(settings, serde)
+        self.app = WebhookApp(
+            settings,
+            self.store,
+            self.sink.publish,
+            deliveries=self.store,
+            dead_letter=self.dead_letters,
+        )
         self._config = uvicorn.Config(
             self.asgi(),
             host=host or settings.webhooks_host,
@@ -176,6 +184,7 @@ class WebhookService:
             self.projection.stop()
             self._projector.join(10)
             self.sink.close()
+            self.dead_letters.close()
             self.store.close()
 
     def stop(self) -> None:

@@ -56,6 +56,14 @@ STREAMS_KPIS = Role(
     "Stream worker: collection KPIs per hour and running totals (kpis topic and Postgres).",
 )
 
+STREAMS_AGENT_TASKS = Role(
+    "streams-agent-tasks",
+    "streams",
+    _health("streams", "run", "--name", "agent-tasks"),
+    "Stream worker: the agent-tasks topic mirrored into Postgres (agent_task) for CRMs and "
+    "agent desktops (stateless; replicas split the partitions).",
+)
+
 CONNECTORS: tuple[Role, ...] = tuple(
     Role(
         f"connector-{channel}",
@@ -90,6 +98,7 @@ ROLES: tuple[Role, ...] = (
     STREAMS_VIEW,
     STREAMS_PUBLISHER,
     STREAMS_KPIS,
+    STREAMS_AGENT_TASKS,
     *CONNECTORS,
     WEBHOOKS,
     DASHBOARD,

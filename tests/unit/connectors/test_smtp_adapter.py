@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from connectors.inbound_email.threads import Thread, find_thread
 from connectors.providers.base import (
     OutboundMessage,
     PermanentProviderError,
@@ -48,6 +51,7 @@ def email(to: str, dispatch_id: str = "disp-7") -> OutboundMessage:
         body="Hola Ana, su cuota de $100 vence el viernes.",
         locale="es",
         template="reminder",
+        debtor_id="D-42",
     )
 
 
@@ -60,14 +64,42 @@ def test_email_is_delivered_with_a_message_id_from_the_dispatch(
 ) -> None:
     result = send(provider, email("ana@example.com"))
     assert result.status == "SENT"
-    assert result.provider_message_id == "<disp-7@banco.example>"
     [received] = smtp.handler.received
     assert received["To"] == "ana@example.com"
     assert received["From"] == "cobranza@banco.example"
     assert received["Subject"] == "Su cuota vence el viernes"
-    assert received["Message-ID"] == "<disp-7@banco.example>"
+    assert received["Message-ID"] == result.provider_message_id
     assert received["X-Recaudo-Dispatch-Id"] == "disp-7"
+    assert received["Reply-To"] is None
     assert "vence el viernes" in received.get_payload()
+    # A reply's In-Reply-To leads back to the dispatch and its debtor.
+    assert find_thread([received["Message-ID"]], [], [], None) == Thread("disp-7", "D-42")
+    # The same dispatch sent again carries the same Message-ID.
+    assert send(provider, email("ana@example.com")).provider_message_id == received["Message-ID"]
+
+
+def test_reply_to_is_a_plus_address_naming_the_dispatch(smtp: FakeSmtp, tmp_path: Path) -> None:
+    key = "thread-key"
+    provider = SmtpProvider(
+        Settings(
+            state_dir=tmp_path,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            smtp_security="none",
+            smtp_from="cobranza@banco.example",
+            email_reply_to="respuestas@banco.example",
+            email_thread_key=SecretStr(key),
+        )
+    )
+    dispatch = str(uuid.uuid4())
+    send(provider, email("ana@example.com", dispatch))
+    [received] = smtp.handler.received
+    reply_to = "".join(received["Reply-To"].split())
+    assert reply_to.startswith("respuestas+") and reply_to.endswith("@banco.example")
+    assert len(reply_to.partition("@")[0]) <= 64
+    assert find_thread([], [], [reply_to], key.encode()) == Thread(dispatch, "D-42")
+    # Signed: without the key the token names nothing.
+    assert find_thread([received["Message-ID"]], [], [reply_to], b"other") is None
 
 
 def test_refused_recipient_is_a_bounce_without_the_address(provider: SmtpProvider) -> None:

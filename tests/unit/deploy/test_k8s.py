@@ -269,7 +269,12 @@ def test_probes_resources_and_security() -> None:
 def test_streams_replicas_fit_the_partitions() -> None:
     deployments = _recaudo_deployments()
     stream_roles = [r for r in ROLES if r.component == "streams"]
-    assert {r.name for r in stream_roles} == {"streams-view", "streams-publisher", "streams-kpis"}
+    assert {r.name for r in stream_roles} == {
+        "streams-view",
+        "streams-publisher",
+        "streams-kpis",
+        "streams-agent-tasks",
+    }
     for role in stream_roles:
         streams = deployments[f"recaudo-{role.name}"]
         assert 1 < streams["spec"]["replicas"] <= int(_config()["RECAUDO_TOPIC_PARTITIONS"])
