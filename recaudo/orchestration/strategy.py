@@ -7,6 +7,12 @@ segments) with a list of steps per arm. A step waits ``offset`` after the
 trigger, tries ``channels`` in order (reordered by the channel chooser), and
 falls back to the next channel when the contact fails or gets no response
 within ``fallback_after``.
+
+``[[negotiation]]`` tables bound what a conversation may offer or accept per
+segment (buckets, risk segments, countries; the first table that matches
+wins, none: recaudo negotiates nothing and hands the debtor to a person).
+Shares are written as fractions (0.1 is 10 %) and kept as basis points, so
+every amount computed from them is integer arithmetic on minor units.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final, Literal, get_args
 
-from recaudo.events import CHANNELS, Bucket, Channel
+from recaudo.events import CHANNELS, Bucket, Channel, PlanFrequency
+from recaudo.money import MINOR_UNITS
 
 TriggerKind = Literal[
     "instalment_due", "payment_missed", "bucket_changed", "promise_broken", "reply_received"
@@ -71,6 +79,52 @@ class Cadence:
         return self.challenger if arm == "challenger" and self.challenger else self.champion
 
 
+#: basis points in a whole (10 000 bp = 100 %)
+WHOLE_BP: Final = 10_000
+FREQUENCIES: Final[tuple[PlanFrequency, ...]] = get_args(PlanFrequency)
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiationBounds:
+    """What a conversation may offer or accept for one segment."""
+
+    id: str
+    max_instalments: int
+    #: the first instalment is at least this share of what the plan pays ...
+    min_first_payment_bp: int = 0
+    #: ... and at least this amount per currency (capped by what the plan pays)
+    min_first_payment_minor: Mapping[str, int] | None = None
+    #: a promise pays at least this share of the overdue amount
+    min_promise_bp: int = WHOLE_BP
+    #: a promised date (and a plan's first due date) at most this many days ahead
+    max_promise_days: int = 7
+    #: DPD_90_PLUS only: the largest settlement discount on the balance (0: none)
+    max_settlement_discount_bp: int = 0
+    frequency: PlanFrequency = "MONTHLY"
+    #: an offer the debtor has not answered within this lapses (silence)
+    offer_expires_after: timedelta = timedelta(hours=48)
+    buckets: frozenset[Bucket] = frozenset()
+    risks: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+
+    def matches(self, bucket: Bucket, risk: str | None, country: str | None) -> bool:
+        return (
+            (not self.buckets or bucket in self.buckets)
+            and (not self.risks or (risk or "") in self.risks)
+            and (not self.countries or (country or "") in self.countries)
+        )
+
+    def min_first_payment(self, total: int, currency: str) -> int:
+        """The least first instalment of a plan paying ``total`` (rounded up)."""
+        share = -(-total * self.min_first_payment_bp // WHOLE_BP)
+        floor = (self.min_first_payment_minor or {}).get(currency, 0)
+        return min(total, max(share, floor))
+
+    def min_promise(self, overdue: int) -> int:
+        """The least a promise may pay of ``overdue`` (rounded up)."""
+        return -(-overdue * self.min_promise_bp // WHOLE_BP)
+
+
 @dataclass(frozen=True, slots=True)
 class Strategy:
     id: str
@@ -84,6 +138,16 @@ class Strategy:
     #: trigger read longer than this after it happened (event time) starts
     #: no contact: it is history, not news
     stale_after: timedelta = timedelta(days=3)
+    negotiation: tuple[NegotiationBounds, ...] = ()
+
+    def bounds_for(
+        self, bucket: Bucket, risk: str | None, country: str | None
+    ) -> NegotiationBounds | None:
+        """The first ``[[negotiation]]`` table, in file order, for this segment."""
+        for bounds in self.negotiation:
+            if bounds.matches(bucket, risk, country):
+                return bounds
+        return None
 
     def cadence_for(self, trigger: TriggerKind, bucket: Bucket, risk: str | None) -> Cadence | None:
         """The first cadence, in file order, for this trigger and segment."""
@@ -217,8 +281,96 @@ def _cadence(value: object, path: str) -> Cadence:
     )
 
 
+_NEGOTIATION_KEYS: Final = frozenset(
+    {
+        "id",
+        "buckets",
+        "risks",
+        "countries",
+        "max_instalments",
+        "min_first_payment_share",
+        "min_first_payment_minor",
+        "min_promise_share",
+        "max_promise_days",
+        "max_settlement_discount",
+        "frequency",
+        "offer_expires_after",
+    }
+)
+
+
+def _share_bp(value: object, path: str) -> int:
+    """A fraction in [0, 1] as whole basis points (0.125 -> 1250)."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidOperation
+        bp = Decimal(str(value)) * WHOLE_BP
+    except InvalidOperation:
+        bp = Decimal(-1)
+    if not 0 <= bp <= WHOLE_BP or bp != bp.to_integral_value():
+        raise StrategyError(
+            f"{path}: expected a share between 0 and 1 in whole basis points "
+            f"(0.1 is 10 %), got {value!r}"
+        )
+    return int(bp)
+
+
+def _whole(value: object, path: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise StrategyError(f"{path}: expected a whole number >= {least}, got {value!r}")
+    return value
+
+
+def _negotiation(value: object, path: str) -> NegotiationBounds:
+    t = _table(value, path, _NEGOTIATION_KEYS)
+    bounds_id = t.get("id")
+    if not isinstance(bounds_id, str) or not bounds_id:
+        raise StrategyError(f"{path}.id: expected a name")
+    if "max_instalments" not in t:
+        raise StrategyError(f"{path}: missing 'max_instalments' (1: no plans, promises only)")
+    raw_minor = t.get("min_first_payment_minor", {})
+    minor = _table(raw_minor, f"{path}.min_first_payment_minor", frozenset(MINOR_UNITS))
+    first_minor = {
+        currency: _whole(amount, f"{path}.min_first_payment_minor.{currency}", 0)
+        for currency, amount in minor.items()
+    }
+    frequency = t.get("frequency", "MONTHLY")
+    if frequency not in FREQUENCIES:
+        raise StrategyError(
+            f"{path}.frequency: expected one of {list(FREQUENCIES)}, got {frequency!r}"
+        )
+    countries = _strings(t.get("countries", []), f"{path}.countries")
+    bad = [c for c in countries if len(c) != 2 or not c.isupper()]
+    if bad:
+        raise StrategyError(f"{path}.countries: expected ISO-3166 alpha-2 codes, got {bad}")
+    return NegotiationBounds(
+        id=bounds_id,
+        max_instalments=_whole(t["max_instalments"], f"{path}.max_instalments", 1),
+        min_first_payment_bp=_share_bp(
+            t.get("min_first_payment_share", 0), f"{path}.min_first_payment_share"
+        ),
+        min_first_payment_minor=first_minor,
+        min_promise_bp=_share_bp(t.get("min_promise_share", 1), f"{path}.min_promise_share"),
+        max_promise_days=_whole(t.get("max_promise_days", 7), f"{path}.max_promise_days", 0),
+        max_settlement_discount_bp=_share_bp(
+            t.get("max_settlement_discount", 0), f"{path}.max_settlement_discount"
+        ),
+        frequency=frequency,
+        offer_expires_after=_duration(
+            t.get("offer_expires_after", "48h"), f"{path}.offer_expires_after"
+        ),
+        buckets=frozenset(_strings(t.get("buckets", []), f"{path}.buckets", BUCKETS)),  # type: ignore[arg-type]
+        risks=frozenset(_strings(t.get("risks", []), f"{path}.risks")),
+        countries=frozenset(countries),
+    )
+
+
 def strategy_from_mapping(data: Mapping[str, object], source: str = "<strategy>") -> Strategy:
-    t = _table(data, source, frozenset({"id", "dedup_window", "expiry", "stale_after", "cadence"}))
+    t = _table(
+        data,
+        source,
+        frozenset({"id", "dedup_window", "expiry", "stale_after", "cadence", "negotiation"}),
+    )
     strategy_id = t.get("id")
     if not isinstance(strategy_id, str) or not strategy_id:
         raise StrategyError(f"{source}: missing id")
@@ -229,8 +381,15 @@ def strategy_from_mapping(data: Mapping[str, object], source: str = "<strategy>"
     ids = [c.id for c in cadences]
     if len(set(ids)) != len(ids):
         raise StrategyError(f"{source}: cadence ids must be unique, got {ids}")
+    raw_bounds = t.get("negotiation", [])
+    if not isinstance(raw_bounds, list):
+        raise StrategyError(f"{source}: negotiation: expected an array of tables ([[negotiation]])")
+    negotiation = tuple(
+        _negotiation(b, f"{source}: negotiation[{i}]") for i, b in enumerate(raw_bounds)
+    )
     return Strategy(
         id=strategy_id,
+        negotiation=negotiation,
         cadences=cadences,
         dedup_window=_duration(t.get("dedup_window", "24h"), f"{source}: dedup_window"),
         expiry=_duration(t.get("expiry", "4h"), f"{source}: expiry"),

@@ -1,0 +1,24 @@
+"""Two-way conversations with a debtor, as pure logic: the state of one
+conversation (:mod:`.state`), the offers the bank's bounds allow
+(:mod:`.negotiation`) and the dialogue that answers each understood message
+(:mod:`.dialogue`). No Kafka here: the stream worker holds the state and
+sends what :func:`respond` returns."""
+
+from recaudo.conversation.dialogue import Handoff, Limits, Reply, Turn, lapse, respond
+from recaudo.conversation.negotiation import Offer
+from recaudo.conversation.replies import REPLY_KINDS, load_replies
+from recaudo.conversation.state import ConversationState, TurnRecord
+
+__all__ = [
+    "REPLY_KINDS",
+    "ConversationState",
+    "Handoff",
+    "Limits",
+    "Offer",
+    "Reply",
+    "Turn",
+    "TurnRecord",
+    "lapse",
+    "load_replies",
+    "respond",
+]
