@@ -15,20 +15,20 @@ import pytest
 
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import list_views, read_view, write_views
-from recaudo.events import AccountView, DebtorView, Total
+from recaudo.events import AccountView, Bucket, DebtorView, Total
 
 pytestmark = pytest.mark.integration
 
 
 def view(debtor_id: str, as_of: datetime, dpd: int, overdue: int = 500) -> DebtorView:
-    bucket = "CURRENT" if dpd == 0 else "DPD_1_30"
+    bucket: Bucket = "CURRENT" if dpd == 0 else "DPD_1_30"
     return DebtorView(
         event_id=uuid.uuid5(uuid.NAMESPACE_OID, f"{debtor_id}/{dpd}"),
         occurred_at=as_of,
         source="recaudo.view",
         debtor_id=debtor_id,
         version=1,
-        bucket=bucket,  # type: ignore[arg-type]
+        bucket=bucket,
         max_days_past_due=dpd,
         totals=[Total(currency="COP", balance_minor=10_000, overdue_minor=overdue)],
         accounts=[
@@ -39,7 +39,7 @@ def view(debtor_id: str, as_of: datetime, dpd: int, overdue: int = 500) -> Debto
                 balance_minor=10_000,
                 overdue_minor=overdue,
                 days_past_due=dpd,
-                bucket=bucket,  # type: ignore[arg-type]
+                bucket=bucket,
             )
         ],
     )
@@ -68,7 +68,7 @@ def test_a_view_five_days_old_reads_five_days_further_past_due(pg_dsn: str) -> N
         assert [v.debtor_id for v in list_views(conn, now=now)] == ["OLDER", "LATE", "ON-TIME"]
         assert [v.debtor_id for v in list_views(conn, bucket="DPD_61_90", now=now)] == ["OLDER"]
         assert [v.debtor_id for v in list_views(conn, bucket="DPD_1_30", now=now)] == ["LATE"]
-        today = dict(
+        today: dict[str, int] = dict(
             conn.execute("SELECT debtor_id, max_days_past_due FROM debtor_view_today").fetchall()
         )
         assert today == {"LATE": 8, "ON-TIME": 0, "OLDER": 68}
