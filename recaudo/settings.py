@@ -335,6 +335,8 @@ class Settings(BaseSettings):
     # --- inbound email -------------------------------------------------------
     email_reply_to: str | None = Field(
         default=None,
+        # An address whose local part has no "+": recaudo appends "+<token>".
+        pattern=r"^[^@\s+]+@[^@\s]+\.[^@\s]+$",
         description=(
             "Reply-To of collection emails (replies@banco.example): each email gets "
             "replies+<token>@… so a reply names its dispatch even without In-Reply-To. "
