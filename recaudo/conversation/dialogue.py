@@ -215,18 +215,22 @@ def respond(
     *,
     text: str | None = None,
     message_id: str | None = None,
+    dispatch_id: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Turn:
     """Answer one inbound message. ``bounds`` is the segment's bounds, or the
-    strategy to find them in for the negotiated account's segment."""
+    strategy to find them in for the negotiated account's segment;
+    ``message_id`` the inbound message's id (a redelivery is answered once);
+    ``dispatch_id`` the dispatch it answers, if known."""
     if state is None:
         state = ConversationState(debtor_id=view.debtor_id, language=understanding.language)
     if message_id is not None and message_id in state.seen:
         return Turn(state, None)  # a redelivery: answered already
     state = lapse(state, now, limits)
-    if state.status == "closed":
-        state = replace(state, status="open", inbound=0, accepted=None)
     key = message_id if message_id is not None else f"#{state.seq}"
+    if state.status == "closed" or state.conversation_id is None:
+        opened = f"{state.debtor_id}/{key}"
+        state = replace(state, status="open", inbound=0, accepted=None, conversation_id=opened)
     state = replace(
         state,
         seq=state.seq + 1,
@@ -242,7 +246,9 @@ def respond(
             if account is not None
             else None
         )
-    d = _Dialogue(state, understanding, view, account, bounds, now, channel, key, limits)
+    d = _Dialogue(
+        state, understanding, view, account, bounds, now, channel, key, dispatch_id, limits
+    )
     d.run()
     inbound = TurnRecord(
         direction="in",
@@ -290,6 +296,7 @@ class _Dialogue:
     now: datetime
     channel: Channel
     key: str
+    dispatch_id: str | None
     limits: Limits
     intent: Intent = "unknown"
     reply: Reply | None = None
@@ -307,26 +314,30 @@ class _Dialogue:
             return self.wrong_person()
         if self.state.status == "handed_off":
             return None  # a person has it: no automatic reply
-        if self.state.inbound > self.limits.max_turns:
-            return self.hand_off("turn_limit")
         if intent in HANDED_OFF:
             return self.handed_off_intent(HANDED_OFF[intent])
+        if self.state.inbound > self.limits.max_turns:
+            return self.hand_off("turn_limit")
         if self.account is None:
             if intent in ("ask_balance", "thanks_ack"):
                 return self.say("nothing_owed", {})
             return self.hand_off("no_account")
         self.state = replace(self.state, account_id=self.account.account_id)
+        # The answer to the question asked fills its slot, however the
+        # message was classified ("el 15" alone may read as unknown).
+        entities = self.understanding.entities
+        if self.state.pending == "promise_date" and entities.dates:
+            self.state = replace(self.state, not_understood=0)
+            return self.promise()
+        if self.state.pending == "plan_instalments" and entities.instalments:
+            self.state = replace(self.state, not_understood=0)
+            return self.plan()
         if intent == "unknown":
             return self.not_understood()
         self.state = replace(self.state, not_understood=0)
         offer = self.state.current_offer()
         if offer is not None and self.accepts(offer, intent):
             return self.accept(offer)
-        entities = self.understanding.entities
-        if self.state.pending == "promise_date" and entities.dates:
-            return self.promise()
-        if self.state.pending == "plan_instalments" and entities.instalments:
-            return self.plan()
         if intent == "promise_to_pay":
             return self.promise()
         if intent in ("ask_plan", "cannot_pay_full"):
@@ -549,7 +560,8 @@ class _Dialogue:
                 frequency=offer.frequency,
                 total_minor=offer.total_minor,
                 channel=self.channel,
-                conversation_id=self.state.debtor_id,
+                conversation_id=self.state.conversation_id,
+                dispatch_id=self.dispatch_id,
             )
             event = self.debt_event("PAYMENT_PLAN_AGREED", payload)
             template = "plan_confirmed"

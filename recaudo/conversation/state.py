@@ -41,6 +41,8 @@ class TurnRecord:
 @dataclass(frozen=True, slots=True)
 class ConversationState:
     debtor_id: str
+    #: the debtor and the message that opened the conversation
+    conversation_id: str | None = None
     #: the account negotiated about (None until a message needs one)
     account_id: str | None = None
     status: Status = "open"

@@ -290,3 +290,31 @@ def test_the_state_round_trips_mid_negotiation() -> None:
     assert chat.state is not None
     assert ConversationState.from_bytes(chat.state.to_bytes()) == chat.state
     assert len(chat.state.to_bytes()) < 1200
+
+
+def test_es_a_date_answers_the_question_even_when_the_intent_is_unclear() -> None:
+    chat = Chat("es")
+    chat.say(u("promise_to_pay"), text="voy a pagar")
+    day = today(chat) + timedelta(days=4)
+    turn = chat.say(u("unknown", 0.4, dates=(day,)), text="el 15")
+    assert turn.reply is not None and turn.reply.template == "promise_confirmed"
+    assert [e.type for e in turn.events if isinstance(e, DebtEvent)] == ["PROMISE_TO_PAY"]
+
+
+def test_en_a_dispute_past_the_turn_limit_is_still_opened() -> None:
+    chat = Chat("en")
+    for _ in range(12):
+        chat.say(u("ask_balance", language="en"))
+    turn = chat.say(u("dispute", language="en"), text="this is wrong")
+    assert [e.type for e in turn.events if isinstance(e, DebtEvent)] == ["DISPUTE_OPENED"]
+    assert turn.handoff is not None and turn.handoff.reason == "dispute"
+
+
+def test_pt_an_agreed_plan_names_its_conversation_and_dispatch() -> None:
+    chat = Chat("pt")
+    chat.say(u("ask_plan", language="pt", instalments=2), message_id="m1")
+    turn = chat.say(u("thanks_ack", language="pt"), message_id="m2", dispatch_id="disp-9")
+    (event,) = turn.events
+    assert isinstance(event, DebtEvent) and isinstance(event.payload, PaymentPlanAgreed)
+    assert event.payload.conversation_id == "D-1/m1"
+    assert (event.payload.dispatch_id, event.payload.channel) == ("disp-9", "whatsapp")

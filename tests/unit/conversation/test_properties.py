@@ -120,14 +120,21 @@ def _talk(account: AccountView, limits: NegotiationBounds, script: list[Any]) ->
 def test_no_offer_or_agreement_is_ever_outside_the_bounds(
     account: AccountView, limits: NegotiationBounds, script: list[Any]
 ) -> None:
+    offered: dict[str, str] = {}
     for _, turn in _talk(account, limits, script):
         for offer in turn.state.offers:
             assert within_bounds(offer, account, limits, TODAY), offer
+            offered[offer.offer_id] = offer.kind
         for event in turn.events:
             assert isinstance(event, DebtEvent)
             p = event.payload
             latest = TODAY + timedelta(days=limits.max_promise_days)
-            if isinstance(p, PromiseToPay):
+            if isinstance(p, PromiseToPay) and offered.get(p.promise_id) == "settlement":
+                assert account.bucket == "DPD_90_PLUS"
+                spared = account.balance_minor - p.amount_minor
+                assert spared * 10_000 <= account.balance_minor * limits.max_settlement_discount_bp
+                assert TODAY <= p.promised_date <= latest
+            elif isinstance(p, PromiseToPay):
                 owed = account.overdue_minor
                 assert p.amount_minor * 10_000 >= owed * limits.min_promise_bp
                 assert TODAY <= p.promised_date <= latest
