@@ -42,7 +42,7 @@ from connectors.inbound_email.reply import (
     reply_response,
     thread_of,
 )
-from connectors.webhooks.app import Deliveries
+from connectors.webhooks.app import FORGET_EVERY, Deliveries
 from connectors.webhooks.sink import ResponseSink
 from connectors.webhooks.store import CorrelationStore
 from recaudo.cloudevents import ce_headers
@@ -73,6 +73,7 @@ class InboundEmails:
     deliveries: Deliveries
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     counts: Counter[str] = field(default_factory=Counter)
+    _forgotten_at: datetime | None = field(default=None, init=False, repr=False)
 
     @property
     def _key(self) -> bytes | None:
@@ -103,6 +104,7 @@ class InboundEmails:
             self.counts["publish_failed"] += 1
             return "451 4.3.0 Cannot record the message now, try again later"
         self.deliveries.record_deliveries({delivery}, now)
+        self._forget_expired(now, window)
         self.counts["produced"] += 1
         log.info(
             "inbound email %s: %s dispatch %s",
@@ -111,6 +113,14 @@ class InboundEmails:
             response.dispatch_id,
         )
         return "250 2.0.0 OK"
+
+    def _forget_expired(self, now: datetime, window: timedelta) -> None:
+        """Delete remembered deliveries older than the window, now and then
+        (the webhook service does the same for the table they share)."""
+        if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
+            return
+        self._forgotten_at = now
+        self.deliveries.forget_deliveries(now - window)
 
     def _give_up(
         self,
