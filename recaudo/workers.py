@@ -7,6 +7,7 @@ import sys
 from recaudo.embedded.ports import free_port
 from recaudo.embedded.supervisor import ProcessSpec
 from recaudo.events import CHANNELS
+from recaudo.settings import get_settings
 
 
 def _recaudo(*args: str) -> list[str]:
@@ -28,8 +29,18 @@ def _spec(name: str, role: str, argv: list[str], health: bool = True) -> Process
 DASHBOARD = "dashboard"
 
 
-#: The name of the inbound email receiver's process (SMTP on RECAUDO_INBOUND_EMAIL_PORT).
+#: The name of the inbound email receiver's process.
 INBOUND_EMAIL = "inbound-email"
+
+
+def _inbound_email_port() -> int:
+    """RECAUDO_INBOUND_EMAIL_PORT if set, else a free port chosen now and kept
+    across restarts (its log names it): two runtimes on one
+    machine must not fight over a default port."""
+    settings = get_settings()
+    if "inbound_email_port" in settings.model_fields_set:
+        return settings.inbound_email_port
+    return free_port()
 
 
 def worker_specs(
@@ -38,9 +49,9 @@ def worker_specs(
     """One spec per process; replicas share a consumer group and split partitions.
 
     The debtor-view, view-publisher, KPI and agent-task stream workers, one
-    simulated-provider connector per channel, one inbound email receiver (it
-    listens on a fixed port: never replicated) and one dashboard (it only
-    reads: never replicated). Workers serve /healthz, /readyz and /metrics on
+    simulated-provider connector per channel, one inbound email receiver (SMTP
+    on 127.0.0.1: never replicated) and one dashboard (it only reads: never
+    replicated). Workers serve /healthz, /readyz and /metrics on
     a free port of 127.0.0.1 each.
     """
     specs: list[ProcessSpec] = []
@@ -74,7 +85,13 @@ def worker_specs(
                 )
             )
     if inbound_email:
-        specs.append(_spec(INBOUND_EMAIL, INBOUND_EMAIL, _recaudo("inbound-email", "run")))
+        specs.append(
+            _spec(
+                INBOUND_EMAIL,
+                INBOUND_EMAIL,
+                _recaudo("inbound-email", "run", "--port", str(_inbound_email_port())),
+            )
+        )
     if dashboard:
         # The dashboard serves its probes and metrics on its own page's port.
         specs.append(_spec(DASHBOARD, DASHBOARD, _recaudo("dashboard"), health=False))

@@ -218,9 +218,10 @@ class InboundEmailService:
         return self._started and self.store.ping()
 
     def metrics(self) -> dict[str, float]:
+        counts = self.emails.counts
         return {
-            f"recaudo_inbound_email_{name}_total": float(value)
-            for name, value in sorted(self.emails.counts.items())
+            f"recaudo_inbound_email_{name}_total": float(counts[name])
+            for name in ("produced", "replayed", "dead_letters", "publish_failed")
         }
 
     def run(self) -> None:
