@@ -366,8 +366,15 @@ class _Dialogue:
         return False
 
     def opt_out(self) -> None:
-        scope = self.understanding.entities.opt_out_scope or "channel"
-        channels: tuple[Channel, ...] = CHANNELS if scope == "all" else (self.channel,)
+        entities = self.understanding.entities
+        scope = entities.opt_out_scope or "channel"
+        # The channels the debtor named ("no me llamen": voice), else the one written from.
+        named: tuple[Channel, ...] = tuple(getattr(entities, "opt_out_channels", ()))
+        channels: tuple[Channel, ...] = (
+            CHANNELS
+            if scope == "all"
+            else tuple(c for c in CHANNELS if c in named) or (self.channel,)
+        )
         for ch in channels:
             self.events.append(self.response(ch, "OPTED_OUT"))
             self.caused.append(f"OPTED_OUT:{ch}")
