@@ -3,8 +3,8 @@ every record written with the previous one (what a schema registry's BACKWARD
 compatibility check guarantees). confluent-kafka's mock registry does not check
 compatibility, so the check is done here with fastavro's schema resolution,
 writing a record of every union branch and enum symbol of the previous schema
-(``previous/``, a copy of the schema before the change) and reading it with
-the current one."""
+(``previous/``: a copy of each schema as last released; replace it with the
+current one when releasing) and reading it with the current one."""
 
 from __future__ import annotations
 
@@ -101,7 +101,6 @@ def backward_incompatibilities(previous: dict[str, Any], current: dict[str, Any]
 @pytest.mark.parametrize("name", sorted(p.name for p in PREVIOUS.glob("*.avsc")))
 def test_current_schema_reads_everything_the_previous_one_wrote(name: str) -> None:
     previous, current = _load(PREVIOUS / name), _load(schema_dir() / name)
-    assert previous != current, f"previous/{name} is the current schema: nothing to check"
     assert backward_incompatibilities(previous, current) == []
 
 
