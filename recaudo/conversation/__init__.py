@@ -4,7 +4,17 @@ conversation (:mod:`.state`), the offers the bank's bounds allow
 (:mod:`.dialogue`). No Kafka here: the stream worker holds the state and
 sends what :func:`respond` returns."""
 
-from recaudo.conversation.dialogue import Handoff, Limits, Reply, Turn, lapse, respond
+from recaudo.conversation.dialogue import (
+    Handoff,
+    Limits,
+    Reply,
+    Turn,
+    answer_expires_at,
+    close_handoff,
+    deadline,
+    lapse,
+    respond,
+)
 from recaudo.conversation.negotiation import Offer
 from recaudo.conversation.replies import REPLY_KINDS, load_replies
 from recaudo.conversation.state import ConversationState, TurnRecord
@@ -18,6 +28,9 @@ __all__ = [
     "Reply",
     "Turn",
     "TurnRecord",
+    "answer_expires_at",
+    "close_handoff",
+    "deadline",
     "lapse",
     "load_replies",
     "respond",

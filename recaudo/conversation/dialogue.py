@@ -188,6 +188,24 @@ def deadline(state: ConversationState, limits: Limits = DEFAULT_LIMITS) -> int |
     return state.last_outbound_at + int(limits.question_expires_after.total_seconds() * 1000)
 
 
+#: Meta's customer service window: a free-form WhatsApp answer only this long
+#: after the debtor's latest message
+WHATSAPP_SERVICE_WINDOW: Final = timedelta(hours=24)
+
+
+def answer_expires_at(
+    state: ConversationState, channel: Channel, limits: Limits = DEFAULT_LIMITS
+) -> int | None:
+    """When an answer decided now must be gone (UTC ms), for the dispatch's
+    ``expires_at``: the earliest of the offer's or question's lapse and, on
+    WhatsApp, the end of the 24-hour service window; None when neither bounds it."""
+    ends = [d for d in (deadline(state, limits),) if d is not None]
+    if channel == "whatsapp" and state.last_inbound_at is not None:
+        window = int(WHATSAPP_SERVICE_WINDOW.total_seconds() * 1000)
+        ends.append(state.last_inbound_at + window)
+    return min(ends) if ends else None
+
+
 def close_handoff(state: ConversationState) -> ConversationState:
     """A person closed the task: automatic replies resume with the next message."""
     return replace(_closed(state), handoff_reason=None)

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recaudo.conversation import ConversationState, respond
+from recaudo.conversation import ConversationState, answer_expires_at, respond
 from recaudo.conversation.negotiation import within_bounds
 from recaudo.events import (
     AccountView,
@@ -23,7 +23,8 @@ from recaudo.events import (
 from recaudo.money import format_money
 from recaudo.orchestration.strategy import NegotiationBounds
 from recaudo.understanding.types import INTENTS, Amount, Intent
-from tests.unit.conversation.fixtures import u
+from recaudo.view.timebase import to_ms
+from tests.unit.conversation.fixtures import STRATEGY, u
 
 NOW = datetime(2026, 10, 5, 15, tzinfo=UTC)
 TODAY = date(2026, 10, 5)  # in UTC, the view's time zone here
@@ -206,3 +207,36 @@ def test_each_missing_slot_is_asked_at_most_once_per_negotiation(
             assert asked[turn.reply.asks] == 1
         if turn.state.status in ("closed", "handed_off"):
             asked = {}  # a new negotiation may ask again
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 10**12),
+    st.sampled_from(["sms", "whatsapp", "email"]),
+    st.lists(messages(), min_size=1, max_size=4),
+    st.integers(0, 3 * 86_400_000),
+)
+def test_an_answer_never_outlives_whatsapps_window_or_the_offer(
+    start: int, channel: str, script: list[Any], gap: int
+) -> None:
+    account = AccountView(
+        account_id="A-1",
+        status="OPEN",
+        currency="USD",
+        balance_minor=90_000,
+        overdue_minor=30_000,
+        days_past_due=45,
+        bucket="DPD_31_60",
+    )
+    state: ConversationState | None = None
+    now = NOW + timedelta(milliseconds=start)
+    for message in script:
+        now += timedelta(milliseconds=gap)
+        state = respond(state, message, view_of(account), STRATEGY, now, channel).state  # type: ignore[arg-type]
+        expires = answer_expires_at(state, channel)  # type: ignore[arg-type]
+        inbound = to_ms(now)
+        if channel == "whatsapp":
+            assert expires is not None and expires <= inbound + 24 * 3_600_000
+        offer = state.current_offer()
+        if offer is not None:
+            assert expires is not None and expires <= offer.expires_at
