@@ -245,7 +245,8 @@ def respond(
     if message_id is not None and message_id in state.seen:
         return Turn(state, None)  # a redelivery: answered already
     state = lapse(state, now, limits)
-    key = message_id if message_id is not None else f"#{state.seq}"
+    # Without the message's own id, ids are unique but a redelivery is not recognised.
+    key = message_id if message_id is not None else f"#{state.seq}@{to_ms(now)}"
     if state.status == "closed" or state.conversation_id is None:
         opened = f"{state.debtor_id}/{key}"
         state = replace(state, status="open", inbound=0, accepted=None, conversation_id=opened)
