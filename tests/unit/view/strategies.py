@@ -1,7 +1,7 @@
 """Random but plausible event histories of one debtor, for property tests.
 
 A history mixes 1-3 accounts (openings, instalments due, missed and received
-payments, days-past-due snapshots, promises, disputes, the odd settlement or
+payments, days-past-due snapshots, promises, payment plans, disputes, the odd settlement or
 write-off, derived events looped back), profile updates, contact decisions
 and channel responses (bounces, failures, opt-outs, replies). Identifiers
 come from small pools and times from a coarse grid so that natural keys
@@ -50,7 +50,7 @@ def _amount(draw: st.DrawFn) -> int:
 def plans(draw: st.DrawFn) -> dict[str, tuple[int, Any]]:
     """What each natural key of a history stands for: (amount, date)."""
     keys = [f"p{i}" for i in range(1, 7)] + [f"n{i}" for i in range(1, 6)]
-    keys += [f"pr{i}" for i in range(1, 4)]
+    keys += [f"pr{i}" for i in range(1, 4)] + ["pl1", "pl2"]
     return {k: (_amount(draw), _day(draw)) for k in keys}
 
 
@@ -72,6 +72,7 @@ def debt_events(
                 "PAYMENT_RECEIVED",
                 "PAYMENT_RECEIVED",
                 "PROMISE_TO_PAY",
+                "PAYMENT_PLAN_AGREED",
                 "DISPUTE_OPENED",
                 "DISPUTE_RESOLVED",
                 "DEBT_SETTLED",
@@ -121,6 +122,19 @@ def debt_events(
             "amount_minor": amount,
             "currency": currency,
             "promised_date": promised,
+        }
+    elif kind == "PAYMENT_PLAN_AGREED":
+        plan_id = f"pl{draw(st.integers(1, 2))}"
+        amount, first = plan[plan_id]
+        count = 2 if plan_id == "pl1" else 4
+        payload = {
+            "plan_id": plan_id,
+            "instalment_count": count,
+            "instalment_minor": amount,
+            "currency": currency,
+            "first_due_date": first,
+            "frequency": "WEEKLY" if plan_id == "pl1" else "MONTHLY",
+            "total_minor": amount * count - 1,
         }
     elif kind == "DISPUTE_OPENED":
         payload = {"dispute_id": f"ds{draw(st.integers(1, 2))}", "reason": "not mine"}
