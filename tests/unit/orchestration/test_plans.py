@@ -3,9 +3,13 @@ a broken promise and the promise_broken cadence takes over (pure: no Kafka)."""
 
 from __future__ import annotations
 
+from recaudo.conversation import respond
 from recaudo.events import DebtEvent, PromiseBroken
+from recaudo.orchestration import load_strategy
+from recaudo.understanding.types import Entities, Understanding
+from recaudo.view import snapshot
 from tests.unit.orchestration.driver import Driver
-from tests.unit.view.builders import at, dpd, missed, opened, plan, profile
+from tests.unit.view.builders import DEBTOR, at, dpd, missed, opened, plan, profile
 
 
 def stale_rules(d: Driver) -> list[str]:
@@ -49,3 +53,28 @@ def test_a_missed_instalment_breaks_the_plan_and_dunning_resumes() -> None:
     assert decision.outcome == "DEFERRED"
     assert "STALE_TRIGGER" not in [h.reason_code for h in decision.rules_fired]
     assert d.orch.runs
+
+
+def test_a_plan_agreed_in_a_conversation_ends_the_escalation() -> None:
+    d = escalated()
+    assert d.state is not None
+    view = snapshot(d.state, DEBTOR)
+    turn = None
+    for understanding in (
+        Understanding("ask_plan", 0.95, Entities(instalments=2)),
+        Understanding("thanks_ack", 0.95),
+    ):
+        turn = respond(
+            turn.state if turn else None,
+            understanding,
+            view,
+            load_strategy(),
+            at(0.6),
+            "sms",
+            message_id=understanding.intent,
+        )
+    assert turn is not None
+    (agreed,) = turn.events
+    d.event(agreed)
+    assert stale_rules(d) == ["orchestration.stale.promise_pending"]
+    assert not d.orch.runs
