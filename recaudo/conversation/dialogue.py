@@ -494,7 +494,9 @@ class _Dialogue:
         # Still no date after one question: propose the latest date allowed.
         value, day, adjusted = promise_terms(account, self.bounds, today, amount, when or date.max)
         offer = self.offer("promise", value, day)
-        if adjusted:
+        # An amount we could not read (another currency) is not agreed to silently.
+        unread = bool(entities.amounts) and amount is None
+        if adjusted or unread:
             return self.propose(offer, "promise_counter")
         return self.accept(offer)
 

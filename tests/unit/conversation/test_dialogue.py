@@ -318,3 +318,15 @@ def test_pt_an_agreed_plan_names_its_conversation_and_dispatch() -> None:
     assert isinstance(event, DebtEvent) and isinstance(event.payload, PaymentPlanAgreed)
     assert event.payload.conversation_id == "D-1/m1"
     assert (event.payload.dispatch_id, event.payload.channel) == ("disp-9", "whatsapp")
+
+
+def test_en_an_amount_in_another_currency_is_put_back_to_the_debtor_not_agreed() -> None:
+    chat = Chat("en")
+    day = today(chat) + timedelta(days=2)
+    turn = chat.say(
+        u("promise_to_pay", language="en", dates=(day,), amounts=(Amount(10_000, "EUR"),)),
+        text="I'll pay 100 euros on Friday",
+    )
+    assert turn.events == ()
+    assert turn.reply is not None and turn.reply.template == "promise_counter"
+    assert turn.state.offers[-1].total_minor == 400_000  # the overdue amount, in USD
