@@ -84,6 +84,7 @@ HandoffReason = Literal[
     "already_paid",
     "no_bounds",
     "no_account",
+    "restricted",
 ]
 SUGGESTED: Final[Mapping[HandoffReason, str]] = {
     "ask_human": "call the debtor back on the channel they wrote from",
@@ -95,6 +96,8 @@ SUGGESTED: Final[Mapping[HandoffReason, str]] = {
     "already_paid": "check the payment the debtor reports against the bank's ledger",
     "no_bounds": "negotiate by hand: the strategy has no [[negotiation]] bounds for this segment",
     "no_account": "identify the debtor's account: the view shows none open",
+    "restricted": "the debtor is flagged (cease and desist, bankruptcy or deceased): "
+    "answer, if at all, by a person under the rules that apply",
 }
 #: intents a person handles, the reason they are handed off for
 HANDED_OFF: Final[Mapping[Intent, HandoffReason]] = {
@@ -333,6 +336,9 @@ class _Dialogue:
             return self.wrong_person()
         if self.state.status == "handed_off":
             return None  # a person has it: no automatic reply
+        flags = self.view.flags
+        if flags.cease_and_desist or flags.bankruptcy or flags.deceased:
+            return self.hand_off("restricted", None)
         if intent in HANDED_OFF:
             return self.handed_off_intent(HANDED_OFF[intent])
         if self.state.inbound > self.limits.max_turns:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from recaudo.conversation import ConversationState, load_replies
+from recaudo.conversation import ConversationState, load_replies, respond
 from recaudo.conversation.dialogue import deadline, lapse
 from recaudo.events import ChannelResponse, DebtEvent, PaymentPlanAgreed, PromiseToPay
 from recaudo.money import format_money
@@ -330,3 +330,13 @@ def test_en_an_amount_in_another_currency_is_put_back_to_the_debtor_not_agreed()
     assert turn.events == ()
     assert turn.reply is not None and turn.reply.template == "promise_counter"
     assert turn.state.offers[-1].total_minor == 400_000  # the overdue amount, in USD
+
+
+def test_es_a_flagged_debtor_gets_no_automatic_answer() -> None:
+    chat = Chat("es")
+    flagged = chat.view.model_copy(
+        update={"flags": chat.view.flags.model_copy(update={"cease_and_desist": True})}
+    )
+    turn = respond(None, u("promise_to_pay"), flagged, chat.strategy, chat.now, "sms")
+    assert turn.reply is None and turn.events == ()
+    assert turn.handoff is not None and turn.handoff.reason == "restricted"
