@@ -20,6 +20,7 @@ from recaudo.cli_deploy import deploy
 from recaudo.cli_inspect import decisions, dispatches, dlq, kpis
 from recaudo.events import Bucket
 from recaudo.settings import Settings, get_settings
+from recaudo.understanding.command import understand_command
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -811,6 +812,7 @@ def inbound_email_run(port: int | None, host: str | None, health_port: int | Non
 
 
 cli.add_command(deploy)
+cli.add_command(understand_command)
 for _command in (decisions, dispatches, dlq, kpis):
     cli.add_command(_command)
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, get_args
 
+from recaudo.events import Channel
+
 Intent = Literal[
     "ask_balance",
     "pay_now",
@@ -50,6 +52,9 @@ class Entities:
     amounts: tuple[Amount, ...] = ()
     instalments: int | None = None
     opt_out_scope: OptOutScope | None = None
+    #: With scope ``channel``: the channels the debtor named ("no me llamen" -> voice);
+    #: empty means the channel the message came from.
+    opt_out_channels: tuple[Channel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
