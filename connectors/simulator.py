@@ -5,9 +5,18 @@ Each debtor gets a persona, derived from a seed and the debtor id (so the
 same debtor behaves the same in every run): how much they favour each channel,
 the local hour they are most responsive, how likely they are to pay, and their
 language. A send is accepted after a realistic latency or fails at the
-channel's failure and bounce rates; then delivery, reads, replies (in es, en or
-pt), call outcomes and opt-outs follow on the injected clock, and the
-connector collects them with :meth:`SimulatedProvider.due`.
+channel's failure and bounce rates; then delivery, reads, replies, call
+outcomes and opt-outs follow on the injected clock, and the connector collects
+them with :meth:`SimulatedProvider.due`.
+
+Each persona also has a hidden disposition (will pay, wants a plan, hardship,
+disputes, wrong person, wants to be left alone, abusive, asks for a person,
+silent) and a capacity to pay; its replies are written by
+:mod:`connectors.simulator_replies` in the debtor's language (es, pt, en),
+varied, and in reaction to what the dispatch said: a question of the dialogue
+gets an answer, an offer within the capacity an acceptance, one above it a
+counter-request or a request for a person. A reply that is a carrier opt-out
+keyword (STOP, BAJA, SAIR...) is followed by the provider's OPTED_OUT.
 
 What happens to a message is drawn from a generator seeded by the seed and
 its dispatch id, not from one shared by the process: replicas that split a
@@ -35,7 +44,18 @@ from connectors.providers.base import (
     PermanentProviderError,
     SendResult,
 )
+from connectors.simulator_replies import (
+    DISPOSITIONS,
+    OUTREACH,
+    REPLY_LANGUAGES,
+    Disposition,
+    Language,
+    Speaker,
+    kind_of,
+    reply_to,
+)
 from recaudo.events import CHANNELS, Channel, ResponseStatus
+from recaudo.view.contacts import is_opt_out
 
 Clock = Callable[[], datetime]
 
@@ -49,28 +69,22 @@ FAILURE_RATES: dict[Channel, tuple[float, float]] = {
 #: Median provider latency per channel, seconds.
 LATENCY_S: dict[Channel, float] = {"sms": 0.08, "email": 0.12, "whatsapp": 0.1, "voice": 0.25}
 
-REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
-    "es": {
-        "paid": ("ya pagué", "ya realicé el pago", "pagué ayer"),
-        "cant_pay": ("no puedo pagar este mes", "ahora no tengo dinero"),
-        "plan": ("quiero un plan", "¿puedo pagar en cuotas?", "necesito un acuerdo de pago"),
-        "promise": ("pago el viernes", "el lunes pago"),
-        "stop": ("STOP", "BAJA", "no me escriban más"),
-    },
-    "en": {
-        "paid": ("I already paid", "paid yesterday"),
-        "cant_pay": ("I can't pay this month", "no money right now"),
-        "plan": ("I want a payment plan", "can I pay in instalments?"),
-        "promise": ("I'll pay on Friday", "will pay Monday"),
-        "stop": ("STOP", "UNSUBSCRIBE"),
-    },
-    "pt": {
-        "paid": ("já paguei", "paguei ontem"),
-        "cant_pay": ("não consigo pagar este mês", "estou sem dinheiro"),
-        "plan": ("quero um parcelamento", "posso pagar em parcelas?"),
-        "promise": ("pago na sexta", "pago segunda-feira"),
-        "stop": ("PARAR", "SAIR"),
-    },
+#: Chance that a read outreach message is answered, times the channel affinity (capped).
+REPLY_RATE = 0.3
+#: Chance that a debtor in a conversation reads and answers a question or an offer.
+CONVERSATION_REPLY_RATE = 0.85
+
+#: Disposition weights: ``p`` is the persona's propensity to pay, ``r`` its opt-out risk.
+DISPOSITION_WEIGHTS: dict[Disposition, Callable[[float, float], float]] = {
+    "will_pay": lambda p, r: p,
+    "wants_plan": lambda p, r: 0.3,
+    "hardship": lambda p, r: 0.25 * (1 - p),
+    "disputes": lambda p, r: 0.04,
+    "wrong_person": lambda p, r: 0.03,
+    "leave_alone": lambda p, r: 0.02 + 3 * r,
+    "abusive": lambda p, r: 0.02,
+    "asks_human": lambda p, r: 0.04,
+    "silent": lambda p, r: 0.05,
 }
 
 
@@ -79,8 +93,16 @@ class Persona:
     affinity: dict[Channel, float]
     best_hour_utc: int
     propensity_to_pay: float
-    language: str
+    language: Language
     opt_out_risk: float
+    #: What they mean to do, whatever they are sent (hidden from the pipeline).
+    disposition: Disposition = "will_pay"
+    #: The share of what they owe they can pay per period.
+    capacity: float = 1.0
+
+    @property
+    def speaker(self) -> Speaker:
+        return Speaker(self.language, self.disposition, self.capacity)
 
 
 def persona_for(debtor_id: str, locale: str, seed: int = 0) -> Persona:
@@ -88,13 +110,28 @@ def persona_for(debtor_id: str, locale: str, seed: int = 0) -> Persona:
     rng = random.Random(digest)
     weights = {c: rng.random() ** 2 for c in CHANNELS}
     total = sum(weights.values()) or 1.0
-    language = locale.split("-")[0] if locale.split("-")[0] in REPLIES else "es"
+    prefix = locale.split("-")[0]
+    language: Language = next((lang for lang in REPLY_LANGUAGES if lang == prefix), "es")
+    affinity = {c: w / total for c, w in weights.items()}
+    best_hour_utc = rng.randrange(24)
+    propensity = rng.betavariate(2, 3)
+    opt_out_risk = rng.uniform(0.0, 0.03)
+    disposition = rng.choices(
+        DISPOSITIONS, [DISPOSITION_WEIGHTS[d](propensity, opt_out_risk) for d in DISPOSITIONS]
+    )[0]
+    capacity = {
+        "will_pay": 1.0,
+        "wants_plan": rng.uniform(0.17, 0.55),
+        "hardship": rng.uniform(0.08, 0.3),
+    }.get(disposition, 0.5)
     return Persona(
-        affinity={c: w / total for c, w in weights.items()},
-        best_hour_utc=rng.randrange(24),
-        propensity_to_pay=rng.betavariate(2, 3),
+        affinity=affinity,
+        best_hour_utc=best_hour_utc,
+        propensity_to_pay=propensity,
         language=language,
-        opt_out_risk=rng.uniform(0.0, 0.03),
+        opt_out_risk=opt_out_risk,
+        disposition=disposition,
+        capacity=capacity,
     )
 
 
@@ -225,9 +262,12 @@ class SimulatedProvider(ClosesAsync):
                 self._later(msg, message_id, story, 30, "CALL_NO_ANSWER")
             return
         self._later(msg, message_id, story, rng.uniform(1, 30), "DELIVERED")
+        conversation = kind_of(msg.template) != OUTREACH
         read_p = min(0.95, (0.55 if self.channel != "email" else 0.3) * affinity * timing)
+        if conversation:
+            read_p = CONVERSATION_REPLY_RATE  # they wrote first: they are watching the thread
         if rng.random() < read_p:
-            read_after = rng.expovariate(1 / 1800)
+            read_after = rng.expovariate(1 / (300 if conversation else 1800))
             self._later(
                 msg,
                 message_id,
@@ -235,7 +275,8 @@ class SimulatedProvider(ClosesAsync):
                 30 + read_after,
                 "READ" if self.channel != "email" else "CLICKED",
             )
-            if rng.random() < min(0.8, 0.3 * affinity):
+            answer_p = CONVERSATION_REPLY_RATE if conversation else min(0.8, REPLY_RATE * affinity)
+            if rng.random() < answer_p:
                 self._reply(
                     msg, message_id, story, persona, 60 + read_after + rng.expovariate(1 / 900)
                 )
@@ -248,18 +289,17 @@ class SimulatedProvider(ClosesAsync):
         persona: Persona,
         delay_s: float,
     ) -> None:
-        rng = story.rng
-        if rng.random() < persona.opt_out_risk * 3:
-            text = rng.choice(REPLIES[persona.language]["stop"])
-            self._later(msg, message_id, story, delay_s, "REPLIED", text)
-            self._later(msg, message_id, story, delay_s + 1, "OPTED_OUT")
-            return
-        p = persona.propensity_to_pay
-        kind = rng.choices(
-            ("paid", "promise", "plan", "cant_pay"), (p * 0.5, p * 0.5, 0.3, (1 - p) * 0.6)
-        )[0]
         if self.channel == "voice":
             return  # a call's reply is its outcome; promises come from the agent desk
-        self._later(
-            msg, message_id, story, delay_s, "REPLIED", rng.choice(REPLIES[persona.language][kind])
-        )
+        # A generator of its own: how many draws a text takes must not move the
+        # dispatch's other draws.
+        words = random.Random(story.rng.getrandbits(64))
+        # No history: a dispatch's story must not depend on what this replica
+        # sent before (see the module's docstring).
+        reply = reply_to(persona.speaker, msg.template, msg.variables, (), words)
+        if reply is None:
+            return
+        self._later(msg, message_id, story, delay_s, "REPLIED", reply.text)
+        if is_opt_out(reply.text):
+            # The provider's own keyword handling (STOP, BAJA, SAIR...), as carriers do.
+            self._later(msg, message_id, story, delay_s + 1, "OPTED_OUT")

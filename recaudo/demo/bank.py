@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from connectors.simulator import REPLIES
+from connectors.simulator_replies import simulated_intent
 from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
 from recaudo.portfolio import (
     AccountTerms,
@@ -47,12 +47,15 @@ from recaudo.portfolio import (
     profile_of,
 )
 
-#: Reply text → what the debtor meant (the simulated providers' vocabulary).
+#: What the simulated debtor meant (:func:`simulated_intent`) → how the bank acts on it.
 INTENTS: dict[str, str] = {
-    text.casefold(): intent
-    for language in REPLIES.values()
-    for intent, texts in language.items()
-    for text in texts
+    "already_paid": "paid",
+    "pay_now": "paid",
+    "promise_to_pay": "promise",
+    "ask_plan": "plan",
+    "cannot_pay_full": "cant_pay",
+    "hardship": "cant_pay",
+    "opt_out": "stop",
 }
 
 #: Days ahead of its due date that the bank announces an instalment.
@@ -102,7 +105,7 @@ def intent_of(response: ChannelResponse) -> str | None:
         return "promise"
     if response.status != "REPLIED" or not response.text:
         return None
-    return INTENTS.get(response.text.strip().casefold(), "other")
+    return INTENTS.get(simulated_intent(response.text) or "", "other")
 
 
 Action = Callable[[datetime], Iterable[DebtEvent]]

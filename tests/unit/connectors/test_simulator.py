@@ -7,8 +7,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from connectors.providers.base import OutboundMessage, PermanentProviderError
-from connectors.simulator import REPLIES, SimulatedProvider, persona_for
+from connectors.simulator import SimulatedProvider, persona_for
+from connectors.simulator_replies import simulated_intent
 from recaudo.events import Channel
+from recaudo.view.contacts import is_opt_out
 
 T0 = datetime(2026, 11, 3, 15, tzinfo=UTC)
 
@@ -76,12 +78,31 @@ def test_replies_speak_the_debtors_language_and_opt_outs_follow_stop() -> None:
     run(provider, [message(i, "whatsapp", "pt") for i in range(3000)])
     clock.now = T0 + timedelta(days=3)
     events = provider.due()
-    portuguese = {text for texts in REPLIES["pt"].values() for text in texts}
     replies = [e for e in events if e.status == "REPLIED"]
-    assert replies and all(e.text in portuguese for e in replies)
-    stops = {e.dispatch_id for e in replies if e.text in REPLIES["pt"]["stop"]}
+    assert replies and all(simulated_intent(e.text, "pt") for e in replies)
+    # Varied: not a fixed phrase per meaning.
+    assert len({e.text for e in replies}) > 0.8 * len(replies)
+    stops = {e.dispatch_id for e in replies if is_opt_out(e.text)}
     opted = {e.dispatch_id for e in events if e.status == "OPTED_OUT"}
     assert stops == opted
+    # Free-text opt-outs are for the pipeline to understand, not the carrier.
+    assert any(simulated_intent(e.text) == "opt_out" and not is_opt_out(e.text) for e in replies)
+
+
+def test_a_debtor_answers_the_dialogue_in_kind() -> None:
+    """Asked by the dialogue for a date, a debtor who pays names one."""
+    clock = Clock()
+    provider = SimulatedProvider("sms", clock=clock, seed=3, latency_scale=0)
+    payers = [i for i in range(400) if persona_for(f"D{i}", "es", 3).disposition == "will_pay"]
+    asked = [
+        OutboundMessage(f"q{i}", "sms", "+57300", None, "?", "es", "ask_promise_date", {}, f"D{i}")
+        for i in payers
+    ]
+    run(provider, asked)
+    clock.now = T0 + timedelta(days=2)
+    answers = [e for e in provider.due() if e.status == "REPLIED"]
+    assert len(answers) > 0.5 * len(payers)  # a thread is answered far more than an outreach
+    assert all(simulated_intent(e.text) == "promise_to_pay" for e in answers)
 
 
 def test_calls_have_call_outcomes() -> None:
