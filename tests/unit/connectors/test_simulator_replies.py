@@ -28,6 +28,7 @@ from connectors.simulator_replies import (
 )
 from recaudo.conversation.replies import REPLY_KINDS as DIALOGUE_REPLY_KINDS
 from recaudo.conversation.replies import SAMPLE
+from recaudo.understanding.corpus import load_corpus
 
 #: Distinct texts at least, in 200 draws of one intent in one language.
 MIN_DISTINCT_IN_200 = 100
@@ -98,6 +99,20 @@ def test_a_core_phrase_means_one_thing_in_its_language() -> None:
             for core in cores:
                 plain = _plain(re.sub(r"\{\w+\}", " ", core))
                 assert seen.setdefault(plain, intent) == intent, (language, core)
+
+
+def test_the_phrase_bank_is_not_the_classifiers_corpus() -> None:
+    """The demo measures the classifier on text it never trained on: no core
+    phrase is an utterance of the corpus, bar the carriers' opt-out keywords."""
+    keywords = {"stop", "baja", "sair", "parar", "unsubscribe"}
+    for language in REPLY_LANGUAGES:
+        corpus = {_plain(example.text) for example in load_corpus(language)}
+        for cores in CORE[language].values():
+            for core in cores:
+                plain = _plain(core)
+                assert "{" in core or plain in keywords or plain not in corpus, (
+                    f"{core!r} is in the classifier's corpus: rephrase it here"
+                )
 
 
 def test_every_reply_the_dialogue_sends_is_recognised() -> None:

@@ -75,7 +75,7 @@ def test_a_paid_reply_leads_to_a_payment_that_cures_the_debt_in_the_view() -> No
     at = START + timedelta(days=2, hours=3)
     # Reply texts are drawn per response: find one this debtor acts on.
     for n in range(40):
-        bank.on_contact(reply(debtor, at + timedelta(minutes=n), "ya pagué"))
+        bank.on_contact(reply(debtor, at + timedelta(minutes=n), "ya realicé el pago"))
         later = [e for e in bank.advance(at + timedelta(days=2)) if e.debtor_id == debtor]
         history += later
         if any(e.type == "PAYMENT_RECEIVED" for e in later):
