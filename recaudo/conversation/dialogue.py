@@ -394,7 +394,7 @@ class _Dialogue:
         entities = self.understanding.entities
         scope = entities.opt_out_scope or "channel"
         # The channels the debtor named ("no me llamen": voice), else the one written from.
-        named: tuple[Channel, ...] = tuple(getattr(entities, "opt_out_channels", ()))
+        named = entities.opt_out_channels
         channels: tuple[Channel, ...] = (
             CHANNELS
             if scope == "all"

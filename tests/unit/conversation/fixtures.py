@@ -31,12 +31,13 @@ def u(
     amounts: tuple[Amount, ...] = (),
     instalments: int | None = None,
     scope: Any = None,
+    channels: tuple[Channel, ...] = (),
     alternatives: tuple[tuple[Intent, float], ...] = (),
 ) -> Understanding:
     return Understanding(
         intent=intent,
         confidence=confidence,
-        entities=Entities(dates, amounts, instalments, scope),
+        entities=Entities(dates, amounts, instalments, scope, channels),
         language=language,
         alternatives=alternatives,
     )

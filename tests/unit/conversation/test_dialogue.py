@@ -340,3 +340,11 @@ def test_es_a_flagged_debtor_gets_no_automatic_answer() -> None:
     turn = respond(None, u("promise_to_pay"), flagged, chat.strategy, chat.now, "sms")
     assert turn.reply is None and turn.events == ()
     assert turn.handoff is not None and turn.handoff.reason == "restricted"
+
+
+def test_es_an_opt_out_of_the_channel_named_leaves_the_one_written_from() -> None:
+    chat = Chat("es")
+    chat.say(u("opt_out", scope="channel", channels=("voice",)), text="no me llamen más")
+    assert [(r.channel, r.status) for r in responses(chat)] == [("voice", "OPTED_OUT")]
+    opted = {c.channel: c.opted_out for c in chat.view.channels}
+    assert opted["whatsapp"] is False
