@@ -12,7 +12,7 @@ import copy
 import io
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ import pytest
 
 from recaudo import events
 from recaudo.schemas import schema_dir
+from recaudo.serde import Serde
+from recaudo.settings import Settings
 
 PREVIOUS = Path(__file__).parent / "previous"
 
@@ -152,3 +154,44 @@ def test_the_new_type_is_one_a_bank_sends() -> None:
     assert enum["symbols"][-1] == "PAYMENT_PLAN_AGREED"
     payload = next(f for f in current["fields"] if f["name"] == "payload")["type"]
     assert payload[-1]["name"] == "PaymentPlanAgreed"
+
+
+def test_a_plan_travels_in_the_confluent_format_both_writers_agree() -> None:
+    """recaudo's own writer and confluent-kafka's encode the new branch the
+    same, and the consumer's reader decodes it back."""
+    serde = Serde(Settings())
+    event = events.DebtEvent(
+        occurred_at=datetime(2026, 12, 1, 12, tzinfo=UTC),
+        source="recaudo.conversation",
+        debtor_id="D-1",
+        account_id="A-1",
+        type="PAYMENT_PLAN_AGREED",
+        payload=events.PaymentPlanAgreed(
+            plan_id="PL-1",
+            instalment_count=3,
+            instalment_minor=133_334,
+            currency="COP",
+            first_due_date=date(2026, 12, 8),
+            frequency="MONTHLY",
+            total_minor=400_000,
+            channel="whatsapp",
+            conversation_id="D-1/wamid.1",
+        ),
+    )
+    topic = serde.topics.debt_events
+    data = serde.serialize(topic, event)
+    assert data == serde.serialize_with_confluent(topic, event)
+    assert serde.deserialize(topic, data) == event
+
+
+def test_a_plan_must_cover_its_total() -> None:
+    with pytest.raises(ValueError, match="must cover total_minor"):
+        events.PaymentPlanAgreed(
+            plan_id="PL-1",
+            instalment_count=2,
+            instalment_minor=100,
+            currency="USD",
+            first_due_date=date(2026, 12, 8),
+            frequency="WEEKLY",
+            total_minor=201,
+        )
