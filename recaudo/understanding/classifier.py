@@ -1,6 +1,7 @@
 """The intent classifier: TF-IDF character and word n-grams into a logistic
-regression, one model per language, trained from the corpus in a second or two
-at first use and kept in memory for the life of the process."""
+regression, one model for es, pt and en with the language as a feature,
+trained from the corpus in a few seconds at first use and kept in memory for
+the life of the process."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from recaudo.understanding.corpus import (
     load_corpus,
     strip_accents,
 )
-from recaudo.understanding.types import INTENTS, Intent, Language
+from recaudo.understanding.types import INTENTS, LANGUAGES, Intent, Language
 
 _REPEATS = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d")
@@ -69,40 +70,45 @@ def _pipeline() -> Pipeline:
     )
 
 
+def model_input(text: str, language: Language) -> str:
+    """The language as a token of its own (``xxes``, ``xxpt``, ``xxen``), then
+    the normalised text: one model learns from all three languages at once."""
+    return f"xx{language} {normalise(text)}"
+
+
 class IntentModel:
-    """One fitted pipeline per language; with ``examples``, a language's
-    pipeline is trained from them the first time that language is asked for."""
+    """One pipeline for every language, the language a feature; with
+    ``examples``, trained from them the first time it is asked for."""
 
     def __init__(
         self,
-        pipelines: dict[Language, Pipeline] | None = None,
-        examples: Callable[[Language], Iterable[Example]] | None = None,
+        pipeline: Pipeline | None = None,
+        examples: Callable[[], Iterable[Example]] | None = None,
     ) -> None:
-        self._pipelines: dict[Language, Pipeline] = dict(pipelines or {})
+        self._pipeline = pipeline
         self._examples = examples
         self._lock = threading.Lock()
         #: The corpus the model was trained from.
         self.digest = corpus_digest()
 
-    def pipeline(self, language: Language) -> Pipeline:
+    def pipeline(self) -> Pipeline:
         with self._lock:
-            if language not in self._pipelines:
+            if self._pipeline is None:
                 if self._examples is None:
-                    raise KeyError(f"no model for language {language!r}")
-                self._pipelines[language] = _fit(tuple(self._examples(language)), augment=True)
-            return self._pipelines[language]
+                    raise ValueError("an IntentModel needs a fitted pipeline or examples")
+                self._pipeline = _fit(tuple(self._examples()), augment=True)
+            return self._pipeline
 
     def probabilities(self, text: str, language: Language) -> list[tuple[Intent, float]]:
-        """Every intent with its probability, most likely first; intents the
-        language's corpus lacks get 0."""
+        """Every intent with its probability, most likely first."""
         return self.probabilities_many([text], language)[0]
 
     def probabilities_many(
         self, texts: Sequence[str], language: Language
     ) -> list[list[tuple[Intent, float]]]:
-        pipeline = self.pipeline(language)
+        pipeline = self.pipeline()
         classes: list[Intent] = list(pipeline.classes_)
-        matrix = pipeline.predict_proba([normalise(t) for t in texts])
+        matrix = pipeline.predict_proba([model_input(t, language) for t in texts])
         out: list[list[tuple[Intent, float]]] = []
         for row in np.asarray(matrix):
             scores: dict[Intent, float] = dict.fromkeys(INTENTS, 0.0)
@@ -114,8 +120,8 @@ class IntentModel:
 
 def _fit(rows: tuple[Example, ...], *, augment: bool) -> Pipeline:
     data = augmented(rows) if augment else rows
-    # Variants that normalise to the same text (case, accents) add nothing.
-    unique = {(normalise(e.text), e.intent): e for e in data}
+    # Variants that read the same once normalised (case, accents) add nothing.
+    unique = {(model_input(e.text, e.language), e.intent): e for e in data}
     pipeline = _pipeline()
     # One thread: on a shared machine, BLAS threads cost several times the CPU.
     with threadpool_limits(limits=1):
@@ -124,14 +130,9 @@ def _fit(rows: tuple[Example, ...], *, augment: bool) -> Pipeline:
 
 
 def train(examples: Iterable[Example], *, augment: bool = True) -> IntentModel:
-    """A model per language present in ``examples``, trained on them and, with
-    ``augment``, their noisy variants."""
-    by_language: dict[Language, list[Example]] = {}
-    for example in examples:
-        by_language.setdefault(example.language, []).append(example)
-    return IntentModel(
-        {language: _fit(tuple(rows), augment=augment) for language, rows in by_language.items()}
-    )
+    """A model trained on ``examples`` (any languages) and, with ``augment``,
+    their noisy variants."""
+    return IntentModel(_fit(tuple(examples), augment=augment))
 
 
 _lock = threading.Lock()
@@ -144,5 +145,7 @@ def default_model() -> IntentModel:
     global _model
     with _lock:
         if _model is None:
-            _model = IntentModel(examples=load_corpus)
+            _model = IntentModel(
+                examples=lambda: (e for language in LANGUAGES for e in load_corpus(language))
+            )
         return _model

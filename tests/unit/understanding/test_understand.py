@@ -87,4 +87,4 @@ def test_a_bad_profile_is_refused_with_what_to_do(kwargs: dict[str, object], mes
 
 def test_the_model_is_built_once_per_process() -> None:
     assert default_model() is default_model()
-    assert default_model().pipeline("es") is default_model().pipeline("es")
+    assert default_model().pipeline() is default_model().pipeline()
