@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from recaudo.understanding.types import Language
+
 #: The profile assumed per language when the command is not told otherwise.
 DEFAULT_PROFILE: dict[str, tuple[str, str]] = {
     "es": ("America/Bogota", "COP"),
@@ -17,11 +19,14 @@ DEFAULT_PROFILE: dict[str, tuple[str, str]] = {
     "en": ("America/New_York", "USD"),
 }
 LANGUAGE_CHOICES = ["es", "pt", "en", "auto"]
+_LANGUAGE_OF: dict[str, Language | None] = {"es": "es", "pt": "pt", "en": "en", "auto": None}
 
 
-def _now(value: str | None) -> datetime:
+def _now(value: object) -> datetime:
     if value is None:
         return datetime.now(UTC)
+    if not isinstance(value, str):
+        raise ValueError(f'"now" must be an ISO 8601 string, not {value!r}')
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -34,23 +39,27 @@ def _now(value: str | None) -> datetime:
 
 
 def _understand_one(
-    text: Any, language: str, time_zone: str | None, currency: str | None, now: datetime
+    text: Any, language: Any, time_zone: Any, currency: Any, now: datetime
 ) -> dict[str, object]:
     from recaudo.understanding.understand import as_json, understand
 
     if not isinstance(text, str):
         raise ValueError('"text" must be a string')
+    for name, value in (("language", language), ("time_zone", time_zone), ("currency", currency)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f'"{name}" must be a string, not {value!r}')
     if language not in LANGUAGE_CHOICES:
         raise ValueError(f"language {language!r}: expected one of es, pt, en, auto")
-    profile_language = "es" if language == "auto" else language
+    chosen = _LANGUAGE_OF[language]
+    profile_language: Language = chosen or "es"
     default_zone, default_currency = DEFAULT_PROFILE[profile_language]
     result = understand(
         text,
-        language=None if language == "auto" else language,  # type: ignore[arg-type]
+        language=chosen,
         time_zone=time_zone or default_zone,
         currency=(currency or default_currency).upper(),
         now=now,
-        fallback_language=profile_language,  # type: ignore[arg-type]
+        fallback_language=profile_language,
     )
     return as_json(result)
 

@@ -3,7 +3,7 @@ and entities out. Pure: the clock and the debtor's profile are arguments."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from recaudo.money import check_currency
@@ -37,6 +37,26 @@ def _check_profile(time_zone: str, currency: str, now: datetime) -> None:
         raise UnderstandingError(str(exc)) from exc
     if now.tzinfo is None:
         raise UnderstandingError("now must be timezone-aware, for example datetime.now(UTC)")
+
+
+#: A fixed moment for warm_up's dates: understanding never reads the clock.
+_WARM_UP_NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def warm_up() -> None:
+    """Train the models and load dateparser's language data now, so that the
+    first debtor's message is not the one that waits for it (a worker calls
+    this once at start; it takes a few seconds of one core)."""
+    default_model().pipeline()
+    for language in LANGUAGES:
+        understand(
+            "pago la mitad el 5 de diciembre",
+            language=None,
+            time_zone="UTC",
+            currency="USD",
+            now=_WARM_UP_NOW,
+            fallback_language=language,
+        )
 
 
 def decide(

@@ -71,3 +71,20 @@ def test_a_bad_option_says_what_to_do() -> None:
     result = CliRunner().invoke(cli, ["understand", "--currency", "ZZZ", "hola"])
     assert result.exit_code == 1
     assert "ISO-4217" in result.output
+
+
+def test_json_lines_with_fields_of_the_wrong_type_are_errors_not_crashes() -> None:
+    lines = [
+        {"text": "hola", "currency": 5},
+        {"text": "hola", "now": 1700000000},
+        {"text": 42},
+        ["hola"],
+        {"text": "BAJA", "language": "es"},
+    ]
+    stdin = "\n".join(json.dumps(line) for line in lines)
+    result = CliRunner().invoke(cli, ["understand", "-"], input=stdin)
+    assert result.exit_code == 1
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("line") for o in out] == [1, 2, 3, 4, None]
+    assert "currency" in out[0]["error"] and "now" in out[1]["error"]
+    assert out[4]["intent"] == "opt_out"

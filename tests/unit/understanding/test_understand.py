@@ -9,7 +9,7 @@ import pytest
 
 from recaudo.understanding import Amount, Language
 from recaudo.understanding.classifier import default_model
-from recaudo.understanding.understand import UnderstandingError, understand
+from recaudo.understanding.understand import UnderstandingError, understand, warm_up
 from tests.unit.understanding.fixtures import NOW, PROFILE
 
 
@@ -87,4 +87,9 @@ def test_a_bad_profile_is_refused_with_what_to_do(kwargs: dict[str, object], mes
 
 def test_the_model_is_built_once_per_process() -> None:
     assert default_model() is default_model()
+    assert default_model().pipeline() is default_model().pipeline()
+
+
+def test_warm_up_builds_what_the_first_message_needs() -> None:
+    warm_up()
     assert default_model().pipeline() is default_model().pipeline()
