@@ -14,6 +14,8 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recaudo.events import ChannelResponse, ContactDecision, DispatchCommand, Event, Timer
 from recaudo.orchestration.clock import FixedClock
@@ -90,19 +92,37 @@ def book() -> tuple[list[Event], dict[str, list[DispatchCommand]]]:
     return book_sent()
 
 
-def test_failures_heard_in_any_order_decide_the_same(
+@pytest.fixture(scope="module")
+def heard_in_order(
     book: tuple[list[Event], dict[str, list[DispatchCommand]]],
-) -> None:
+) -> dict[str, list[tuple[str, str, str | None]]]:
     events, sent = book
     several = {d for d, commands in sent.items() if len(commands) >= 2}
     assert len(several) >= 10, "the book must send several times to many debtors"
-    answers = [failed(c) for commands in sent.values() for c in commands]
-    in_order = decided_after_failures(events, answers)
-    assert any(len(in_order.get(d, [])) >= 2 for d in several), "no fallback was decided"
-    for seed in range(3):
-        shuffled = answers[:]
-        random.Random(seed).shuffle(shuffled)
-        assert decided_after_failures(events, shuffled) == in_order
+    decided = decided_after_failures(events, answers_of(sent))
+    assert any(len(decided.get(d, [])) >= 2 for d in several), "no fallback was decided"
+    return decided
+
+
+def answers_of(sent: dict[str, list[DispatchCommand]]) -> list[ChannelResponse]:
+    return [failed(c) for commands in sent.values() for c in commands]
+
+
+# Each example folds the whole book again: a few suffice, each a different
+# interleaving of some 150 answers.
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(order=st.randoms(use_true_random=False))
+def test_failures_heard_in_any_order_decide_the_same(
+    book: tuple[list[Event], dict[str, list[DispatchCommand]]],
+    heard_in_order: dict[str, list[tuple[str, str, str | None]]],
+    order: random.Random,
+) -> None:
+    events, sent = book
+    shuffled = answers_of(sent)
+    order.shuffle(shuffled)
+    assert decided_after_failures(events, shuffled) == heard_in_order
 
 
 def accepted(command: DispatchCommand) -> ChannelResponse:
