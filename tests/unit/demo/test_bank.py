@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.simulator_replies import DISPOSITIONS, REPLY_LANGUAGES, Speaker, reply_to
 from recaudo.demo.bank import Account, Bank, intent_of
 from recaudo.events import (
     ChannelResponse,
@@ -121,6 +123,29 @@ def test_only_conversations_that_mean_money_move_the_bank() -> None:
     assert intent_of(reply(debtor, at, "  Quiero un plan ")) == "plan"
     assert intent_of(reply(debtor, at, "something else")) == "other"
     assert bank.on_contact(reply("D-not-a-debtor", at, "ya pagué")) == []
+
+
+def test_the_bank_reads_what_a_simulated_debtor_meant() -> None:
+    """Replies are written anew each time: the bank acts on their meaning, not their wording."""
+    at = START + timedelta(days=1)
+    acts = {
+        "promise_to_pay": "promise",
+        "already_paid": "paid",
+        "pay_now": "paid",
+        "ask_plan": "plan",
+        "cannot_pay_full": "cant_pay",
+        "hardship": "cant_pay",
+        "opt_out": "stop",
+    }
+    for disposition in DISPOSITIONS:
+        for language in REPLY_LANGUAGES:
+            rng = random.Random(f"{disposition}/{language}")
+            speaker = Speaker(language, disposition, 0.3)
+            for _ in range(30):
+                written = reply_to(speaker, "payment_missed", {}, (), rng)
+                if written is not None:
+                    act = intent_of(reply("D1", at, written.text))
+                    assert act == acts.get(written.intent, "other"), written
 
 
 @settings(max_examples=40, deadline=None)
