@@ -119,11 +119,12 @@ def persona_for(debtor_id: str, locale: str, seed: int = 0) -> Persona:
     disposition = rng.choices(
         DISPOSITIONS, [DISPOSITION_WEIGHTS[d](propensity, opt_out_risk) for d in DISPOSITIONS]
     )[0]
-    capacity = {
-        "will_pay": 1.0,
-        "wants_plan": rng.uniform(0.17, 0.55),
-        "hardship": rng.uniform(0.08, 0.3),
-    }.get(disposition, 0.5)
+    # Only the share of the debt per instalment matters: amounts differ per account.
+    capacity = 1.0 if disposition == "will_pay" else 0.5
+    if disposition == "wants_plan":
+        capacity = rng.uniform(0.17, 0.55)
+    elif disposition == "hardship":
+        capacity = rng.uniform(0.08, 0.3)
     return Persona(
         affinity=affinity,
         best_hour_utc=best_hour_utc,
