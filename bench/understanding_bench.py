@@ -5,10 +5,10 @@ extraction and of a whole ``understand`` call, on one core.
 
 The messages are the corpus's own utterances and their noisy variants in es,
 pt and en, in a fixed shuffled order, one message per call (as the stream
-worker calls it). BLAS runs on one thread. Prints the model's build time,
-messages/s and microseconds per message for: the classifier alone, date,
-amount and instalment extraction, and ``understand`` end to end; nothing is
-asserted.
+worker calls it), and the classifier also on batches of 100. BLAS runs on
+one thread. Prints the model's build time, messages/s and microseconds per
+message for: the classifier alone, date, amount and instalment extraction,
+and ``understand`` end to end; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -57,6 +57,25 @@ def rate(
     print(f"{name:<34} {done / cpu:>9,.0f} msg/s  {per_message:>8,.0f} µs/msg  ({done:,} msgs)")
 
 
+def batch_rate(model: IntentModel, rows: list[tuple[str, Language]], s: float) -> None:
+    """The classifier on batches of 100 messages of one language (a backlog)."""
+    by_language: dict[Language, list[str]] = {}
+    for text, language in rows:
+        by_language.setdefault(language, []).append(text)
+    done = 0
+    started = time.process_time()
+    deadline = time.perf_counter() + s
+    while time.perf_counter() < deadline:
+        for language, texts in by_language.items():
+            start = done % (len(texts) - 100)
+            model.probabilities_many(texts[start : start + 100], language)
+            done += 100
+    cpu = time.process_time() - started
+    per_message = cpu / done * 1e6
+    name = "classifier, batches of 100"
+    print(f"{name:<34} {done / cpu:>9,.0f} msg/s  {per_message:>8,.0f} µs/msg  ({done:,} msgs)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="Per measurement.")
@@ -70,6 +89,7 @@ def main() -> None:
         understand("warm up: el viernes", language="es", time_zone="UTC", currency="USD", now=NOW)
         print(f"{len(rows):,} distinct messages (es, pt, en, with noisy variants)\n")
         rate("classifier (intent probabilities)", model.probabilities, rows, args.seconds)
+        batch_rate(model, rows, args.seconds)
         rate(
             "dates",
             lambda t, lang: extract_dates(t, lang, now=NOW, time_zone=PROFILE[lang][0]),

@@ -12,7 +12,7 @@ from recaudo.understanding.types import OptOutScope
 
 #: P(opt_out) at or above which a message is an opt-out even when another
 #: intent is more likely (chosen by cross-validation on the training split).
-OPT_OUT_THRESHOLD = 0.1
+OPT_OUT_THRESHOLD = 0.05
 
 # The carriers' and channels' own stop keywords, as a whole message or sentence.
 _KEYWORD = re.compile(
