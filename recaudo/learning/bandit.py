@@ -1,0 +1,201 @@
+"""A contextual bandit over the allowed actions, on Vowpal Wabbit's
+``--cb_explore_adf`` (action-dependent features: the set of actions differs
+from one decision to the next, as the rules allow).
+
+A choice is a draw from the model's probabilities with a uniform number
+derived from the decision id, so the same decision replays to the same
+choice from the same model bytes. Exploration is bounded by configuration:
+epsilon inside VW, a probability floor on every allowed action, and the
+share of debtors on the learner arm (the others keep the static strategy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import vowpalwabbit  # type: ignore[import-untyped]
+
+from recaudo.learning.actions import Action, AllowedAction
+from recaudo.learning.features import Features, adf_example, labelled_example
+from recaudo.policy import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerConfig:
+    """``enabled`` is the switch: off, every debtor is on the static strategy."""
+
+    enabled: bool = True
+    #: share of debtors (by a stable hash of their id) the learner chooses for
+    learner_share: float = 0.0
+    #: VW's epsilon-greedy exploration
+    epsilon: float = 0.05
+    #: every allowed action keeps at least this probability
+    probability_floor: float = 0.0
+    #: VW's quadratic interactions: shared features crossed with action features
+    interactions: str = "sa"
+
+    def __post_init__(self) -> None:
+        for name in ("learner_share", "epsilon", "probability_floor"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"LearnerConfig.{name} must be between 0 and 1, got {value}")
+        if not self.interactions.isalpha():
+            raise ValueError(
+                f"LearnerConfig.interactions must be namespace letters, got {self.interactions!r}"
+            )
+
+    def vw_args(self) -> str:
+        return f"--cb_explore_adf --epsilon {self.epsilon!r} -q {self.interactions} --quiet"
+
+
+def unit_draw(key: str) -> float:
+    """A number in [0, 1) fixed by ``key``: the same on every machine and run."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def in_learner_arm(debtor_id: str, config: LearnerConfig) -> bool:
+    """Whether the learner chooses for this debtor; stable per debtor id."""
+    return config.enabled and unit_draw(f"learner-arm:{debtor_id}") < config.learner_share
+
+
+def floored(pmf: Sequence[float], floor: float) -> list[float]:
+    """``pmf`` normalised and mixed with the uniform so every entry is at
+    least ``floor`` (uniform when the floor cannot be met)."""
+    n = len(pmf)
+    if n == 0:
+        return []
+    total = sum(pmf)
+    base = [p / total for p in pmf] if total > 0 else [1.0 / n] * n
+    if floor * n >= 1.0:
+        return [1.0 / n] * n
+    return [floor + (1.0 - n * floor) * p for p in base]
+
+
+def sample(pmf: Sequence[float], u: float) -> int:
+    """The index whose cumulative probability first exceeds ``u``."""
+    acc = 0.0
+    for i, p in enumerate(pmf):
+        acc += p
+        if u < acc:
+            return i
+    return len(pmf) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What the learner chose and everything needed to audit and replay it."""
+
+    decision_id: str
+    action: Action
+    index: int
+    probability: float
+    model_version: str
+    features: Features
+    actions: tuple[Action, ...]
+    pmf: tuple[float, ...]
+
+
+class Bandit:
+    """One VW workspace. Not thread-safe; :meth:`close` frees it."""
+
+    def __init__(self, config: LearnerConfig, model: bytes | None = None) -> None:
+        self.config = config
+        self._version: str | None = None
+        if model is None:
+            self._vw: Any = vowpalwabbit.Workspace(config.vw_args())
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "model.vw")
+                with open(path, "wb") as f:
+                    f.write(model)
+                self._vw = vowpalwabbit.Workspace(f"{config.vw_args()} -i {path}")
+            self._version = model_version(model)
+
+    def __enter__(self) -> Bandit:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._vw.finish()
+
+    def to_bytes(self) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.vw")
+            self._vw.save(path)
+            with open(path, "rb") as f:
+                return f.read()
+
+    @property
+    def version(self) -> str:
+        """The hash of the model's bytes: a decision names it, a replay loads it."""
+        if self._version is None:
+            self._version = model_version(self.to_bytes())
+        return self._version
+
+    def pmf(
+        self, features: Features, actions: Sequence[Action], tried: Sequence[Channel] = ()
+    ) -> list[float]:
+        """The probability of each action (floored), in the order given."""
+        if not actions:
+            return []
+        raw = self._vw.predict(adf_example(features, actions, tried))
+        return floored([float(p) for p in raw], self.config.probability_floor)
+
+    def choose(
+        self,
+        decision_id: str,
+        features: Features,
+        allowed: Sequence[AllowedAction],
+        tried: Sequence[Channel] = (),
+    ) -> Choice:
+        """One of ``allowed`` (the actions the policy allows, and only those)."""
+        if not allowed:
+            raise ValueError(
+                "no allowed action to choose from: the policy allows no contact now, "
+                "so the orchestrator defers or suppresses instead of asking the learner"
+            )
+        actions = tuple(a.action for a in allowed)
+        pmf = self.pmf(features, actions, tried)
+        index = sample(pmf, unit_draw(f"decision:{decision_id}"))
+        return Choice(
+            decision_id=decision_id,
+            action=actions[index],
+            index=index,
+            probability=pmf[index],
+            model_version=self.version,
+            features=features,
+            actions=actions,
+            pmf=tuple(pmf),
+        )
+
+    def learn(
+        self,
+        features: Features,
+        actions: Sequence[Action],
+        chosen: int,
+        reward: float,
+        probability: float,
+        tried: Sequence[Channel] = (),
+    ) -> None:
+        """Learn from one logged decision and its reward (VW minimises cost = -reward)."""
+        example = labelled_example(features, actions, chosen, -reward, probability, tried)
+        self._vw.learn(example)
+        self._version = None
+
+
+def model_version(model: bytes) -> str:
+    return hashlib.sha256(model).hexdigest()[:16]
