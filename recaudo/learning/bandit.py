@@ -100,6 +100,23 @@ class Choice:
     features: Features
     actions: tuple[Action, ...]
     pmf: tuple[float, ...]
+    #: the channels this run had tried: part of the actions' features
+    tried: tuple[Channel, ...] = ()
+
+    def explain(self, top: int = 5) -> str:
+        """Why this action: the most likely allowed actions under the model
+        version, the draw's result, and the context features it read."""
+        ranked = sorted(zip(self.pmf, self.actions, strict=True), key=lambda pa: (-pa[0], pa[1]))
+        lines = [
+            f"decision {self.decision_id}: {self.action.label} "
+            f"(probability {self.probability:.3f}, model {self.model_version}, "
+            f"{len(self.actions)} allowed actions)"
+        ]
+        lines += [f"  {p:.3f} {a.label}" for p, a in ranked[:top]]
+        lines.append("  context: " + " ".join(f"{k}={v}" for k, v in self.features.shared))
+        if self.tried:
+            lines.append("  tried in this run: " + ", ".join(self.tried))
+        return "\n".join(lines)
 
 
 class Bandit:
@@ -180,6 +197,7 @@ class Bandit:
             features=features,
             actions=actions,
             pmf=tuple(pmf),
+            tried=tuple(tried),
         )
 
     def learn(

@@ -134,3 +134,21 @@ def test_choosing_among_no_allowed_action_says_what_to_do() -> None:
 def test_config_out_of_bounds_is_refused() -> None:
     with pytest.raises(ValueError, match="epsilon must be between 0 and 1"):
         LearnerConfig(epsilon=1.5)
+
+
+def test_a_choice_explains_itself_with_its_probabilities_and_context() -> None:
+    with Bandit(LearnerConfig(epsilon=0.1)) as b:
+        _train(b, 300, seed=6)
+        choice = b.choose("why-1", synthetic_features(0, 0.25), _allowed(), ["sms"])
+    text = choice.explain(top=3)
+    assert text.splitlines()[0] == (
+        f"decision why-1: {choice.action.label} (probability {choice.probability:.3f}, "
+        f"model {choice.model_version}, {len(ACTIONS)} allowed actions)"
+    )
+    listed = [line.split()[1] for line in text.splitlines()[1:4]]
+    by_probability = sorted(
+        zip(choice.pmf, choice.actions, strict=True), key=lambda pa: (-pa[0], pa[1])
+    )
+    assert listed == [a.label for _, a in by_probability[:3]]
+    assert "seg=s0" in text and "tried in this run: sms" in text
+    assert choice.tried == ("sms",)
