@@ -156,6 +156,15 @@ class Settings(BaseSettings):
             "Off: the worker keeps the view only (`recaudo rebuild` always runs it off)."
         ),
     )
+    conversations: bool = Field(
+        default=True,
+        description=(
+            "Answer debtors' replies (SMS, WhatsApp, email) with the conversation: understood, "
+            "answered on the channel written from, promises, plans, disputes and opt-outs "
+            "recorded, a person called in when needed (docs/conversations.md). Off: a reply "
+            "starts the strategy's `reply_received` cadence and only opt-out keywords are read."
+        ),
+    )
     strategy_file: Path | None = Field(
         default=None,
         description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",

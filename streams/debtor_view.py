@@ -38,8 +38,18 @@ from quixstreams.state import State
 
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
+from recaudo.conversation.state import ConversationState
+from recaudo.conversation.step import converse, task_closed
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.events import ChannelResponse, ContactDecision, DebtEvent, DebtorProfile, Event, Timer
+from recaudo.events import (
+    AgentTask,
+    ChannelResponse,
+    ContactDecision,
+    DebtEvent,
+    DebtorProfile,
+    Event,
+    Timer,
+)
 from recaudo.instruments import DecisionCounts
 from recaudo.orchestration import (
     Clock,
@@ -72,6 +82,10 @@ ORCH_KEY = "orch"
 TIMER_KEY = "timer"
 #: the responses heard while other sends of the debtor await their outcome
 HEARD_KEY = "heard"
+#: the debtor's conversation (:class:`~recaudo.conversation.ConversationState`)
+CONV_KEY = "conv"
+#: read back so that a task a person closed lets automatic replies resume
+AGENT_TASKS = "agent-tasks"
 #: How long a send's missing outcome holds back the orchestrator's hearing of
 #: the debtor's other responses (clock time): long enough for any connector
 #: that is up to answer, short enough that one that is down delays little.
@@ -96,10 +110,20 @@ class Processed:
     #: parent) and each decision's span (its outputs' parent), by position.
     trace: Context | None = None
     decision_traces: list[Context] | None = None
+    #: what a debtor's message caused in the conversation: debt events and
+    #: channel responses (folded when they come back), and an agent task
+    caused: list[DebtEvent | ChannelResponse] = field(default_factory=list)
+    tasks: list[AgentTask] = field(default_factory=list)
 
     @property
     def publishes(self) -> bool:
-        return self.changed or bool(self.outputs) or self.timer_changed
+        return (
+            self.changed
+            or bool(self.outputs)
+            or self.timer_changed
+            or bool(self.caused)
+            or bool(self.tasks)
+        )
 
 
 #: Snapshots built between two messages at most: each costs up to a
@@ -239,6 +263,32 @@ class DebtorViewSink(BaseSink):
                 self.decisions.add(decision)
             self.dispatches_written += len(result.outputs.dispatches)
             self.decisions_written += len(result.outputs.decisions)
+        for caused in result.caused:
+            topic = (
+                self._events_topic
+                if isinstance(caused, DebtEvent)
+                else self._serde.topics.channel_responses
+            )
+            self._send(
+                topic,
+                key,
+                self._serde.serialize(topic, caused),
+                ce_headers(caused),
+                trace,
+                result.trace,
+                str(caused.event_id),
+            )
+        for task in result.tasks:
+            topic = self._serde.topics.agent_tasks
+            self._send(
+                topic,
+                key,
+                self._serde.serialize(topic, task),
+                ce_headers(task),
+                trace,
+                result.trace,
+                str(task.event_id),
+            )
         if result.timer_changed:
             timer = Timer(
                 occurred_at=from_ms(timestamp),
@@ -407,6 +457,7 @@ class Folder:
         group: str | None = None,
         max_held: int = MAX_HELD,
         is_assigned: Callable[[object], bool] | None = None,
+        conversations: bool = False,
     ) -> None:
         if max_held < 1:
             raise ValueError(f"max_held must be at least 1, got {max_held}")
@@ -418,6 +469,9 @@ class Folder:
         #: whether a held debtor's store partition is still this worker's
         #: (None: always, for a store no rebalance takes away)
         self.is_assigned = is_assigned
+        #: replies answered by the conversation (needs an orchestrator built
+        #: with ``conversations=True``)
+        self.conversations = conversations and orchestrator is not None
         self._tracer = telemetry.tracer()
         #: least recently used first
         self._held: dict[str, Held] = {}
@@ -478,6 +532,8 @@ class Folder:
     ) -> Processed:
         if isinstance(event, Skipped):
             return _NOTHING  # the view's own derived events, read back
+        if isinstance(event, AgentTask):
+            return self._task(event, state)
         held = self._held.pop(key, None)
         partition = _partition_of(state)
         if held is None or held.partition is not partition:
@@ -499,6 +555,45 @@ class Folder:
         except Exception:
             self._redo(held)
             raise
+
+    def _task(self, task: AgentTask, store: State[Any, Any]) -> Processed:
+        """An agent task read back: a CLOSED one ends the debtor's handoff."""
+        if self.conversations and task.status == "CLOSED":
+            raw = store.get(CONV_KEY)
+            current = ConversationState.from_bytes(raw) if raw is not None else None
+            closed = task_closed(current, task)
+            if closed is not None:
+                store.set(CONV_KEY, closed.to_bytes())
+        return _NOTHING
+
+    def _converse(
+        self, held: Held, state: DebtorState, message: ChannelResponse, out: Processed
+    ) -> None:
+        """A debtor's message through the conversation: its answer, what it
+        caused and any agent task go out in this step."""
+        if self.orchestrator is None:
+            return
+        store = held.store
+        now = self.clock.now()
+        if held.orch_raw is _UNREAD:
+            held.orch_raw = store.get(ORCH_KEY)
+        orch_raw = cast(bytes | None, held.orch_raw)
+        orch = OrchestrationState.decode(orch_raw) if orch_raw is not None else OrchestrationState()
+        raw = store.get(CONV_KEY)
+        current = ConversationState.from_bytes(raw) if raw is not None else None
+        step = converse(self.orchestrator, orch, state, current, message, now)
+        encoded_conv = step.state.to_bytes()
+        if encoded_conv != raw:
+            store.set(CONV_KEY, encoded_conv)
+        encoded = orch.encode()
+        if encoded != orch_raw:
+            store.set(ORCH_KEY, encoded)
+            held.orch_raw = encoded
+        if step.outputs:
+            out.outputs = step.outputs
+        out.caused.extend(step.events)
+        if step.task is not None:
+            out.tasks.append(step.task)
 
     def write_back(self) -> None:
         """Encode every held debtor that changed since the last checkpoint
@@ -585,6 +680,16 @@ class Folder:
             if len(held.applied) >= MAX_APPLIED:
                 self._write(held)
         out = Processed(result.state, result.changed, result.derived)
+        if (
+            self.conversations
+            and not backfill
+            and isinstance(event, ChannelResponse)
+            and event.status == "REPLIED"
+        ):
+            # Before the duplicate check: a second message on one dispatch
+            # changes no counter of the view, yet is a message to answer (a
+            # redelivery the conversation recognises by its event id).
+            self._converse(held, result.state, event, out)
         if not (result.changed or wake):
             return out  # a duplicate: nothing to decide, nothing to schedule
         next_due: int | None = None
@@ -598,9 +703,13 @@ class Folder:
                 if orch_raw is not None
                 else OrchestrationState()
             )
-            out.outputs, heard_until = self._orchestrate(
+            decided, heard_until = self._orchestrate(
                 self.orchestrator, held, orch, result.state, now, event, result.derived, backfill
             )
+            if out.outputs:
+                _merge(out.outputs, decided)
+            else:
+                out.outputs = decided
             if orch_raw is not None or not orch.is_empty():
                 encoded = orch.encode()
                 if encoded != orch_raw:
@@ -754,13 +863,15 @@ class DebtorViewProcessor:
         self.clock = clock or clock_from_settings(settings)
         orchestrate = settings.orchestrate if orchestrate is None else orchestrate
         timers = settings.timers if timers is None else timers
+        self.conversations = orchestrate and settings.conversations
         self.folder = Folder(
-            build_orchestrator(settings) if orchestrate else None,
+            build_orchestrator(settings, conversations=self.conversations) if orchestrate else None,
             self.clock,
             timers=timers,
             group=self.processor.group,
             max_held=settings.view_held_debtors,
             is_assigned=self.processor.is_assigned,
+            conversations=self.conversations,
         )
         self.snapshots: ViewSnapshots = snapshots or settings.view_snapshots
         dsn = settings.database_dsn() if settings.database_url is not None else None
@@ -779,6 +890,8 @@ class DebtorViewProcessor:
         )
         app = self.processor.app
         inputs = (*INPUTS, WAKEUPS) if timers else INPUTS
+        if self.conversations:
+            inputs = (*inputs, AGENT_TASKS)
         # The derived events this view publishes come back on debt-events:
         # read past them undecoded (the reducer would ignore them anyway).
         frames = [
@@ -810,6 +923,10 @@ class DebtorViewProcessor:
 
     def run(self) -> None:
         self.running = True
+        if self.conversations:
+            from recaudo.understanding.understand import warm_up
+
+            warm_up()  # no debtor's message waits for the model's training
         if self.timer_service is not None:
             self.timer_service.start()
         try:
@@ -840,8 +957,9 @@ class DebtorViewProcessor:
         return out
 
 
-def build_orchestrator(settings: Settings) -> Orchestrator:
-    """The orchestrator the settings describe: strategy, templates, rule sets."""
+def build_orchestrator(settings: Settings, *, conversations: bool = False) -> Orchestrator:
+    """The orchestrator the settings describe: strategy, templates, rule sets;
+    ``conversations``: replies are answered by the conversation."""
     from recaudo.policy import PRESETS, load_registry
 
     rulesets = PRESETS if settings.policy_file is None else load_registry([settings.policy_file])
@@ -849,4 +967,5 @@ def build_orchestrator(settings: Settings) -> Orchestrator:
         load_strategy(settings.strategy_file),
         Templates.load(settings.templates_file),
         rulesets=rulesets,
+        conversations=conversations,
     )

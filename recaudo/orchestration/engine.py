@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from recaudo.events import (
     AccountView,
@@ -60,7 +60,7 @@ from recaudo.orchestration.staleness import (
 )
 from recaudo.orchestration.state import Contact, OrchestrationState, Run
 from recaudo.orchestration.strategy import Cadence, Step, Strategy, TriggerKind, arm_for
-from recaudo.orchestration.templates import TemplateError, Templates
+from recaudo.orchestration.templates import NoOptOutMethod, TemplateError, Templates
 from recaudo.policy import Candidate, DebtState, Flag, PolicyContext, RuleSet, evaluate
 from recaudo.policy import Contact as PolicyContact
 from recaudo.policy.presets import PRESETS
@@ -69,6 +69,9 @@ from recaudo.view import DebtorState, snapshot
 from recaudo.view.contacts import is_opt_out
 from recaudo.view.ledger import ledger_at
 from recaudo.view.timebase import from_ms, to_ms
+
+if TYPE_CHECKING:
+    from recaudo.conversation.dialogue import Reply as ConversationReply
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,11 @@ NO_RULESET = RuleHit(
 NO_CADENCE = RuleHit(rule_id="orchestration.cadence_removed", reason_code="CADENCE_REMOVED")
 TEMPLATE_BROKEN = RuleHit(rule_id="orchestration.template", reason_code="TEMPLATE_ERROR")
 NO_OPT_OUT = RuleHit(rule_id="orchestration.opt_out_method", reason_code="NO_OPT_OUT_METHOD")
+#: the cadence name and template prefix of the conversation's answers
+ANSWER_CADENCE: Final = "conversation"
+#: answers sent on an opted-out or invalidated address: the confirmation of
+#: the opt-out and the apology to a wrong number (docs/policy.md)
+COURTESY_REPLIES: Final = frozenset({"opt_out_confirmed", "wrong_person"})
 DISPUTED = RuleHit(rule_id=DISPUTE_HIT.rule_id, reason_code=DISPUTE_HIT.reason_code)
 
 
@@ -154,6 +162,7 @@ class Orchestrator:
         rulesets: Mapping[str, RuleSet] = PRESETS,
         chooser: ChannelChooser | None = None,
         source: str = SOURCE,
+        conversations: bool = False,
     ) -> None:
         templates.check(
             {
@@ -180,6 +189,16 @@ class Orchestrator:
             )
         self.chooser: ChannelChooser = chooser or EngagementChooser()
         self.source = source
+        #: replies are answered by the conversation (:meth:`answer`), not by
+        #: the ``reply_received`` cadence
+        self.conversations = conversations
+        self.replies: Templates | None = None
+        if conversations:
+            from recaudo.conversation.replies import load_replies
+
+            self.replies = load_replies()
+            # The same opt-out contact as every other email recaudo sends.
+            self.replies.email_opt_out = templates.email_opt_out
 
     # --- entry point ----------------------------------------------------------------
 
@@ -216,6 +235,113 @@ class Orchestrator:
             if run.phase != "profile" and run.due_at <= now_ms:
                 self._advance(orch, debtor, run, now_ms, out)
         orch.trim(now_ms)
+        return out
+
+    # --- answers to a debtor's message ---------------------------------------------------
+
+    def answer(
+        self,
+        orch: OrchestrationState,
+        view: DebtorState,
+        now: datetime,
+        reply: ConversationReply,
+        message: ChannelResponse,
+        account_id: str | None,
+        expires_at: int | None,
+    ) -> Outputs:
+        """The dispatch of the conversation's answer to ``message``, under the
+        debtor's rule set (docs/policy.md, "Answers to a debtor's message"):
+        on the channel written from, never another; hours and suppressions
+        apply, frequency caps and cooldowns do not (the history is left out of
+        the evaluation; the answer is still recorded in it); the dispatch id
+        comes from the message's event id, so a redelivery is answered once."""
+        now_ms = to_ms(now)
+        out = Outputs()
+        key = f"answer:{message.event_id}"
+        if orch.knows(key):
+            return out
+        orch.finish(key)
+        debtor = _Debtor(view)
+        account = account_id or self._account_of(orch, message.dispatch_id, debtor) or ""
+        run = Run(
+            key=key,
+            trigger="reply_received",
+            account_id=account,
+            trigger_event_id=str(message.event_id),
+            cadence=ANSWER_CADENCE,
+            arm="champion",
+            started_at=now_ms,
+            due_at=now_ms,
+        )
+        channel = reply.channel
+        info = debtor.view
+        rules = self.rulesets.get(info.jurisdiction) if info.jurisdiction is not None else None
+        if info.time_zone is None or info.country is None or rules is None:
+            self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, [NO_RULESET])
+            return out
+        ctx = replace(self._context(orch, debtor), history=())
+        courtesy = reply.template in COURTESY_REPLIES
+        if courtesy:
+            # The confirmation of an opt-out just received, or the apology
+            # to a wrong number: sent on the address written from.
+            ctx = replace(
+                ctx,
+                opted_out=ctx.opted_out - {channel},
+                valid_addresses=ctx.valid_addresses | {channel},
+            )
+        candidate = Candidate(info.debtor_id, account, channel, "reply_received", 0)
+        decision = evaluate(ctx, candidate, now, rules, min_send=MIN_SEND)
+        hits = [RuleHit(rule_id=h.rule_id, reason_code=h.reason_code) for h in decision.rules_fired]
+        if decision.outcome != "DISPATCH":
+            # A deferred answer is not held for the next window: it is not sent.
+            self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, hits)
+            return out
+        opt_out = decision.requires_opt_out_text and not courtesy
+        address = next((c.address for c in info.channels if c.channel == channel), None)
+        assert self.replies is not None, "Orchestrator(conversations=True) answers replies"
+        try:
+            rendered = self.replies.render(
+                reply.template,
+                tone="neutral",
+                locale=reply.language,
+                channel=channel,
+                variables=reply.variables,
+                opt_out=opt_out,
+            )
+        except TemplateError as exc:
+            log.error("cannot render reply %s for %s: %s", reply.template, key, exc)
+            hit = NO_OPT_OUT if isinstance(exc, NoOptOutMethod) else TEMPLATE_BROKEN
+            self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, [hit])
+            return out
+        expires = now_ms + _ms(self.strategy.expiry)
+        for bound in (expires_at, decision.window_closes_at):
+            if bound is not None:
+                expires = min(expires, bound if isinstance(bound, int) else to_ms(bound))
+        did = dispatch_id(info.debtor_id, key, 0, channel)
+        command = DispatchCommand(
+            event_id=decision_id(info.debtor_id, key, 0, f"dispatch:{channel}"),
+            occurred_at=now,
+            source=self.source,
+            debtor_id=info.debtor_id,
+            dispatch_id=did,
+            account_id=account or None,
+            channel=channel,
+            address=address or "",
+            template=f"{ANSWER_CADENCE}.{reply.template}",
+            locale=rendered.language,
+            subject=rendered.subject,
+            body=rendered.body,
+            variables=dict(reply.variables),
+            not_before=now,
+            expires_at=from_ms(expires),
+            trigger="reply_received",
+            step=0,
+            strategy=self.strategy.id,
+            arm="champion",
+        )
+        out.dispatches.append(command)
+        self._decide(out, debtor, run, "DISPATCHED", now_ms, channel, did, hits)
+        orch.contacts.append(Contact(now_ms, channel, account, did))
         return out
 
     # --- triggers and responses -------------------------------------------------------
@@ -300,7 +426,7 @@ class Orchestrator:
                     run.due_at = now_ms
                 elif event.status in FAILED:
                     run.due_at = now_ms
-        if event.status == "REPLIED" and not is_opt_out(event.text):
+        if event.status == "REPLIED" and not self.conversations and not is_opt_out(event.text):
             key = f"reply_received:{event.event_id}"
             if backfill or orch.knows(key):
                 return
