@@ -357,7 +357,9 @@ class Settings(BaseSettings):
         description=(
             "Key of the HMAC that signs the reply token in each email's Message-ID and "
             "Reply-To, so a forged reply cannot be pinned on a debtor (never printed). "
-            "Set it in production; changing it orphans replies to earlier emails."
+            "Unset: a random key made once and kept in the state directory "
+            "(secrets/email-thread.key); replicas that do not share that directory must "
+            "all set this to one value. Changing it orphans replies to earlier emails."
         ),
     )
     inbound_email_host: str = Field(

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
@@ -42,6 +43,7 @@ from connectors.inbound_email.reply import (
     reply_response,
     thread_of,
 )
+from connectors.inbound_email.threads import thread_key
 from connectors.webhooks.app import FORGET_EVERY, Deliveries
 from connectors.webhooks.sink import ResponseSink
 from connectors.webhooks.store import CorrelationStore
@@ -75,10 +77,9 @@ class InboundEmails:
     counts: Counter[str] = field(default_factory=Counter)
     _forgotten_at: datetime | None = field(default=None, init=False, repr=False)
 
-    @property
-    def _key(self) -> bytes | None:
-        key = self.settings.email_thread_key
-        return key.get_secret_value().encode() if key else None
+    @cached_property
+    def _key(self) -> bytes:
+        return thread_key(self.settings)
 
     def receive(self, raw: bytes, envelope_recipients: Sequence[str]) -> str:
         """The SMTP answer to the email ``raw``."""

@@ -18,17 +18,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
+import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+from recaudo.settings import Settings
 
 #: Bytes of HMAC-SHA256 kept: 48 bits, enough that a guessed token fails.
 TAG_BYTES = 6
 #: RFC 5321: a local part is at most 64 octets; a longer plus-address is not used.
 MAX_LOCAL_PART = 64
-#: Key of the tag when none is configured: tokens then still thread, unsigned.
-UNSET_KEY = b"recaudo-unsigned"
+#: Where a key is kept when none is configured (under the state directory).
+KEY_FILE = Path("secrets") / "email-thread.key"
 
 _UUID_DISPATCH = 1
 _TEXT_DISPATCH = 2
@@ -43,7 +48,41 @@ class Thread:
 
 
 def _key(key: bytes | None) -> bytes:
-    return key or UNSET_KEY
+    if not key:
+        raise ValueError("a reply token needs a key: see thread_key()")
+    return key
+
+
+def thread_key(settings: Settings) -> bytes:
+    """The HMAC key of reply tokens: ``RECAUDO_EMAIL_THREAD_KEY`` when set, else
+    a random key made once for this installation and kept in the state
+    directory, shared by every process that uses it (replicas on other
+    machines must set the variable to one value)."""
+    if settings.email_thread_key is not None:
+        return settings.email_thread_key.get_secret_value().encode()
+    path = settings.state_dir / KEY_FILE
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = secrets.token_hex(32).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return _read_key(path)
+    with os.fdopen(fd, "wb") as out:
+        out.write(made)
+        out.flush()
+        os.fsync(out.fileno())
+    return made
+
+
+def _read_key(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if not key:
+        raise ValueError(f"{path} is empty: delete it (replies to earlier emails will not thread)")
+    return key
 
 
 def _b32(data: bytes) -> str:

@@ -64,6 +64,7 @@ class SmtpProvider(ClosesAsync):
         self.name = "smtp"
         self.channel: Channel = "email"
         self._settings = settings
+        self._thread_key = threads.thread_key(settings)
         self._slots = asyncio.Semaphore(settings.provider_max_connections)
         self.max_calls = settings.provider_max_connections
         self.deduplicates = False
@@ -75,8 +76,7 @@ class SmtpProvider(ClosesAsync):
         email["To"] = msg.address
         email["Subject"] = msg.subject or msg.template
         email["Date"] = formatdate(localtime=False)
-        key = s.email_thread_key.get_secret_value().encode() if s.email_thread_key else None
-        token = threads.reply_token(msg.dispatch_id, msg.debtor_id, key)
+        token = threads.reply_token(msg.dispatch_id, msg.debtor_id, self._thread_key)
         email["Message-ID"] = threads.message_id(token, s.smtp_from)
         if s.email_reply_to:
             email["Reply-To"] = threads.reply_address(s.email_reply_to, token) or s.email_reply_to

@@ -45,7 +45,7 @@ from urllib.parse import parse_qs
 
 from connectors.inbound_email import mailgun
 from connectors.inbound_email.reply import email_dead_letter
-from connectors.inbound_email.threads import find_thread
+from connectors.inbound_email.threads import find_thread, thread_key
 from connectors.service import response_id
 from connectors.webhooks import mapping, signatures
 from connectors.webhooks.mapping import Observation
@@ -250,12 +250,8 @@ class WebhookApp:
         if reply.signed_at < now - self.replay_window:
             self._count("mailgun", "stale")
             return _text(403, "stale callback: its signed timestamp is outside the replay window")
-        thread_key = self.settings.email_thread_key
         thread = find_thread(
-            reply.in_reply_to,
-            reply.references,
-            reply.recipients,
-            thread_key.get_secret_value().encode() if thread_key else None,
+            reply.in_reply_to, reply.references, reply.recipients, thread_key(self.settings)
         )
         if thread is None:
             return self._unthreadable(request.body, reply.message_id, now)

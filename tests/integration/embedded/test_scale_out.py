@@ -47,6 +47,7 @@ from recaudo.events import (
     DispatchCommand,
     Timer,
 )
+from recaudo.orchestration import strategy as strategy_module
 from recaudo.portfolio import generate
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
@@ -160,6 +161,17 @@ class Reader:
         self.consumer.close()
 
 
+def _strategy_without_staleness(state_dir: Path) -> Path:
+    """The default strategy with a month's history still current: this test
+    compares how the work splits, and the book's month ends the day before the
+    clock (at the default ``stale_after`` most of its triggers are history)."""
+    default = (Path(strategy_module.__file__).parent / "default_strategy.toml").read_text()
+    assert re.search(r'^stale_after = "3d"$', default, flags=re.M), "default changed: update"
+    path = state_dir / "strategy.toml"
+    path.write_text(re.sub(r'^stale_after = "3d"$', 'stale_after = "60d"', default, flags=re.M))
+    return path
+
+
 class Pipeline:
     """One `run_up` process with ``replicas`` of each worker, its portfolio
     published before it starts, and a reader of what it produces."""
@@ -170,7 +182,10 @@ class Pipeline:
         self.replicas = replicas
         self.state_dir = state_dir
         self.dsn = create_database(postgres)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        strategy = _strategy_without_staleness(state_dir)
         settings = Settings(
+            strategy_file=strategy,
             kafka_bootstrap_servers=broker.bootstrap_servers,
             embedded_broker=True,
             topic_prefix=f"s{uuid.uuid4().hex[:10]}",
@@ -186,12 +201,11 @@ class Pipeline:
         with RecaudoProducer(settings, serde) as producer:
             producer.publish_many(generate(DEBTORS))
         self.reader = Reader(settings, serde)
-        state_dir.mkdir(parents=True, exist_ok=True)
         self.out: IO[bytes] = (state_dir / "up.out").open("wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", UP, str(replicas)],
-            env=env_for_children(settings),
+            env=env_for_children(settings, RECAUDO_STRATEGY_FILE=str(strategy)),
             stdout=self.out,
             stderr=subprocess.STDOUT,
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from connectors.inbound_email.threads import Thread, find_thread
+from connectors.inbound_email.threads import Thread, find_thread, thread_key
 from connectors.providers.base import (
     OutboundMessage,
     PermanentProviderError,
@@ -60,7 +60,7 @@ def send(provider: SmtpProvider, msg: OutboundMessage) -> SendResult:
 
 
 def test_email_is_delivered_with_a_message_id_from_the_dispatch(
-    smtp: FakeSmtp, provider: SmtpProvider
+    smtp: FakeSmtp, provider: SmtpProvider, tmp_path: Path
 ) -> None:
     result = send(provider, email("ana@example.com"))
     assert result.status == "SENT"
@@ -73,7 +73,8 @@ def test_email_is_delivered_with_a_message_id_from_the_dispatch(
     assert received["Reply-To"] is None
     assert "vence el viernes" in received.get_payload()
     # A reply's In-Reply-To leads back to the dispatch and its debtor.
-    assert find_thread([received["Message-ID"]], [], [], None) == Thread("disp-7", "D-42")
+    key = thread_key(Settings(state_dir=tmp_path))  # this installation's own key
+    assert find_thread([received["Message-ID"]], [], [], key) == Thread("disp-7", "D-42")
     # The same dispatch sent again carries the same Message-ID.
     assert send(provider, email("ana@example.com")).provider_message_id == received["Message-ID"]
 

@@ -4,20 +4,26 @@ tokens find nothing."""
 
 from __future__ import annotations
 
+import stat
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from connectors.inbound_email.threads import (
+    KEY_FILE,
     Thread,
     find_thread,
     message_id,
     read_token,
     reply_address,
     reply_token,
+    thread_key,
 )
+from recaudo.settings import Settings
 
 KEY = b"k3y"
 DISPATCH = "0b8f3c1e-2a4d-5e6f-8a9b-0c1d2e3f4a5b"
@@ -74,3 +80,28 @@ def test_a_plus_address_longer_than_a_local_part_is_not_offered() -> None:
     assert reply_address("replies@banco.example", reply_token(DISPATCH, long_debtor, KEY)) is None
     with pytest.raises(ValueError, match="not an address"):
         reply_address("replies", "abc")
+
+
+def test_without_a_configured_key_each_installation_makes_its_own_and_keeps_it(
+    tmp_path: Path,
+) -> None:
+    here = Settings(state_dir=tmp_path / "a")
+    key = thread_key(here)
+    assert len(key) == 64
+    assert thread_key(here) == key  # kept, so earlier emails still thread
+    stored = tmp_path / "a" / KEY_FILE
+    assert stored.read_bytes() == key
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    # Another installation's key signs tokens this one refuses: no key is public.
+    elsewhere = thread_key(Settings(state_dir=tmp_path / "b"))
+    assert elsewhere != key
+    token = reply_token(DISPATCH, "D-1", elsewhere)
+    assert find_thread([message_id(token, "c@banco.example")], [], [], key) is None
+
+
+def test_a_configured_key_wins_and_no_token_is_made_without_one(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, email_thread_key=SecretStr("from-the-vault"))
+    assert thread_key(settings) == b"from-the-vault"
+    assert not (tmp_path / KEY_FILE).exists()
+    with pytest.raises(ValueError, match="needs a key"):
+        reply_token(DISPATCH, "D-1", None)
