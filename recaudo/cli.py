@@ -811,6 +811,56 @@ def inbound_email_run(port: int | None, host: str | None, health_port: int | Non
     _run_with_health(service.run, health_port, service.ready, service.metrics)
 
 
+@cli.group()
+def conversation() -> None:
+    """Read debtors' conversations (from the topics)."""
+
+
+@conversation.command("show")
+@click.argument("debtor_id")
+def conversation_show(debtor_id: str) -> None:
+    """The debtor's messages, oldest first: what each was understood to say
+    (intent and confidence, by the same model the pipeline runs), what it
+    caused (promises, plans, disputes, opt-outs, agent tasks) and the answer
+    sent. Reads the channel-responses, dispatch, debt-events, profile and
+    agent-tasks topics from their beginning."""
+    from datetime import UTC, datetime
+
+    from recaudo.cli_inspect import _broker, _records
+    from recaudo.conversation.thread import render, thread
+    from recaudo.events import DebtorProfile
+    from recaudo.orchestration.templates import language_of
+    from recaudo.understanding.understand import understand
+
+    settings, topics = _broker()
+    names = [
+        topics.channel_responses,
+        topics.debt_events,
+        topics.debtor_profiles,
+        topics.agent_tasks,
+        *(topics.dispatch(c) for c in ("sms", "whatsapp", "email")),
+    ]
+    records = list(_records(settings, names))
+    profiles = [r for r in records if isinstance(r, DebtorProfile) and r.debtor_id == debtor_id]
+    language = language_of(
+        max(profiles, key=lambda p: p.occurred_at).preferred_language if profiles else None
+    )
+    now = datetime.now(UTC)
+
+    def read(text: str, fallback: str) -> tuple[str, float]:
+        understood = understand(
+            text,
+            language=None,
+            time_zone="UTC",
+            currency="USD",
+            now=now,
+            fallback_language=fallback,  # type: ignore[arg-type]
+        )
+        return understood.intent, understood.confidence
+
+    click.echo(render(thread(debtor_id, records, language, read)))
+
+
 cli.add_command(deploy)
 cli.add_command(understand_command)
 for _command in (decisions, dispatches, dlq, kpis):

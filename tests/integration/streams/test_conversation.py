@@ -26,6 +26,7 @@ from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import consume_all
 from tests.integration.streams.test_orchestration import publish, read, run_with, wait_until
+from tests.integration.test_cli_inspect import run
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +177,7 @@ def test_a_promise_is_answered_once_and_reaches_the_view(topics_ready: Settings)
         assert answer.channel == "sms" and answer.address == "+573001234567"
         assert answer.template == "conversation.promise_confirmed"
         assert answer.locale == "es"
-        assert FRIDAY.isoformat() in answer.body
+        assert answer.body is not None and FRIDAY.isoformat() in answer.body
 
         def promised() -> bool:
             view = latest_view(settings, serde, "D-P")
@@ -187,6 +188,14 @@ def test_a_promise_is_answered_once_and_reaches_the_view(topics_ready: Settings)
         assert wait_until(promised, 30)
 
     run_with(processor, scenario)
+    # The thread as `recaudo conversation show` prints it, from the topics.
+    shown = run(settings, "conversation", "show", "D-P")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("debtor: 'pago el viernes'") == 1, shown.stdout
+    assert "understood: promise_to_pay" in shown.stdout
+    caused = [line for line in shown.stdout.splitlines() if "caused: PROMISE_TO_PAY" in line]
+    assert len(caused) == 1 and f"promised_date={FRIDAY}" in caused[0], shown.stdout
+    assert "answered on sms (promise_confirmed)" in shown.stdout
 
 
 def test_a_free_text_opt_out_stops_that_channel_only(topics_ready: Settings) -> None:
@@ -259,8 +268,8 @@ def test_asking_for_a_person_opens_one_task_and_stops_answers(topics_ready: Sett
         assert task.reason == "ask_human" and task.status == "OPEN"
         assert task.transcript[0].text == "quiero hablar con una persona"
         assert task.view_json is not None and '"D-H"' in task.view_json
-        assert [d.template for d in answers(settings, serde, "D-H")] == [
-            "conversation.handoff"
-        ], "the handoff notice, then nothing automatic"
+        assert [d.template for d in answers(settings, serde, "D-H")] == ["conversation.handoff"], (
+            "the handoff notice, then nothing automatic"
+        )
 
     run_with(processor, scenario)
