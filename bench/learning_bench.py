@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.learning_bench",
         description=(
             "Run the static contact strategy and the learner in the collections simulator "
-            "over several seeds and print each policy's outcomes with 95%% t intervals."
+            "over several seeds and print each policy's outcomes with 95% t intervals."
         ),
     )
     parser.add_argument(
@@ -110,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "'static-right' (each debtor prefers what the static strategy sends first)",
     )
     parser.add_argument(
+        "--learner-channels",
+        choices=("all", "step"),
+        default="all",
+        help="the learner picks among every channel (default) or only the cadence step's "
+        "channels, as the static strategy does",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of tables"
     )
     args = parser.parse_args(argv)
@@ -120,7 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     policies: tuple[PolicyName, ...] = ("static", "learned")
     for seed in range(args.seeds):
-        config = SimConfig(debtors=args.debtors, days=args.days, seed=seed, mix=args.mix)
+        config = SimConfig(
+            debtors=args.debtors,
+            days=args.days,
+            seed=seed,
+            mix=args.mix,
+            learner_channels=args.learner_channels,
+        )
         for policy in policies:
             runs[policy].append(simulate(config, policy))
             if not args.json:
@@ -132,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "days": args.days,
         "seeds": args.seeds,
         "mix": args.mix,
+        "learner_channels": args.learner_channels,
         "interval": "95% Student t over seeds",
         "seconds": round(time.perf_counter() - began, 1),
     }
@@ -139,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report))
         return 0
     print(
-        f"{args.debtors} debtors, {args.days} days, {args.seeds} seeds, mix {args.mix}; "
+        f"{args.debtors} debtors, {args.days} days, {args.seeds} seeds, mix {args.mix}, "
+        f"learner channels {args.learner_channels}; "
         "mean over seeds [95% t interval]"
     )
     for name in FIELDS:

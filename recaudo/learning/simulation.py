@@ -455,6 +455,9 @@ class SimConfig:
     rewards: RewardConfig = field(
         default_factory=lambda: RewardConfig(attribution_window=ATTRIBUTION)
     )
+    #: the channels the learner may pick from: every channel, or the step's only
+    #: (then it chooses the order, window and tone within the strategy's channels)
+    learner_channels: Literal["all", "step"] = "all"
 
 
 class Simulation:
@@ -578,7 +581,13 @@ class Simulation:
     ) -> tuple[AllowedAction | None, str | None]:
         if self.bandit is None:
             raise RuntimeError("the learner policy needs a bandit")
-        actions = [a for a in self.all_actions if a.channel not in run.tried]
+        step_channels = run.cadence.steps("champion")[run.step].channels
+        actions = [
+            a
+            for a in self.all_actions
+            if a.channel not in run.tried
+            and (self.config.learner_channels == "all" or a.channel in step_channels)
+        ]
         began = _time.perf_counter_ns()
         allowed = allowed_actions(
             policy_context(debtor),
