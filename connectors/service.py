@@ -354,21 +354,23 @@ class Connector:
                 why = "another connector sharing the ledger is sending it"
                 return self._unknown(cmd, self._stopped(why)), True
             result = await self._send_with_retries(cmd)
-        if isinstance(result, Unknown):
-            message = f"{self.adapter.name} may have it; {result.reason}"
-            return await self._record(self._unknown(cmd, message, result.code)), True
-        if result.status in ("FAILED", "BOUNCED"):
-            self.stats.failed += 1
-        else:
-            self.stats.sent += 1
-        entry = LedgerEntry(
-            cmd.dispatch_id,
-            result.status,
-            result.provider_message_id,
-            result.error_code,
-            result.error_message,
-        )
-        return await self._record(entry), True
+            # The slot is held until the outcome is committed, so a crash leaves
+            # at most as many intents unanswered as calls can be in progress.
+            if isinstance(result, Unknown):
+                message = f"{self.adapter.name} may have it; {result.reason}"
+                return await self._record(self._unknown(cmd, message, result.code)), True
+            if result.status in ("FAILED", "BOUNCED"):
+                self.stats.failed += 1
+            else:
+                self.stats.sent += 1
+            entry = LedgerEntry(
+                cmd.dispatch_id,
+                result.status,
+                result.provider_message_id,
+                result.error_code,
+                result.error_message,
+            )
+            return await self._record(entry), True
 
     async def _record(self, entry: LedgerEntry) -> LedgerEntry:
         await self._writes.record(entry)

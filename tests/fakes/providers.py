@@ -148,6 +148,14 @@ class FakeState:
             }
 
 
+class _Server(ThreadingHTTPServer):
+    # A listen backlog as deep as a real API's: with the stdlib's 5, a burst of
+    # connections overflows it and the kernel resets some after the client has
+    # written its request (an unknown outcome, not a fault of the code tested).
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FakeProviders:
     """The server; ``with FakeProviders() as fake: fake.url ...``."""
 
@@ -158,9 +166,7 @@ class FakeProviders:
         self._thread: threading.Thread | None = None
 
     def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer((host, port), _handler(self.state))
-        server.daemon_threads = True
-        return server
+        return _Server((host, port), _handler(self.state))
 
     @property
     def url(self) -> str:

@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,6 +155,8 @@ class Responses:
         self.serde = serde
         self.topic = serde.topics.channel_responses
         self.statuses: dict[str, list[str]] = defaultdict(list)
+        #: dispatch id -> why its outcome is unknown (error code and message)
+        self.unknown_codes: dict[str, str] = {}
         self._consumer = Consumer(
             {
                 **settings.kafka_config(),
@@ -172,6 +174,10 @@ class Responses:
                 response = self.serde.deserialize(self.topic, msg.value())
                 assert isinstance(response, ChannelResponse) and response.dispatch_id
                 self.statuses[response.dispatch_id].append(response.status)
+                if response.status == "OUTCOME_UNKNOWN":
+                    self.unknown_codes[response.dispatch_id] = (
+                        f"{response.error_code}: {response.error_message}"
+                    )
         return True
 
     def close(self) -> None:
@@ -248,5 +254,6 @@ def test_killed_mid_batch_and_restarted_calls_the_provider_at_most_once_per_disp
         # The kill caught sends in the receiver's hands: reported unknown, as
         # many as calls could be in progress at once (its connections) at most.
         assert unknown & set(calls)
-        assert len(unknown) <= topics_ready.provider_max_connections
+        why = Counter(responses.unknown_codes[d] for d in unknown)
+        assert len(unknown) <= topics_ready.provider_max_connections, why
         assert not final["lookups"]
