@@ -429,6 +429,11 @@ class Metrics:
     weekly_contacts: list[int] = field(default_factory=list)
     weekly_cures: list[int] = field(default_factory=list)
 
+    def reach_week(self, week: int) -> None:
+        while len(self.weekly_contacts) <= week:
+            self.weekly_contacts.append(0)
+            self.weekly_cures.append(0)
+
     @property
     def cure_rate(self) -> float:
         return self.cured / self.delinquent if self.delinquent else 0.0
@@ -498,16 +503,14 @@ class Simulation:
         start = self.config.start + timedelta(days=day)
         now = start.replace(hour=DECISION_HOUR_UTC)
         week = day // 7
-        while len(self.metrics.weekly_contacts) <= week:
-            self.metrics.weekly_contacts.append(0)
-            self.metrics.weekly_cures.append(0)
+        self.metrics.reach_week(week)
         for debtor in self.book:
-            self._book_events(debtor, day, now, week)
+            self.book_events(debtor, day, now, week)
             if debtor.run is not None and debtor.run.next_day <= day and debtor.overdue_minor:
                 self._act(debtor, day, now, week)
         self._learn_matured(day)
 
-    def _book_events(self, debtor: SimDebtor, day: int, now: datetime, week: int) -> None:
+    def book_events(self, debtor: SimDebtor, day: int, now: datetime, week: int) -> None:
         if debtor.pending_payment_day == day and debtor.overdue_minor:
             self._pay(debtor, now, week, attributed=True)
         elif debtor.overdue_minor and debtor.events.random() < debtor.persona.self_cure:
@@ -542,6 +545,7 @@ class Simulation:
         debtor.dpd = 0
         debtor.run = None
         debtor.pending_payment_day = None
+        self.metrics.reach_week(week)
         self.metrics.weekly_cures[week] += 1
         self._outcome(debtor, "payment", now, None, amount)
 
@@ -558,7 +562,7 @@ class Simulation:
             chosen: AllowedAction | None = allowed[0] if allowed else None
             decision = None
         else:
-            chosen, decision = self._learner_choice(debtor, run, now)
+            chosen, decision = self.learner_choice(debtor, run, now)
         if chosen is None:
             run.next_day = day + 1  # nothing allowed today: the step waits a day
             return
@@ -576,7 +580,7 @@ class Simulation:
         else:
             run.next_day = run.started + steps[run.step].offset.days
 
-    def _learner_choice(
+    def learner_choice(
         self, debtor: SimDebtor, run: Run, now: datetime
     ) -> tuple[AllowedAction | None, str | None]:
         if self.bandit is None:
@@ -650,6 +654,7 @@ class Simulation:
         debtor.history = [c for c in debtor.history if c.at >= at - timedelta(days=31)]
         run.tried.append(action.channel)
         self.metrics.contacts += 1
+        self.metrics.reach_week(week)
         self.metrics.weekly_contacts[week] += 1
         self.metrics.cost += DEFAULT_CHANNEL_COST[action.channel]
         state = debtor.channels[action.channel]

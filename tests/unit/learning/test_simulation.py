@@ -31,6 +31,7 @@ from recaudo.learning.simulation import (
     PolicyName,
     SimConfig,
     SimDebtor,
+    Simulation,
     best_action,
     build_book,
     policy_context,
@@ -136,3 +137,23 @@ def test_an_unknown_mix_or_policy_is_refused_with_the_choices() -> None:
         build_book(1, seed=0, mix="everyone-pays", start=START)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'static' or 'learned'"):
         simulate(SMALL, "random")  # type: ignore[arg-type]
+
+
+def test_a_learner_limited_to_the_step_picks_only_the_steps_channels() -> None:
+    config = dataclasses.replace(SMALL, debtors=300, seed=2, learner_channels="step")
+    sim = Simulation(config, "learned")
+    now = START.replace(hour=DECISION_HOUR_UTC)
+    picked = Counter[str]()
+    try:
+        for debtor in sim.book:
+            sim.book_events(debtor, 0, now, 0)
+            run = debtor.run
+            if run is None:
+                continue
+            chosen, _ = sim.learner_choice(debtor, run, now)
+            if chosen is not None:
+                assert chosen.action.channel in run.cadence.steps("champion")[0].channels
+                picked[chosen.action.channel] += 1
+    finally:
+        sim.close()
+    assert sum(picked.values()) > 50
