@@ -47,7 +47,7 @@ from recaudo.learning.rewards import (
     join_rewards,
 )
 from recaudo.orchestration.channel_choice import EngagementChooser
-from recaudo.orchestration.strategy import Cadence, Step, Strategy, load_strategy
+from recaudo.orchestration.strategy import Cadence, Step, Strategy, TriggerKind, load_strategy
 from recaudo.policy import PRESETS, Candidate, Contact, DebtState, PolicyContext, evaluate
 from recaudo.portfolio import accounts_of, debtors
 from recaudo.view import ChannelEngagement
@@ -511,10 +511,12 @@ class Simulation:
         self._learn_matured(day)
 
     def book_events(self, debtor: SimDebtor, day: int, now: datetime, week: int) -> None:
-        if debtor.pending_payment_day == day and debtor.overdue_minor:
-            self._pay(debtor, now, week, attributed=True)
-        elif debtor.overdue_minor and debtor.events.random() < debtor.persona.self_cure:
-            self._pay(debtor, now, week, attributed=False)
+        """One day of the book for one debtor: payments, ageing, instalments
+        due or missed, and the cadence they start."""
+        if debtor.overdue_minor:
+            promised = debtor.pending_payment_day == day
+            if promised or debtor.events.random() < debtor.persona.self_cure:
+                self._pay(debtor, now, week)
         if debtor.overdue_minor:
             before = debtor.bucket
             debtor.dpd += 1
@@ -532,12 +534,12 @@ class Simulation:
         if day == 0 and debtor.overdue_minor and debtor.run is None:
             self._start(debtor, "payment_missed", day)
 
-    def _start(self, debtor: SimDebtor, trigger: str, day: int) -> None:
-        cadence = self.strategy.cadence_for(trigger, debtor.bucket, debtor.risk)  # type: ignore[arg-type]
+    def _start(self, debtor: SimDebtor, trigger: TriggerKind, day: int) -> None:
+        cadence = self.strategy.cadence_for(trigger, debtor.bucket, debtor.risk)
         if cadence is not None:
             debtor.run = Run(cadence=cadence, started=day, next_day=day)
 
-    def _pay(self, debtor: SimDebtor, now: datetime, week: int, *, attributed: bool) -> None:
+    def _pay(self, debtor: SimDebtor, now: datetime, week: int) -> None:
         amount = debtor.overdue_minor
         self.metrics.recovered_minor += round(amount * USD_CENTS_PER_MINOR[debtor.currency])
         debtor.balance_minor = max(0, debtor.balance_minor - amount)
@@ -680,7 +682,7 @@ class Simulation:
             run.responded = True
             delay = world.randint(0, ATTRIBUTION.days - 1)
             if delay == 0:
-                self._pay(debtor, at + timedelta(hours=2), week, attributed=True)
+                self._pay(debtor, at + timedelta(hours=2), week)
             else:
                 debtor.pending_payment_day = day + delay
                 self._outcome(debtor, "promise", at + timedelta(hours=1), dispatch_id)
