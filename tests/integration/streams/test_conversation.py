@@ -6,11 +6,13 @@ in) reaches the view, the other channels and the agent-tasks topic."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from recaudo.cloudevents import ce_headers
 from recaudo.events import (
     AgentTask,
     ChannelResponse,
@@ -21,6 +23,7 @@ from recaudo.events import (
     Event,
 )
 from recaudo.orchestration import FixedClock
+from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
@@ -88,9 +91,11 @@ def arrears(debtor: str, language: str) -> list[Event]:
     return [profile(debtor, language), opened, missed]
 
 
-def reply(debtor: str, channel: str, text: str, dispatch: str | None) -> ChannelResponse:
+def reply(
+    debtor: str, channel: str, text: str, dispatch: str | None, minute: int = 1
+) -> ChannelResponse:
     return ChannelResponse(
-        occurred_at=NOON + timedelta(minutes=1),
+        occurred_at=NOON + timedelta(minutes=minute),
         source="twilio",
         debtor_id=debtor,
         channel=channel,
@@ -102,17 +107,22 @@ def reply(debtor: str, channel: str, text: str, dispatch: str | None) -> Channel
 
 
 class Processed:
-    """Counts the channel responses the worker has processed (its on_processed)."""
+    """Counts the channel responses and agent tasks the worker has processed
+    (its on_processed)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.topic = Serde(settings).topics.channel_responses
+        topics = Serde(settings).topics
+        self.topic, self.tasks_topic = topics.channel_responses, topics.agent_tasks
         self.responses = 0
+        self.tasks = 0
         self._lock = threading.Lock()
 
     def __call__(self, topic: str, partition: int, offset: int) -> None:
-        if topic == self.topic:
-            with self._lock:
+        with self._lock:
+            if topic == self.topic:
                 self.responses += 1
+            elif topic == self.tasks_topic:
+                self.tasks += 1
 
 
 def worker(settings: Settings, processed: Processed) -> DebtorViewProcessor:
@@ -236,7 +246,9 @@ def test_a_free_text_opt_out_stops_that_channel_only(topics_ready: Settings) -> 
     run_with(processor, scenario)
 
 
-def test_asking_for_a_person_opens_one_task_and_stops_answers(topics_ready: Settings) -> None:
+def test_asking_for_a_person_opens_one_task_and_stops_answers_until_it_is_closed(
+    topics_ready: Settings,
+) -> None:
     settings = topics_ready
     serde = Serde(settings)
     processed = Processed(settings)
@@ -270,6 +282,27 @@ def test_asking_for_a_person_opens_one_task_and_stops_answers(topics_ready: Sett
         assert task.view_json is not None and '"D-H"' in task.view_json
         assert [d.template for d in answers(settings, serde, "D-H")] == ["conversation.handoff"], (
             "the handoff notice, then nothing automatic"
+        )
+        # A person closes the task: the next message is answered again.
+        closed = task.model_copy(
+            update={
+                "event_id": uuid.uuid4(),
+                "occurred_at": NOON + timedelta(minutes=2),
+                "status": "CLOSED",
+                "closed_at": NOON + timedelta(minutes=2),
+                "closed_by": "agent-7",
+                "outcome": "called back",
+            }
+        )
+        with RecaudoProducer(settings) as producer:
+            producer.produce_raw(
+                tasks_topic, b"D-H", serde.serialize(tasks_topic, closed), ce_headers(closed)
+            )
+        assert wait_until(lambda: processed.tasks >= 2, 30)  # the OPEN read back, then this
+        publish(settings, [reply("D-H", "sms", "¿cuánto debo?", None, minute=3)])
+        assert wait_until(
+            lambda: "conversation.balance" in [d.template for d in answers(settings, serde, "D-H")],
+            60,
         )
 
     run_with(processor, scenario)
