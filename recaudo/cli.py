@@ -18,7 +18,7 @@ import click
 
 from recaudo.cli_deploy import deploy
 from recaudo.cli_inspect import decisions, dispatches, dlq, kpis
-from recaudo.events import Bucket
+from recaudo.events import Bucket, Channel
 from recaudo.settings import Settings, get_settings
 from recaudo.understanding.command import understand_command
 
@@ -859,6 +859,86 @@ def conversation_show(debtor_id: str) -> None:
         return understood.intent, understood.confidence
 
     click.echo(render(thread(debtor_id, records, language, read)))
+
+
+@cli.command()
+@click.argument("debtor_id")
+@click.option(
+    "--channel",
+    type=click.Choice(["sms", "whatsapp", "email"]),
+    default="sms",
+    show_default=True,
+    help="The channel the messages come from (and the answers go on).",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for an answer to each message.",
+)
+def converse(debtor_id: str, channel: Channel, wait_s: float) -> None:
+    """Chat as DEBTOR_ID against the running pipeline: each line typed (or
+    read from standard input) is produced as a REPLIED channel response, and
+    the answer the conversation dispatches is printed when it comes (or
+    "(no answer)", e.g. after a handoff to a person or outside the hours).
+    The debtor needs a profile and an account in the view."""
+    import time
+    import uuid
+    from datetime import UTC, datetime
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from recaudo.cli_inspect import _broker
+    from recaudo.events import ChannelResponse, DispatchCommand
+    from recaudo.orchestration.ids import dispatch_id
+    from recaudo.producer import RecaudoProducer
+    from recaudo.serde import Serde
+
+    settings, topics = _broker()
+    serde = Serde(settings)
+    dispatch_topic = topics.dispatch(channel)
+    consumer = Consumer(
+        settings.consumer_config(f"{settings.topic_prefix}.converse-{uuid.uuid4().hex[:8]}")
+    )
+    try:
+        meta = consumer.list_topics(dispatch_topic, timeout=10).topics[dispatch_topic]
+        # Each answer is found by its id, derived from the message it answers.
+        consumer.assign(
+            [TopicPartition(dispatch_topic, p, OFFSET_BEGINNING) for p in meta.partitions]
+        )
+        with RecaudoProducer(settings) as producer:
+            for line in sys.stdin:
+                text = line.strip()
+                if not text:
+                    continue
+                message = ChannelResponse(
+                    occurred_at=datetime.now(UTC),
+                    source="recaudo.converse",
+                    debtor_id=debtor_id,
+                    channel=channel,
+                    status="REPLIED",
+                    provider="console",
+                    text=text,
+                )
+                expected = dispatch_id(debtor_id, f"answer:{message.event_id}", 0, channel)
+                producer.publish(message)
+                producer.flush()
+                deadline = time.monotonic() + wait_s
+                answered = False
+                while not answered and time.monotonic() < deadline:
+                    msg = consumer.poll(0.2)
+                    if msg is None or msg.error() is not None or msg.value() is None:
+                        continue
+                    command = serde.deserialize(dispatch_topic, msg.value())
+                    if isinstance(command, DispatchCommand) and command.dispatch_id == expected:
+                        click.echo(f"recaudo: {command.body}")
+                        answered = True
+                if not answered:
+                    click.echo("recaudo: (no answer)")
+    finally:
+        consumer.close()
 
 
 cli.add_command(deploy)

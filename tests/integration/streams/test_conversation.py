@@ -5,6 +5,9 @@ in) reaches the view, the other channels and the agent-tasks topic."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -306,3 +309,42 @@ def test_asking_for_a_person_opens_one_task_and_stops_answers_until_it_is_closed
         )
 
     run_with(processor, scenario)
+
+
+def test_recaudo_converse_prints_the_answer(topics_ready: Settings) -> None:
+    settings = topics_ready
+    serde = Serde(settings)
+    processor = worker(settings, Processed(settings))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUDO_")}
+    env.update(
+        KAFKA_BOOTSTRAP_SERVERS=settings.require_bootstrap_servers(),
+        RECAUDO_TOPIC_PREFIX=settings.topic_prefix,
+        RECAUDO_TOPIC_PARTITIONS=str(settings.topic_partitions),
+        RECAUDO_STATE_DIR=str(settings.state_dir),
+        RECAUDO_EMBEDDED_BROKER="true",
+    )
+    chat: list[subprocess.CompletedProcess[str]] = []
+
+    def scenario() -> None:
+        publish(settings, arrears("D-C", "es"))
+        sent = outreach(settings, serde, "D-C")
+        assert wait_until(lambda: len(sent()) >= 1, 60)
+        chat.append(
+            subprocess.run(
+                [sys.executable, "-m", "recaudo", "converse", "D-C", "--wait", "60"],
+                input="¿cuánto debo?\n",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        )
+
+    run_with(processor, scenario)
+    (done,) = chat
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("recaudo: ")]
+    assert len(lines) == 1 and "(no answer)" not in lines[0], done.stdout
+    (answer,) = answers(settings, serde, "D-C")
+    assert answer.template == "conversation.balance"
+    assert answer.body is not None and answer.body.splitlines()[0] in lines[0]
