@@ -564,7 +564,8 @@ class Folder:
             closed = task_closed(current, task)
             if closed is not None:
                 store.set(CONV_KEY, closed.to_bytes())
-        return _NOTHING
+        # Its own result: a traced run sets the trace on it.
+        return Processed(DebtorState(task.debtor_id), False)
 
     def _converse(
         self, held: Held, state: DebtorState, message: ChannelResponse, out: Processed
