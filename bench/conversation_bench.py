@@ -88,7 +88,7 @@ def setup_events(debtors: int) -> list[Event]:
 
 
 def run_worker(settings_fields: dict[str, Any], processed: c_longlong, stop: ProcessEvent) -> None:
-    settings = Settings(**settings_fields)
+    settings = Settings(**{**settings_fields, "conversations": True})
     inputs = {settings.topic_prefix + ".debt-events", settings.topic_prefix + ".debtor-profiles"}
     worker = DebtorViewProcessor(
         settings,

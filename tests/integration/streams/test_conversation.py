@@ -169,7 +169,7 @@ def latest_view(settings: Settings, serde: Serde, debtor: str) -> DebtorView | N
 
 
 def test_a_promise_is_answered_once_and_reaches_the_view(topics_ready: Settings) -> None:
-    settings = topics_ready
+    settings = topics_ready.model_copy(update={"conversations": True})
     serde = Serde(settings)
     processed = Processed(settings)
     processor = worker(settings, processed)
@@ -212,7 +212,7 @@ def test_a_promise_is_answered_once_and_reaches_the_view(topics_ready: Settings)
 
 
 def test_a_free_text_opt_out_stops_that_channel_only(topics_ready: Settings) -> None:
-    settings = topics_ready
+    settings = topics_ready.model_copy(update={"conversations": True})
     serde = Serde(settings)
     processed = Processed(settings)
     processor = worker(settings, processed)
@@ -252,7 +252,7 @@ def test_a_free_text_opt_out_stops_that_channel_only(topics_ready: Settings) -> 
 def test_asking_for_a_person_opens_one_task_and_stops_answers_until_it_is_closed(
     topics_ready: Settings,
 ) -> None:
-    settings = topics_ready
+    settings = topics_ready.model_copy(update={"conversations": True})
     serde = Serde(settings)
     processed = Processed(settings)
     processor = worker(settings, processed)
@@ -312,7 +312,7 @@ def test_asking_for_a_person_opens_one_task_and_stops_answers_until_it_is_closed
 
 
 def test_recaudo_converse_prints_the_answer(topics_ready: Settings) -> None:
-    settings = topics_ready
+    settings = topics_ready.model_copy(update={"conversations": True})
     serde = Serde(settings)
     processor = worker(settings, Processed(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUDO_")}
