@@ -1,4 +1,4 @@
-"""The start/stop lifecycle every long-lived component shares."""
+"""The lifecycles components share: start/stop services and closeable resources."""
 
 from __future__ import annotations
 
@@ -26,3 +26,21 @@ class Service:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class Closeable:
+    """A resource released by ``close()``; ``with`` closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -42,7 +42,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Literal, TextIO
 
 from pydantic import ValidationError
@@ -59,6 +58,7 @@ from recaudo.events import (
     derived_type_message,
     unknown_type_message,
 )
+from recaudo.lifecycle import Closeable
 from recaudo.money import MINOR_UNITS, check_currency
 from recaudo.serde import describe_validation_error
 
@@ -466,7 +466,7 @@ def read_csv(
 # --- files -------------------------------------------------------------------------
 
 
-class EventFile:
+class EventFile(Closeable):
     """An open file of events: its format, encoding and CSV dialect settled and
     its header checked on opening (FileError), its rows on iteration."""
 
@@ -514,17 +514,6 @@ class EventFile:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> EventFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def read_events(
     path: Path, fmt: FileFormat | None = None, default_source: str = "recaudo-publish"
@@ -541,7 +530,7 @@ def rejects_path_for(path: Path) -> Path:
     return path.with_name(path.name + ".rejects.jsonl")
 
 
-class RejectsFile:
+class RejectsFile(Closeable):
     """The rows a publish rejected, one JSON object a line: ``file``, ``line``,
     ``reason`` and ``text`` (the row as the input has it).
 
@@ -579,14 +568,3 @@ class RejectsFile:
             self._fh.close()
         elif self.path.exists():
             self.path.unlink()
-
-    def __enter__(self) -> RejectsFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -16,13 +16,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import vowpalwabbit  # type: ignore[import-untyped]
 
 from recaudo.learning.actions import Action, AllowedAction
 from recaudo.learning.features import Features, adf_example, labelled_example
+from recaudo.lifecycle import Closeable
 from recaudo.policy import Channel
 
 
@@ -119,7 +119,7 @@ class Choice:
         return "\n".join(lines)
 
 
-class Bandit:
+class Bandit(Closeable):
     """One VW workspace. Not thread-safe; :meth:`close` frees it."""
 
     def __init__(self, config: LearnerConfig, model: bytes | None = None) -> None:
@@ -134,17 +134,6 @@ class Bandit:
                     f.write(model)
                 self._vw = vowpalwabbit.Workspace(f"{config.vw_args()} -i {path}")
             self._version = model_version(model)
-
-    def __enter__(self) -> Bandit:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._vw.finish()
