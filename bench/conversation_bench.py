@@ -30,10 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-
-from bench.harness import bench_environment
-from recaudo.events import CHANNELS, ChannelResponse, DebtEvent, DebtorProfile, Event
+from bench.harness import bench_environment, read_dispatch_arrivals
+from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile, Event
 from recaudo.orchestration import FixedClock
 from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
@@ -132,23 +130,7 @@ def main() -> None:
         arrived: dict[str, float] = {}
         stop = threading.Event()
 
-        def read() -> None:
-            consumer = Consumer(settings.consumer_config("bench-reader", low_latency=True))
-            consumer.assign(
-                [
-                    TopicPartition(settings.topic_prefix + f".dispatch.{c}", p, 0)
-                    for c in CHANNELS
-                    for p in range(args.partitions)
-                ]
-            )
-            while not stop.is_set():
-                msg = consumer.poll(0.05)
-                if msg is not None and msg.error() is None and msg.key() is not None:
-                    arrived.setdefault(msg.key().decode(), time.monotonic())
-            consumer.close()
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        reader = read_dispatch_arrivals(settings, args.partitions, arrived, stop)
         try:
             t0 = time.monotonic()
             while processed.value < len(setup) and time.monotonic() - t0 < 300:
