@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from tests.integration.fixtures import create_database
 from tests.integration.streams.kpi_scenario import EXPECTED_TOTAL, publish, story, total_of
 from tests.integration.streams.test_view_publisher import states, wait_for_views
 from tests.integration.streams.worker_process import view_publisher
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -67,15 +68,6 @@ def restartable_postgres() -> Iterator[RestartablePostgres]:
 def settings(topics_ready: Settings, restartable_postgres: RestartablePostgres) -> Settings:
     dsn = create_database(restartable_postgres.server)
     return topics_ready.model_copy(update={"database_url": SecretStr(dsn)})
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def said_unreachable(caplog: pytest.LogCaptureFixture) -> bool:

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from recaudo.embedded.broker import EmbeddedBroker
 from recaudo.embedded.state import CRASH_LOOP_EXITS, read_worker_exits
 from tests.integration.embedded.test_runtime_core import wait_ready
 from tests.integration.environment import cli_env
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -89,14 +89,12 @@ def test_a_crash_looping_worker_shows_in_status_and_on_the_dashboard(
     tmp_path: Path, broker: EmbeddedBroker, pg_dsn: str
 ) -> None:
     with up(tmp_path, broker, pg_dsn, "with-crasher") as supervisor_pid:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def crash_looped() -> bool:
             exits = read_worker_exits(tmp_path, supervisor_pid).get("crasher")
-            if exits is not None and len(exits.recent_exits) >= CRASH_LOOP_EXITS:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the crasher did not exit 3 times")
+            return exits is not None and len(exits.recent_exits) >= CRASH_LOOP_EXITS
+
+        assert wait_until(crash_looped, 60), "the crasher did not exit 3 times"
 
         shown = recaudo_status(tmp_path)
         assert shown.returncode == 2, shown.stdout + shown.stderr

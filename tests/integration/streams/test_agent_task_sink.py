@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.agent_task_sink import AgentTaskSink
 from tests.integration.kafka_io import consume_all
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -86,17 +86,18 @@ def sink(settings: Settings) -> Iterator[AgentTaskSink]:
 
 def row_when(dsn: str, task_id: str, done: Any, timeout_s: float = 60) -> dict[str, Any] | None:
     """The task's row once ``done(row)``; the last row read if never."""
-    deadline = time.monotonic() + timeout_s
     row: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
+
+    def landed() -> bool:
+        nonlocal row
         try:
             with psycopg.connect(dsn) as conn:
                 row = read_task(conn, task_id)
         except psycopg.errors.UndefinedTable:
             row = None  # the sink applies the migrations when it starts
-        if row is not None and done(row):
-            return row
-        time.sleep(0.2)
+        return row is not None and bool(done(row))
+
+    wait_until(landed, timeout_s, every_s=0.2)
     return row
 
 

@@ -17,6 +17,7 @@ from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from streams.debtor_view import DebtorViewProcessor
+from tests.integration import waiting
 from tests.integration.kafka_io import consume_all
 from tests.integration.streams.worker_process import streams_worker
 
@@ -104,12 +105,8 @@ def read(
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.5)
-    return False
+    """Every half second: each check reads the topics from their beginning."""
+    return waiting.wait_until(check, timeout_s, every_s=0.5)
 
 
 def run_with(processor: DebtorViewProcessor, scenario: Callable[[], None]) -> None:
