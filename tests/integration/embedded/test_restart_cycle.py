@@ -123,7 +123,12 @@ def ledger(state_dir: Path) -> set[str]:
     ids: set[str] = set()
     for path in (state_dir / "connectors").glob("*.sqlite"):
         with sqlite3.connect(path) as db:
-            ids.update(row[0] for row in db.execute("SELECT dispatch_id FROM sent"))
+            # A connector that has just opened its ledger may not have created the table yet.
+            created = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sent'"
+            ).fetchone()
+            if created:
+                ids.update(row[0] for row in db.execute("SELECT dispatch_id FROM sent"))
     return ids
 
 
