@@ -77,6 +77,7 @@ from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand, ResponseStatus
 from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts, provider_send_duration
+from recaudo.librdkafka_codes import PARTITION_EOF
 from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 
@@ -259,7 +260,7 @@ class Connector:
         for msg in messages:
             err = msg.error()
             if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
+                if err.code() != PARTITION_EOF:
                     log.warning("consumer error: %s", err)
                 continue
             self.stats.consumed += 1

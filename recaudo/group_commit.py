@@ -13,6 +13,8 @@ from typing import Final, Literal
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
+from recaudo.librdkafka_codes import ASSIGNMENT_LOST, NO_OFFSET, STATE
+
 CommitOutcome = Literal["committed", "nothing to commit", "not in the group"]
 
 #: librdkafka's answers to a commit from a member whose assignment is gone.
@@ -23,8 +25,8 @@ NOT_A_MEMBER: Final = frozenset(
         KafkaError.REBALANCE_IN_PROGRESS,
         KafkaError.FENCED_INSTANCE_ID,
         KafkaError.STALE_MEMBER_EPOCH,
-        KafkaError._ASSIGNMENT_LOST,
-        KafkaError._STATE,
+        ASSIGNMENT_LOST,
+        STATE,
     }
 )
 
@@ -37,7 +39,7 @@ def commit_offsets(consumer: Consumer) -> CommitOutcome:
     except KafkaException as exc:
         error = exc.args[0] if exc.args else None
         code = error.code() if isinstance(error, KafkaError) else None
-        if code == KafkaError._NO_OFFSET:
+        if code == NO_OFFSET:
             return "nothing to commit"
         if code in NOT_A_MEMBER:
             return "not in the group"

@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from recaudo.embedded.partition_end import FetchedEnds, Partition
+from recaudo.librdkafka_codes import PARTITION_EOF
 from recaudo.settings import Settings
 
 
@@ -87,7 +88,7 @@ def read_topics(
             key = (msg.topic() or "", msg.partition() or 0)
             error = msg.error()
             if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
+                if error.code() != PARTITION_EOF:
                     raise RuntimeError(f"reading {key[0]}[{key[1]}]: {error.str()}")
                 if (msg.offset() or 0) >= ends.get(key, 0):
                     pending.discard(key)

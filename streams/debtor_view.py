@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Final, cast
 
 from opentelemetry.context import Context
@@ -68,6 +69,7 @@ from recaudo.view.coalesce import Coalescer
 from recaudo.view.derived import SOURCE as DERIVED_SOURCE
 from recaudo.view.outcomes import Send, awaiting_outcome
 from recaudo.view.timebase import from_ms, to_ms
+from streams import quixstreams_internals
 from streams.runtime import Skipped, StreamProcessor
 from streams.timers import TimerService
 from streams.view_publisher import SnapshotWriter
@@ -408,11 +410,8 @@ def _partition_of(state: State[Any, Any]) -> object:
     """The store partition behind a key's ``State``. quixstreams opens a new
     partition object each time it assigns the partition (a rebalance, a
     recovery from the changelog): a held debtor read from another one may
-    be stale, another worker having changed it meanwhile. (Private
-    attributes: tests/unit/streams/test_held_state.py fails should they
-    change.)"""
-    transaction = getattr(state, "_transaction", None)
-    return getattr(transaction, "_partition", None)
+    be stale, another worker having changed it meanwhile."""
+    return quixstreams_internals.state_partition(state)
 
 
 #: Debtors held decoded at most unless told: the ``Settings.view_held_debtors``
@@ -632,6 +631,11 @@ class Folder:
         if self._held.get(key) is held:
             del self._held[key]
         return False
+
+    @property
+    def held(self) -> Mapping[str, Held]:
+        """The debtors held decoded now, least recently used first (read-only)."""
+        return MappingProxyType(self._held)
 
     def forget(self) -> None:
         """Drop every held debtor (the processor stopped: its stores may

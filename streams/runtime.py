@@ -25,6 +25,7 @@ from recaudo.instruments import ConsumerLag, EventCounts
 from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 from recaudo.topics import Topic, Topics
+from streams import quixstreams_internals
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,9 @@ class StreamProcessor:
         if settings.embedded_broker:
             # Its ListOffsets reads ends short: see recaudo.embedded.partition_end.
             self._changelog_ends = FetchedEnds(conn)
-            read_changelog_ends_by_fetch(self.app._consumer, self._changelog_ends)
+            read_changelog_ends_by_fetch(
+                quixstreams_internals.consumer(self.app), self._changelog_ends
+            )
 
     def _counted(
         self, on_processed: Callable[[str, int, int], None] | None
@@ -255,13 +258,12 @@ class StreamProcessor:
         checkpoint like a processed message's: quixstreams stores none for a
         message its error hook suppressed, so a dead letter last on its
         partition would hold the group's lag above zero and be read again at
-        every restart. (A private attribute, the Application's processing
-        context: tests/integration/test_dead_letters.py fails should it change.)"""
+        every restart."""
         if message is None or not isinstance(exc, DeadLetterError):
             return False  # broker or programming errors are not the message's fault
         self.dead_letters.send(message, exc)
-        self.app._processing_context.store_offset(
-            message.topic(), message.partition(), message.offset()
+        quixstreams_internals.store_offset(
+            self.app, message.topic(), message.partition(), message.offset()
         )
         return True
 
@@ -296,22 +298,16 @@ class StreamProcessor:
         """Whether a store partition (see ``streams.debtor_view._partition_of``)
         is still one of this worker's: quixstreams drops and closes a store
         partition when its topic partition is revoked or lost, and opens a new
-        object when it is assigned again. (A private attribute, the
-        Application's state manager: tests/integration/streams fails should
-        it change.)"""
-        for stores in self.app._state_manager.stores.values():
-            for store in stores.values():
-                if any(partition is live for live in store.partitions.values()):
-                    return True
-        return False
+        object when it is assigned again."""
+        return any(partition is live for live in quixstreams_internals.store_partitions(self.app))
 
     def exit_if_close_hangs(self, deadline_s: float = DEADLINE_S) -> None:
         """For a process that is this worker alone (``recaudo streams run``):
         should its Kafka consumer's close not return within ``deadline_s``,
         the process exits to be restarted (:mod:`recaudo.close_deadline`)."""
-        consumer = self.app._consumer
-        consumer.close = close_or_exit(  # type: ignore[method-assign]
-            consumer.close, deadline_s, f"stream processor {self.name}"
+        quixstreams_internals.wrap_consumer_close(
+            self.app,
+            lambda close: close_or_exit(close, deadline_s, f"stream processor {self.name}"),
         )
 
     def run(self) -> None:

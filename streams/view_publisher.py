@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from recaudo.close_deadline import DEADLINE_S, close_or_exit
 from recaudo.cloudevents import ce_headers
@@ -45,6 +45,7 @@ from recaudo.dlq import DeadLetterWriter
 from recaudo.events import DebtorView
 from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts
+from recaudo.librdkafka_codes import PARTITION_EOF
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import DecodeError, Serde, read_record
 from recaudo.settings import Settings
@@ -243,7 +244,7 @@ class ViewPublisher:
     def _read(self, message: Message) -> None:
         err = message.error()
         if err is not None:
-            if err.code() != KafkaError._PARTITION_EOF:
+            if err.code() != PARTITION_EOF:
                 log.warning("consumer error: %s", err)
             return
         self._uncommitted = True

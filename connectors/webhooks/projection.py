@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, Message
 
 from connectors.webhooks.store import Contact, CorrelationStore, SentMessage
 from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand
 from recaudo.group_commit import commit_offsets
 from recaudo.instruments import ConsumerLag, EventCounts
+from recaudo.librdkafka_codes import PARTITION_EOF
 from recaudo.serde import DeadLetterError, Serde, read_record
 from recaudo.settings import Settings
 
@@ -76,7 +77,7 @@ class CorrelationProjection:
         for msg in messages:
             err = msg.error()
             if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
+                if err.code() != PARTITION_EOF:
                     log.warning("consumer error: %s", err)
                 continue
             self.events.add(msg.topic() or "")

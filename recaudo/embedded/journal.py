@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from recaudo.librdkafka_codes import PARTITION_EOF
 from recaudo.settings import Settings
 from recaudo.topics import Topics
 from recaudo.view.derived import SOURCE as DERIVED_SOURCE
@@ -312,7 +313,7 @@ class JournalRecorder(threading.Thread):
         try:
             for msg in batch:
                 if msg.error() is not None:
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
+                    if msg.error().code() != PARTITION_EOF:
                         log.warning("journal recorder: %s", msg.error())
                     continue
                 topic = msg.topic() or ""

@@ -30,7 +30,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
+
+from recaudo.librdkafka_codes import PARTITION_EOF
 
 #: quixstreams names its changelog topics ``changelog__<group>--<topic>--<store>``.
 CHANGELOG_PREFIX = "changelog__"
@@ -89,7 +91,7 @@ class FetchedEnds:
                 if error is None:
                     continue  # a record of a last batch: that end is past it
                 topic, partition = msg.topic(), msg.partition()
-                if error.code() != KafkaError._PARTITION_EOF:
+                if error.code() != PARTITION_EOF:
                     raise RuntimeError(f"reading the end of {topic}[{partition}]: {error.str()}")
                 key = (topic or "", partition if partition is not None else -1)
                 if key in pending:

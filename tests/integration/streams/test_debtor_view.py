@@ -99,7 +99,7 @@ def test_portfolio_view_lands_in_postgres_and_on_the_topic(pg_settings: Settings
         # Caught up, so nothing folds in meanwhile: the held set is still.
         # (Recorded, not asserted: a failed assert in this helper thread
         # would only be a warning.)
-        held = {id(h.partition): h.partition for h in processor.folder._held.values()}
+        held = {id(h.partition): h.partition for h in processor.folder.held.values()}
         partitions.extend(held.values())
         assigned_while_running.extend(processor.processor.is_assigned(p) for p in partitions)
         seen.append(processor)

@@ -66,14 +66,14 @@ def test_a_held_debtor_survives_checkpoints_while_the_partition_stays(tmp_path: 
     folder = Folder(None, FixedClock(T), timers=False)
     first = [opened(), dpd(10, when=-1, balance=95_000)]
     checkpoint(store, folder, first)
-    held = folder._held[DEBTOR].state
+    held = folder.held[DEBTOR].state
 
     later = [paid("P-1", when=0), dpd(20, when=1, balance=85_000)]
     assert checkpoint(store, folder, later) == folded(first + later)
-    assert folder._held[DEBTOR].state is held  # folded in place, not decoded again
+    assert folder.held[DEBTOR].state is held  # folded in place, not decoded again
 
     folder.forget()
-    assert DEBTOR not in folder._held
+    assert DEBTOR not in folder.held
     store.close()
 
 
@@ -99,7 +99,7 @@ def test_a_debtor_held_from_a_lost_partition_is_not_written_back(tmp_path: Path)
     store.revoke_partition(PARTITION)
     folder.write_back()
     assert not transaction.changed
-    assert DEBTOR not in folder._held
+    assert DEBTOR not in folder.held
 
     store.assign_partition(PARTITION)
     assert stored(store) == folded(first)
@@ -133,5 +133,5 @@ def test_the_least_recently_used_debtor_of_a_lost_partition_is_dropped_unwritten
     current = store.start_partition_transaction(PARTITION)
     folder(opened(), "D-2", 0, None, current.as_state(prefix="D-2"))
     assert not lost.changed
-    assert list(folder._held) == ["D-2"]
+    assert list(folder.held) == ["D-2"]
     store.close()
