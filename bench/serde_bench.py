@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from recaudo.samples import debt_event, debtor_profile
 from recaudo.serde import Serde, fastavro_body
 from recaudo.settings import Settings
 from recaudo.view import apply, snapshot
-from tests.fixtures import debt_event, debtor_profile
 
 
 def per_call_us(fn: Callable[[], object], n: int) -> float:

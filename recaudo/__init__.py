@@ -1,7 +1,14 @@
 """recaudo: Kafka-native contact pipeline for debt collection."""
 
+import importlib
 import warnings
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
+    from recaudo.producer import RecaudoProducer
+    from recaudo.settings import Settings
 
 try:
     __version__ = version("recaudo")
@@ -29,4 +36,32 @@ def _ignore_authlib_httpx_warning() -> None:
 
 _ignore_authlib_httpx_warning()
 
-__all__ = ["__version__"]
+#: What a bank's or CRM's code imports, by the module that defines it: the
+#: stable home of these names is ``recaudo`` itself (``from recaudo import
+#: DebtEvent``), whatever module they move to.
+_PUBLIC = {
+    "ChannelResponse": "recaudo.events",
+    "DebtEvent": "recaudo.events",
+    "DebtorProfile": "recaudo.events",
+    "RecaudoProducer": "recaudo.producer",
+    "Settings": "recaudo.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so ``import recaudo`` (every command's first
+    # import) stays light.
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'recaudo' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "ChannelResponse",
+    "DebtEvent",
+    "DebtorProfile",
+    "RecaudoProducer",
+    "Settings",
+    "__version__",
+]
