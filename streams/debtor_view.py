@@ -40,7 +40,12 @@ from quixstreams.state import State
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.conversation.state import ConversationState
-from recaudo.conversation.step import converse, task_closed
+from recaudo.conversation.step import (
+    conversation_due,
+    converse,
+    task_closed,
+)
+from recaudo.conversation.step import wake as wake_conversation
 from recaudo.db.sink_connection import SinkConnection
 from recaudo.events import (
     AgentTask,
@@ -568,11 +573,12 @@ class Folder:
 
     def _converse(
         self, held: Held, state: DebtorState, message: ChannelResponse, out: Processed
-    ) -> None:
+    ) -> int | None:
         """A debtor's message through the conversation: its answer, what it
-        caused and any agent task go out in this step."""
+        caused and any agent task go out in this step. Returns when the
+        conversation next needs the timer (UTC ms)."""
         if self.orchestrator is None:
-            return
+            return None
         store = held.store
         now = self.clock.now()
         if held.orch_raw is _UNREAD:
@@ -594,6 +600,36 @@ class Folder:
         out.caused.extend(step.events)
         if step.task is not None:
             out.tasks.append(step.task)
+        return conversation_due(step.state)
+
+    def _wake_conversation(
+        self, held: Held, state: DebtorState, now: datetime, out: Processed
+    ) -> int | None:
+        """The timer woke the debtor: a held answer due now is sent (or
+        dropped, moot), and silence acts. Returns the conversation's next due."""
+        store = held.store
+        raw = store.get(CONV_KEY)
+        if self.orchestrator is None or raw is None:
+            return None
+        current = ConversationState.from_bytes(raw)
+        if held.orch_raw is _UNREAD:
+            held.orch_raw = store.get(ORCH_KEY)
+        orch_raw = cast(bytes | None, held.orch_raw)
+        orch = OrchestrationState.decode(orch_raw) if orch_raw is not None else OrchestrationState()
+        woke = wake_conversation(self.orchestrator, orch, state, current, now)
+        if woke is None:
+            return conversation_due(current)
+        outputs, conversation = woke
+        encoded_conv = conversation.to_bytes()
+        if encoded_conv != raw:
+            store.set(CONV_KEY, encoded_conv)
+        encoded = orch.encode()
+        if encoded != orch_raw:
+            store.set(ORCH_KEY, encoded)
+            held.orch_raw = encoded
+        if outputs:
+            out.outputs = outputs
+        return conversation_due(conversation)
 
     def write_back(self) -> None:
         """Encode every held debtor that changed since the last checkpoint
@@ -685,6 +721,7 @@ class Folder:
             if len(held.applied) >= MAX_APPLIED:
                 self._write(held)
         out = Processed(result.state, result.changed, result.derived)
+        conv_due: int | None = None
         if (
             self.conversations
             and not backfill
@@ -694,7 +731,16 @@ class Folder:
             # Before the duplicate check: a second message on one dispatch
             # changes no counter of the view, yet is a message to answer (a
             # redelivery the conversation recognises by its event id).
-            self._converse(held, result.state, event, out)
+            conv_due = self._converse(held, result.state, event, out)
+            if not result.changed:
+                self._timer_no_later(held, conv_due, out)
+        elif self.conversations and wake and now is not None:
+            conv_due = self._wake_conversation(held, result.state, now, out)
+        elif self.conversations and result.changed:
+            raw_conv = store.get(CONV_KEY)
+            conv_due = conversation_due(
+                ConversationState.from_bytes(raw_conv) if raw_conv is not None else None
+            )
         if not (result.changed or wake):
             return out  # a duplicate: nothing to decide, nothing to schedule
         next_due: int | None = None
@@ -725,9 +771,9 @@ class Folder:
                 next_due = heard_until if next_due is None else min(next_due, heard_until)
         if self.timers:
             view_wake = result.state.next_wakeup
-            if view_wake is not None:
-                ms = to_ms(view_wake)
-                next_due = ms if next_due is None else min(next_due, ms)
+            for ms in (to_ms(view_wake) if view_wake is not None else None, conv_due):
+                if ms is not None:
+                    next_due = ms if next_due is None else min(next_due, ms)
             if held.timer_raw is _UNREAD:
                 held.timer_raw = store.get(TIMER_KEY)
             published = cast(bytes | None, held.timer_raw)
@@ -739,6 +785,22 @@ class Folder:
                 held.timer_raw = encoded_due
                 out.timer, out.timer_changed = next_due, True
         return out
+
+    def _timer_no_later(self, held: Held, due: int | None, out: Processed) -> None:
+        """A step that decides nothing else still needs the timer by ``due``
+        (a conversation's held answer): published if earlier than the one
+        standing; a wake-up then recomputes the debtor's every due time."""
+        if not self.timers or due is None:
+            return
+        if held.timer_raw is _UNREAD:
+            held.timer_raw = held.store.get(TIMER_KEY)
+        published = cast(bytes | None, held.timer_raw)
+        if published is not None and published != _NO_TIMER and int(published) <= due:
+            return
+        encoded_due = str(due).encode()
+        held.store.set(TIMER_KEY, encoded_due)
+        held.timer_raw = encoded_due
+        out.timer, out.timer_changed = due, True
 
     def _orchestrate(
         self,

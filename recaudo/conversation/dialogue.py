@@ -49,7 +49,13 @@ from recaudo.conversation.negotiation import (
     promise_terms,
     settlement_terms,
 )
-from recaudo.conversation.state import MAX_SEEN, ConversationState, Slot, TurnRecord
+from recaudo.conversation.state import (
+    MAX_SEEN,
+    ConversationState,
+    HeldAnswer,
+    Slot,
+    TurnRecord,
+)
 from recaudo.events import (
     CHANNELS,
     AccountView,
@@ -121,6 +127,8 @@ class Limits:
     opt_out_doubt: float = 0.2
     #: a question left unanswered this long lapses
     question_expires_after: timedelta = timedelta(hours=24)
+    #: share of an offer's or question's life after which silence gets the one reminder
+    remind_at_share: float = 0.5
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -156,6 +164,32 @@ class Turn:
     reply: Reply | None
     events: tuple[DebtEvent | ChannelResponse, ...] = ()
     handoff: Handoff | None = None
+
+
+def offer_terms(offer: Offer) -> tuple[dict[str, str], tuple[int, ...]]:
+    """An offer's variables for its reply, and every amount they show."""
+
+    def money(minor: int) -> str:
+        return format_money(minor, offer.currency)
+
+    variables = {
+        "amount": money(offer.total_minor),
+        "due_date": offer.due.isoformat(),
+        "instalments": str(offer.instalments),
+        "instalment": money(offer.instalment_minor),
+        "last_instalment": money(offer.last_instalment_minor),
+        "frequency": offer.frequency,
+        "discount": money(offer.discount_minor),
+        "balance": money(offer.total_minor + offer.discount_minor),
+    }
+    amounts = (
+        offer.total_minor,
+        offer.instalment_minor,
+        offer.last_instalment_minor,
+        offer.discount_minor,
+        offer.total_minor + offer.discount_minor,
+    )
+    return variables, amounts
 
 
 def negotiated_account(view: DebtorView, state: ConversationState | None) -> AccountView | None:
@@ -209,6 +243,124 @@ def answer_expires_at(
     return min(ends) if ends else None
 
 
+#: the reply that puts each kind of offer to the debtor again
+OFFER_REPLIES: Final[Mapping[str, str]] = {
+    "plan": "plan_offer",
+    "promise": "promise_counter",
+    "settlement": "settlement_offer",
+}
+#: replies about settling what is overdue: moot once nothing is
+ABOUT_ARREARS: Final = frozenset(
+    {
+        "ask_promise_date",
+        "promise_counter",
+        "promise_confirmed",
+        "ask_instalments",
+        "plan_offer",
+        "plan_counter",
+        "plan_confirmed",
+        "settlement_offer",
+        "settlement_confirmed",
+        "already_paid",
+    }
+)
+#: replies still owed to the debtor after a person took over
+NOTICES: Final = frozenset({"opt_out_confirmed", "wrong_person", "dispute_received", "handoff"})
+
+
+def silence_due(state: ConversationState, limits: Limits = DEFAULT_LIMITS) -> int | None:
+    """When silence next acts (UTC ms): the one reminder, then the lapse."""
+    due = deadline(state, limits)
+    if due is None or state.reminded or state.last_outbound_at is None:
+        return due
+    waited = due - state.last_outbound_at
+    return state.last_outbound_at + int(waited * limits.remind_at_share)
+
+
+def on_silence(
+    state: ConversationState,
+    view: DebtorView,
+    bounds: NegotiationBounds | Strategy | None,
+    now: datetime,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Turn:
+    """Silence, as the worker's timer applies it: at :func:`silence_due` the
+    first time, one reminder (the offer put again, or the question asked
+    again, on the channel it went on); at the deadline, the lapse: the
+    conversation closes and nothing is sent, so the contact strategy's
+    cadence simply goes on. One reminder per message of the debtor, never a
+    loop; none while an answer is still held for the hours."""
+    due = deadline(state, limits)
+    now_ms = to_ms(now)
+    if due is None:
+        return Turn(state, None)
+    if now_ms >= due:
+        return Turn(replace(_closed(state), held=None), None)
+    remind = silence_due(state, limits)
+    if state.reminded or state.held is not None or remind is None or now_ms < remind:
+        return Turn(state, None)
+    reply = _reminder(state, view, bounds, now)
+    state = replace(state, reminded=True)
+    if reply is None:
+        return Turn(state, None)
+    sent = TurnRecord("out", reply.channel, now_ms, None, None, None, (reply.template, "reminder"))
+    return Turn(state.with_turn(sent), reply)
+
+
+def _reminder(
+    state: ConversationState,
+    view: DebtorView,
+    bounds: NegotiationBounds | Strategy | None,
+    now: datetime,
+) -> Reply | None:
+    channel = next((t.channel for t in reversed(state.turns) if t.direction == "out"), None)
+    if channel not in CHANNELS:
+        return None
+    on: Channel = channel
+    offer = state.current_offer()
+    if offer is not None:
+        if offer.due < local_today(view, now):
+            return None  # its date has passed: nothing left to accept
+        variables, amounts = offer_terms(offer)
+        template = OFFER_REPLIES[offer.kind]
+        return Reply(template, variables, on, state.language, amounts, "offer_acceptance")
+    account = negotiated_account(view, state)
+    if account is None:
+        return None
+    if state.pending == "promise_date":
+        shown = state.draft_minor if state.draft_minor is not None else owed(account)
+        amount = format_money(shown, account.currency)
+        return Reply(
+            "ask_promise_date", {"amount": amount}, on, state.language, (shown,), "promise_date"
+        )
+    if state.pending == "plan_instalments":
+        if isinstance(bounds, Strategy):
+            bounds = bounds.bounds_for(account.bucket, view.risk_segment, view.country)
+        if bounds is None:
+            return None
+        most = plan_terms(account, bounds, local_today(view, now), None)
+        variables = {"max_instalments": str(most[0] if most else 1)}
+        return Reply("ask_instalments", variables, on, state.language, asks="plan_instalments")
+    return None
+
+
+def answer_moot(state: ConversationState, held: HeldAnswer, view: DebtorView) -> str | None:
+    """Why an answer held for the hours must not be sent when they allow it
+    (a reason code), or None: a person took over, or the account it is
+    about is closed, or owes nothing overdue any more when the answer
+    negotiates arrears. (A newer message answered drops
+    it when answered; an opt-out on its channel is the policy's to refuse.)"""
+    if state.status == "handed_off" and held.template not in NOTICES:
+        return "HANDED_OFF"
+    account = next((a for a in view.accounts if a.account_id == held.account_id), None)
+    if account is None or held.template in NOTICES:
+        return None
+    closed = account.status in ("PAID", "SETTLED", "WRITTEN_OFF")
+    if closed or (held.template in ABOUT_ARREARS and account.overdue_minor == 0):
+        return "DEBT_PAID"
+    return None
+
+
 def close_handoff(state: ConversationState) -> ConversationState:
     """A person closed the task: automatic replies resume with the next message."""
     return replace(_closed(state), handoff_reason=None)
@@ -260,6 +412,7 @@ def respond(
         language=understanding.language,
         inbound=state.inbound + 1,
         last_inbound_at=to_ms(now),
+        reminded=False,
     )
     account = negotiated_account(view, state)
     if isinstance(bounds, Strategy):
@@ -615,24 +768,7 @@ class _Dialogue:
         self.say(template, *self.terms(offer))
 
     def terms(self, offer: Offer) -> tuple[dict[str, str], tuple[int, ...]]:
-        variables = {
-            "amount": self.money(offer.total_minor),
-            "due_date": offer.due.isoformat(),
-            "instalments": str(offer.instalments),
-            "instalment": self.money(offer.instalment_minor),
-            "last_instalment": self.money(offer.last_instalment_minor),
-            "frequency": offer.frequency,
-            "discount": self.money(offer.discount_minor),
-            "balance": self.money(offer.total_minor + offer.discount_minor),
-        }
-        amounts = (
-            offer.total_minor,
-            offer.instalment_minor,
-            offer.last_instalment_minor,
-            offer.discount_minor,
-            offer.total_minor + offer.discount_minor,
-        )
-        return variables, amounts
+        return offer_terms(offer)
 
     def balance(self) -> None:
         a = self.need_account()

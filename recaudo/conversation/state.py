@@ -39,6 +39,30 @@ class TurnRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldAnswer:
+    """An answer the allowed hours refused when it was decided: sent at
+    ``not_before`` (by the worker's timer) unless something newer made it moot."""
+
+    #: the answer's run key, from which its dispatch id is derived
+    key: str
+    template: str
+    channel: str
+    language: str
+    #: UTC milliseconds: the next moment the rules allow it
+    not_before: int
+    variables: dict[str, str] = field(default_factory=dict)
+    #: UTC milliseconds: gone by then (None: the strategy's expiry only)
+    expires_at: int | None = None
+    account_id: str | None = None
+    #: the inbound message it answers (None for a reminder)
+    message_id: str | None = None
+    #: the dispatch that message answered, when known
+    answers_dispatch: str | None = None
+    #: a reminder the dialogue sent of its own: frequency caps apply to it
+    reminder: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationState:
     debtor_id: str
     #: the debtor and the message that opened the conversation
@@ -65,6 +89,10 @@ class ConversationState:
     #: inbound messages answered, for ids of what they cause (never reused)
     seq: int = 0
     seen: tuple[str, ...] = ()
+    #: the one reminder of what the dialogue waits for was sent (reset by the next message)
+    reminded: bool = False
+    #: an answer waiting for the hours to allow it
+    held: HeldAnswer | None = None
 
     def current_offer(self) -> Offer | None:
         """The offer waiting for the debtor's yes, if any."""
@@ -82,6 +110,8 @@ class ConversationState:
         data["v"] = FORMAT
         data["turns"] = [_compact(asdict(t)) for t in self.turns]
         data["offers"] = [_compact({**asdict(o), "due": o.due.isoformat()}) for o in self.offers]
+        if self.held is not None:
+            data["held"] = _compact(asdict(self.held))
         return _compact(data)
 
     @classmethod
@@ -99,7 +129,14 @@ class ConversationState:
             Offer(**{**o, "due": date.fromisoformat(o["due"])}) for o in data.pop("offers", [])
         )
         seen = tuple(data.pop("seen", ()))
-        return cls(**data, turns=turns, offers=offers, seen=seen)
+        held = data.pop("held", None)
+        return cls(
+            **data,
+            turns=turns,
+            offers=offers,
+            seen=seen,
+            held=HeldAnswer(**held) if held is not None else None,
+        )
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True).encode()

@@ -8,35 +8,40 @@ worker keeps the state and produces what :class:`Step` holds."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
 from recaudo.conversation.dialogue import (
     Handoff,
     HandoffReason,
+    Reply,
     answer_expires_at,
+    answer_moot,
     close_handoff,
     negotiated_account,
+    on_silence,
     respond,
+    silence_due,
 )
-from recaudo.conversation.state import ConversationState, TurnRecord
+from recaudo.conversation.state import ConversationState, HeldAnswer, TurnRecord
 from recaudo.events import (
     AgentTask,
     AgentTaskPriority,
     AgentTaskReason,
+    Channel,
     ChannelResponse,
     ConversationTurn,
     DebtEvent,
     DebtorView,
 )
-from recaudo.orchestration.engine import Orchestrator, Outputs
+from recaudo.orchestration.engine import Orchestrator, Outputs, answer_key
 from recaudo.orchestration.state import OrchestrationState
 from recaudo.orchestration.templates import language_of
 from recaudo.understanding.types import Understanding
 from recaudo.understanding.understand import understand
 from recaudo.view import DebtorState, snapshot
-from recaudo.view.timebase import from_ms
+from recaudo.view.timebase import from_ms, to_ms
 
 SOURCE: Final = "recaudo.conversation"
 TASK_NAMESPACE: Final = uuid.UUID("5b0f3e2a-8c71-4d69-b1e4-7a2c9d0f6e18")
@@ -94,6 +99,22 @@ def converse(
         now=now,
         fallback_language=profile_language,  # type: ignore[arg-type]
     )
+    return converse_understood(
+        orchestrator, orch, view_state, conversation, message, understood, now
+    )
+
+
+def converse_understood(
+    orchestrator: Orchestrator,
+    orch: OrchestrationState,
+    view_state: DebtorState,
+    conversation: ConversationState | None,
+    message: ChannelResponse,
+    understood: Understanding,
+    now: datetime,
+) -> Step:
+    """:func:`converse` once the message is understood."""
+    view = snapshot(view_state, view_state.debtor_id)
     turn = respond(
         conversation,
         understood,
@@ -106,19 +127,157 @@ def converse(
         dispatch_id=message.dispatch_id,
     )
     step = Step(turn.state, understood, events=turn.events)
+    held = turn.state.held
+    if held is not None and (turn.reply is not None or turn.handoff is not None):
+        # A newer message answered (or a person called in): the held answer is moot.
+        step.outputs = _drop(orchestrator, orch, view_state, held, now, "SUPERSEDED")
+        step.state = replace(step.state, held=None)
     if turn.reply is not None:
-        step.outputs = orchestrator.answer(
+        outputs, step.state = send(
+            orchestrator,
             orch,
             view_state,
-            now,
+            step.state,
             turn.reply,
-            message,
-            turn.state.account_id,
-            answer_expires_at(turn.state, turn.reply.channel),
+            answer_key(str(message.event_id)),
+            now,
+            message_id=str(message.event_id),
+            answers_dispatch=message.dispatch_id,
         )
+        _merge(step.outputs, outputs)
     if turn.handoff is not None:
         step.task = agent_task(view, turn.handoff, message, now)
     return step
+
+
+def send(
+    orchestrator: Orchestrator,
+    orch: OrchestrationState,
+    view_state: DebtorState,
+    state: ConversationState,
+    reply: Reply,
+    key: str,
+    now: datetime,
+    *,
+    message_id: str | None = None,
+    answers_dispatch: str | None = None,
+    reminder: bool = False,
+) -> tuple[Outputs, ConversationState]:
+    """One answer through the orchestrator's policy: dispatched now, or held
+    in the state (:class:`HeldAnswer`) when the hours defer it, for
+    :func:`wake` to send at the next allowed moment."""
+    expires = answer_expires_at(state, reply.channel)
+    outputs = orchestrator.send_answer(
+        orch,
+        view_state,
+        now,
+        reply,
+        key,
+        message_id,
+        answers_dispatch,
+        state.account_id,
+        expires,
+        caps=reminder,
+    )
+    deferred = next((d for d in outputs.decisions if d.outcome == "DEFERRED"), None)
+    if deferred is None or deferred.not_before is None:
+        return outputs, replace(state, held=None)
+    held = HeldAnswer(
+        key=key,
+        template=reply.template,
+        channel=reply.channel,
+        language=reply.language,
+        not_before=to_ms(deferred.not_before),
+        variables=dict(reply.variables),
+        expires_at=expires,
+        account_id=state.account_id,
+        message_id=message_id,
+        answers_dispatch=answers_dispatch,
+        reminder=reminder,
+    )
+    return outputs, replace(state, held=held)
+
+
+def conversation_due(state: ConversationState | None) -> int | None:
+    """When the worker's timer must wake the debtor for the conversation
+    (UTC ms): a held answer's next allowed moment, silence's next act."""
+    if state is None:
+        return None
+    dues = [d for d in (silence_due(state),) if d is not None]
+    if state.held is not None:
+        dues.append(state.held.not_before)
+    return min(dues) if dues else None
+
+
+def wake(
+    orchestrator: Orchestrator,
+    orch: OrchestrationState,
+    view_state: DebtorState,
+    conversation: ConversationState | None,
+    now: datetime,
+) -> tuple[Outputs, ConversationState] | None:
+    """The timer woke the debtor: a held answer whose moment came is sent
+    (or dropped, moot), then silence acts (:func:`on_silence`). None when
+    the conversation has nothing due (``orch`` is updated in place)."""
+    due = conversation_due(conversation)
+    if conversation is None or due is None or due > to_ms(now):
+        return None
+    state, out = conversation, Outputs()
+    view = snapshot(view_state, view_state.debtor_id)
+    held = state.held
+    if held is not None and held.not_before <= to_ms(now):
+        reason = answer_moot(state, held, view)
+        if reason is not None:
+            out = _drop(orchestrator, orch, view_state, held, now, reason)
+            state = replace(state, held=None)
+        else:
+            reply = Reply(
+                held.template,
+                held.variables,
+                cast(Channel, held.channel),
+                held.language,
+            )
+            state = replace(state, held=None)
+            out, state = send(
+                orchestrator,
+                orch,
+                view_state,
+                state,
+                reply,
+                held.key,
+                now,
+                message_id=held.message_id,
+                answers_dispatch=held.answers_dispatch,
+                reminder=held.reminder,
+            )
+    turn = on_silence(state, view, orchestrator.strategy, now)
+    state = turn.state
+    if turn.reply is not None:
+        # From the debtor's last message: the same reminder on a redelivered wake-up.
+        key = f"remind:{state.seen[-1] if state.seen else state.conversation_id}"
+        reminded, state = send(
+            orchestrator, orch, view_state, state, turn.reply, key, now, reminder=True
+        )
+        _merge(out, reminded)
+    return out, state
+
+
+def _drop(
+    orchestrator: Orchestrator,
+    orch: OrchestrationState,
+    view_state: DebtorState,
+    held: HeldAnswer,
+    now: datetime,
+    reason: str,
+) -> Outputs:
+    return orchestrator.drop_answer(
+        orch, view_state, now, held.key, held.message_id, held.channel, held.account_id, reason
+    )
+
+
+def _merge(into: Outputs, more: Outputs) -> None:
+    into.decisions.extend(more.decisions)
+    into.dispatches.extend(more.dispatches)
 
 
 def agent_task(

@@ -120,6 +120,7 @@ ANSWER_CADENCE: Final = "conversation"
 #: answers sent on an opted-out or invalidated address: the confirmation of
 #: the opt-out and the apology to a wrong number (docs/policy.md)
 COURTESY_REPLIES: Final = frozenset({"opt_out_confirmed", "wrong_person"})
+ANSWER_EXPIRED = RuleHit(rule_id="conversation.answer_deadline", reason_code="ANSWER_EXPIRED")
 DISPUTED = RuleHit(rule_id=DISPUTE_HIT.rule_id, reason_code=DISPUTE_HIT.reason_code)
 
 
@@ -130,6 +131,11 @@ class Outputs:
 
     def __bool__(self) -> bool:
         return bool(self.decisions or self.dispatches)
+
+
+def answer_key(message_id: str) -> str:
+    """The run key of the answer to one inbound message (its dispatch id derives from it)."""
+    return f"answer:{message_id}"
 
 
 @dataclass(slots=True)
@@ -254,20 +260,52 @@ class Orchestrator:
         on the channel written from, never another; hours and suppressions
         apply, frequency caps and cooldowns do not (the history is left out of
         the evaluation; the answer is still recorded in it); the dispatch id
-        comes from the message's event id, so a redelivery is answered once."""
+        comes from the message's event id, so a redelivery is answered once.
+        An answer the hours refuse now is DEFERRED (see :meth:`send_answer`)."""
+        return self.send_answer(
+            orch,
+            view,
+            now,
+            reply,
+            answer_key(str(message.event_id)),
+            str(message.event_id),
+            message.dispatch_id,
+            account_id,
+            expires_at,
+        )
+
+    def send_answer(
+        self,
+        orch: OrchestrationState,
+        view: DebtorState,
+        now: datetime,
+        reply: ConversationReply,
+        key: str,
+        trigger_event_id: str | None,
+        answers_dispatch: str | None,
+        account_id: str | None,
+        expires_at: int | None,
+        *,
+        caps: bool = False,
+    ) -> Outputs:
+        """One answer of the conversation under ``key`` (its dispatch id comes
+        from it: sent at most once). Outside the hours it is DEFERRED to the
+        next window, the decision's ``not_before`` (the key stays open, and
+        the caller holds the answer and calls again then), unless that window
+        opens after ``expires_at``: then, and on any other refusal, it is
+        SUPPRESSED for good. ``caps``: the contact history counts (a reminder
+        the dialogue sends of its own, not an answer to a message)."""
         now_ms = to_ms(now)
         out = Outputs()
-        key = f"answer:{message.event_id}"
         if orch.knows(key):
             return out
-        orch.finish(key)
         debtor = _Debtor(view)
-        account = account_id or self._account_of(orch, message.dispatch_id, debtor) or ""
+        account = account_id or self._account_of(orch, answers_dispatch, debtor) or ""
         run = Run(
             key=key,
             trigger="reply_received",
             account_id=account,
-            trigger_event_id=str(message.event_id),
+            trigger_event_id=trigger_event_id,
             cadence=ANSWER_CADENCE,
             arm="champion",
             started_at=now_ms,
@@ -278,8 +316,11 @@ class Orchestrator:
         rules = self.rulesets.get(info.jurisdiction) if info.jurisdiction is not None else None
         if info.time_zone is None or info.country is None or rules is None:
             self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, [NO_RULESET])
+            orch.finish(key)
             return out
-        ctx = replace(self._context(orch, debtor), history=())
+        ctx = self._context(orch, debtor)
+        if not caps:
+            ctx = replace(ctx, history=())
         courtesy = reply.template in COURTESY_REPLIES
         if courtesy:
             # The confirmation of an opt-out just received, or the apology
@@ -292,9 +333,19 @@ class Orchestrator:
         candidate = Candidate(info.debtor_id, account, channel, "reply_received", 0)
         decision = evaluate(ctx, candidate, now, rules, min_send=MIN_SEND)
         hits = [RuleHit(rule_id=h.rule_id, reason_code=h.reason_code) for h in decision.rules_fired]
+        if decision.outcome == "DEFER" and decision.not_before is not None:
+            not_before = to_ms(decision.not_before)
+            if expires_at is None or not_before + _ms(MIN_SEND) < expires_at:
+                self._decide(out, debtor, run, "DEFERRED", now_ms, channel, None, hits, not_before)
+                return out
+            hits.append(ANSWER_EXPIRED)
         if decision.outcome != "DISPATCH":
-            # A deferred answer is not held for the next window: it is not sent.
             self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, hits)
+            orch.finish(key)
+            return out
+        if expires_at is not None and expires_at <= now_ms + _ms(MIN_SEND):
+            self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, [ANSWER_EXPIRED])
+            orch.finish(key)
             return out
         opt_out = decision.requires_opt_out_text and not courtesy
         address = next((c.address for c in info.channels if c.channel == channel), None)
@@ -312,6 +363,7 @@ class Orchestrator:
             log.error("cannot render reply %s for %s: %s", reply.template, key, exc)
             hit = NO_OPT_OUT if isinstance(exc, NoOptOutMethod) else TEMPLATE_BROKEN
             self._decide(out, debtor, run, "SUPPRESSED", now_ms, channel, None, [hit])
+            orch.finish(key)
             return out
         expires = now_ms + _ms(self.strategy.expiry)
         for bound in (expires_at, decision.window_closes_at):
@@ -342,6 +394,39 @@ class Orchestrator:
         out.dispatches.append(command)
         self._decide(out, debtor, run, "DISPATCHED", now_ms, channel, did, hits)
         orch.contacts.append(Contact(now_ms, channel, account, did))
+        orch.finish(key)
+        return out
+
+    def drop_answer(
+        self,
+        orch: OrchestrationState,
+        view: DebtorState,
+        now: datetime,
+        key: str,
+        trigger_event_id: str | None,
+        channel: str,
+        account_id: str | None,
+        reason_code: str,
+    ) -> Outputs:
+        """A held answer that something newer made moot: recorded SUPPRESSED
+        with ``reason_code`` (rule ``conversation.answer_moot``), never sent."""
+        out = Outputs()
+        if orch.knows(key):
+            return out
+        now_ms = to_ms(now)
+        run = Run(
+            key=key,
+            trigger="reply_received",
+            account_id=account_id or "",
+            trigger_event_id=trigger_event_id,
+            cadence=ANSWER_CADENCE,
+            arm="champion",
+            started_at=now_ms,
+            due_at=now_ms,
+        )
+        hit = RuleHit(rule_id="conversation.answer_moot", reason_code=reason_code)
+        self._decide(out, _Debtor(view), run, "SUPPRESSED", now_ms, channel, None, [hit])
+        orch.finish(key)
         return out
 
     # --- triggers and responses -------------------------------------------------------
