@@ -13,7 +13,7 @@ import difflib
 import re
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, Self, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -510,6 +510,47 @@ class RuleHit(AvroRecord):
     reason_code: NonEmpty
 
 
+LearningArm = Literal["static", "learner", "holdout"]
+#: probabilities are logged in billionths: contracts carry no floating point
+PPB: Final = 1_000_000_000
+
+
+class LearningFeature(AvroRecord):
+    avro_name = "LearningFeature"
+    name: NonEmpty
+    #: a category, or a number written exactly (``repr`` of the float)
+    value: str
+    numeric: bool = False
+
+
+class LearningChoice(AvroRecord):
+    """The learned contact choice's part in one decision: enough to explain
+    it, replay it from the model version and learn from its reward."""
+
+    avro_name = "LearningChoice"
+    arm: LearningArm
+    model_version: str | None = None
+    probability_ppb: int | None = Field(default=None, ge=1, le=PPB)
+    window: str | None = None
+    variant: str | None = None
+    actions: list[str] = Field(default_factory=list)
+    chosen: int | None = Field(default=None, ge=0)
+    tried: list[Channel] = Field(default_factory=list)
+    features: list[LearningFeature] = Field(default_factory=list)
+
+    @property
+    def probability(self) -> float | None:
+        return None if self.probability_ppb is None else self.probability_ppb / PPB
+
+    @model_validator(mode="after")
+    def _chosen_is_an_action(self) -> Self:
+        if self.chosen is not None and self.chosen >= len(self.actions):
+            raise ValueError(
+                f"chosen index {self.chosen} is not one of the {len(self.actions)} actions"
+            )
+        return self
+
+
 class ContactDecision(Event):
     avro_name = "ContactDecision"
     account_id: str | None = None
@@ -523,6 +564,7 @@ class ContactDecision(Event):
     rules_fired: list[RuleHit] = Field(default_factory=list)
     strategy: str | None = None
     arm: str | None = None
+    learning: LearningChoice | None = None
 
 
 class DispatchCommand(Event):

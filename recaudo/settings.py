@@ -166,6 +166,70 @@ class Settings(BaseSettings):
             "the strategy's `reply_received` cadence and only opt-out keywords are read."
         ),
     )
+    # --- learned contact choice (docs/learning.md) ----------------------------
+    learner_enabled: bool = Field(
+        default=False,
+        description=(
+            "The learner's switch. On: debtors on the learner arm get the channel, send window "
+            "and template variant the learned model chooses among the contacts the rules allow. "
+            "Off (the default): every debtor gets the static strategy on its next decision."
+        ),
+    )
+    learner_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Share of each segment's debtors on the learner arm (a stable hash of the debtor "
+            "id), unless RECAUDO_LEARNER_SEGMENT_SHARES names the segment."
+        ),
+    )
+    learner_holdout_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Share of each segment's debtors held out on the static strategy as the "
+            "experiment's control: raising the learner's share never moves them."
+        ),
+    )
+    learner_segment_shares: str = Field(
+        default="",
+        description=(
+            "Per risk segment shares, `segment:learner/holdout` comma-separated, e.g. "
+            "`low:0.3/0.05,high:0.1/0.05` (`unknown`: debtors with no risk segment)."
+        ),
+    )
+    learner_salt: str = Field(
+        default="recaudo-learner",
+        min_length=1,
+        description="Salt of the arm assignment: a new salt draws every debtor's arm anew.",
+    )
+    learner_epsilon: float = Field(
+        default=0.05, ge=0, le=1, description="The learner's epsilon-greedy exploration."
+    )
+    learner_probability_floor: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description=(
+            "Every allowed action keeps at least this probability, so off-policy evaluation "
+            "can weigh any candidate policy on the logged decisions."
+        ),
+    )
+    learner_attribution_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How long after a contact a reply, promise or payment counts as its reward.",
+    )
+    learner_snapshot_every: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "The learner service publishes a new model version after learning this many "
+            "rewarded decisions."
+        ),
+    )
     strategy_file: Path | None = Field(
         default=None,
         description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",

@@ -1,4 +1,5 @@
-"""Which channel first: the interface the learner replaces, and its v1.
+"""Which channel first: the static strategy's v1, and the interface of the
+learner that chooses instead for debtors on its arm.
 
 v1 keeps the strategy's channels that can reach the debtor (an address, valid,
 not opted out), then orders them: the debtor's stated preference first, then
@@ -10,9 +11,12 @@ the strategy's order breaking ties.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from recaudo.events import Channel, DebtorView
+from recaudo.events import Channel, DebtorView, LearningArm, LearningChoice
+from recaudo.policy import PolicyContext, RuleSet
 from recaudo.view import ChannelEngagement
 
 
@@ -61,3 +65,40 @@ class EngagementChooser:
                 rank[ch],
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedContact:
+    """The learner's choice for one step: a contact the rules allow at ``send_at``."""
+
+    channel: Channel
+    send_at: datetime
+    #: the template variant (tone) to render
+    variant: str
+    record: LearningChoice
+
+
+class ContactLearner(Protocol):
+    """Chooses channel, send window and variant for debtors on the learner arm."""
+
+    def arm(self, view: DebtorView) -> LearningArm | None:
+        """The debtor's arm now; None when the learner is switched off."""
+        ...
+
+    def choose(
+        self,
+        key: str,
+        view: DebtorView,
+        account_id: str,
+        trigger: str,
+        step: int,
+        channels: Sequence[Channel],
+        tried: Sequence[Channel],
+        ctx: PolicyContext,
+        rules: RuleSet,
+        now: datetime,
+    ) -> LearnedContact | None:
+        """One of the contacts the rules allow among ``channels`` (None: none
+        is allowed within a day, the static strategy acts). ``key`` fixes the
+        draw, so the same decision replays to the same choice."""
+        ...

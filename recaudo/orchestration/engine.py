@@ -45,10 +45,15 @@ from recaudo.events import (
     DebtorView,
     DispatchCommand,
     Event,
+    LearningChoice,
     RuleHit,
 )
 from recaudo.money import format_money
-from recaudo.orchestration.channel_choice import ChannelChooser, EngagementChooser
+from recaudo.orchestration.channel_choice import (
+    ChannelChooser,
+    ContactLearner,
+    EngagementChooser,
+)
 from recaudo.orchestration.ids import decision_id, dispatch_id
 from recaudo.orchestration.staleness import (
     AMOUNT_FACT,
@@ -169,6 +174,7 @@ class Orchestrator:
         chooser: ChannelChooser | None = None,
         source: str = SOURCE,
         conversations: bool = False,
+        learner: ContactLearner | None = None,
     ) -> None:
         templates.check(
             {
@@ -194,6 +200,8 @@ class Orchestrator:
                 ", ".join(silent),
             )
         self.chooser: ChannelChooser = chooser or EngagementChooser()
+        #: chooses instead of the static strategy for debtors on its arm
+        self.learner = learner
         self.source = source
         #: replies are answered by the conversation (:meth:`answer`), not by
         #: the ``reply_received`` cadence
@@ -669,6 +677,13 @@ class Orchestrator:
             self._decide(out, debtor, run, "SUPPRESSED", now_ms, None, None, [DUPLICATE_NOTICE])
             self._next_step(orch, run, steps)
             return
+        arm = self.learner.arm(view) if self.learner is not None else None
+        if run.learned is not None and arm != "learner":
+            # Switched off (or off the learner arm) since it chose: static from here.
+            run.order, run.channel_idx, run.variant, run.learned = [], 0, None, None
+        fresh = run.channel_idx == 0 and not run.order
+        if fresh and arm == "learner" and self._learn(orch, debtor, run, step, rules, now_ms, out):
+            return
         if run.channel_idx == 0 and not run.order:
             run.order = self.chooser.order(step.channels, view, debtor.state.engagement())
             if not run.order:
@@ -743,9 +758,53 @@ class Orchestrator:
             return
         self._next_step(orch, run, steps)
 
+    def _learn(
+        self,
+        orch: OrchestrationState,
+        debtor: _Debtor,
+        run: Run,
+        step: Step,
+        rules: RuleSet,
+        now_ms: int,
+        out: Outputs,
+    ) -> bool:
+        """Let the learner choose this step's contact; True when it waits
+        for its send instant (recorded as DEFERRED, re-checked then)."""
+        assert self.learner is not None
+        tried = [
+            c.channel
+            for c in orch.contacts
+            if c.account_id == run.account_id and c.at >= run.started_at
+        ]
+        learned = self.learner.choose(
+            f"{run.key}|{run.step}",
+            debtor.view,
+            run.account_id,
+            run.trigger,
+            run.step,
+            step.channels,
+            tried,
+            self._context(orch, debtor),
+            rules,
+            from_ms(now_ms),
+        )
+        if learned is None:
+            return False
+        run.order, run.variant = [learned.channel], learned.variant
+        run.learned = learned.record.model_dump(mode="json")
+        send_ms = to_ms(learned.send_at)
+        if send_ms <= now_ms:
+            return False
+        run.due_at = run.deferred_until = send_ms
+        self._decide(
+            out, debtor, run, "DEFERRED", now_ms, learned.channel, None, [], not_before=send_ms
+        )
+        return True
+
     def _next_step(self, orch: OrchestrationState, run: Run, steps: tuple[Step, ...]) -> None:
         run.step += 1
         run.phase, run.order, run.channel_idx = "step", [], 0
+        run.variant, run.learned = None, None
         run.inflight, run.responded, run.deferred_until = None, False, 0
         if run.step >= len(steps):
             orch.finish(run.key)
@@ -827,7 +886,7 @@ class Orchestrator:
         variables = self._variables(debtor, run)
         rendered = self.templates.render(
             step.template,
-            tone=cadence.tone,
+            tone=run.variant or cadence.tone,
             locale=view.language,
             channel=channel,  # type: ignore[arg-type]
             variables=variables,
@@ -893,6 +952,11 @@ class Orchestrator:
     ) -> None:
         debtor_id = debtor.state.debtor_id
         what = f"{outcome}:{channel}:{not_before}:{','.join(h.reason_code for h in hits)}"
+        learning: LearningChoice | None = None
+        if run.learned is not None:
+            learning = LearningChoice.model_validate(run.learned)
+        elif self.learner is not None and (arm := self.learner.arm(debtor.view)) is not None:
+            learning = LearningChoice(arm=arm)
         out.decisions.append(
             ContactDecision(
                 event_id=decision_id(debtor_id, run.key, run.step, what),
@@ -910,6 +974,7 @@ class Orchestrator:
                 rules_fired=hits,
                 strategy=self.strategy.id,
                 arm=run.arm,
+                learning=learning,
             )
         )
 

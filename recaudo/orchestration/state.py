@@ -10,7 +10,7 @@ key only, the newest :data:`MAX_DONE`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -51,6 +51,10 @@ class Run:
     deferred_until: int = 0
     #: trigger facts the templates use (due date, promised date)
     facts: dict[str, str] = field(default_factory=dict)
+    #: the learner's choice for this step, until it is sent: its template
+    #: variant and its LearningChoice record (JSON), None on the static strategy
+    variant: str | None = None
+    learned: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

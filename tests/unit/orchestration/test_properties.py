@@ -84,7 +84,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _run(s: dict[str, Any]) -> tuple[Driver, set[str], dict[str, datetime]]:
+def _run(
+    s: dict[str, Any], d: Driver | None = None
+) -> tuple[Driver, set[str], dict[str, datetime]]:
     zone, country, lang = PLACES[s["jurisdiction"]]
     points = [
         {"channel": "sms", "address": "+573001112233", "consent": s["all_consent"]},
@@ -93,7 +95,7 @@ def _run(s: dict[str, Any]) -> tuple[Driver, set[str], dict[str, datetime]]:
     ]
     if s["whatsapp"]:
         points.append({"channel": "whatsapp", "address": "+573001112233", "consent": True})
-    d = Driver()
+    d = d or Driver()
     d.event(
         profile(
             _days(START) - 40,
@@ -151,6 +153,13 @@ def _run(s: dict[str, Any]) -> tuple[Driver, set[str], dict[str, datetime]]:
 @given(scenarios())
 def test_no_dispatch_breaks_the_preset_and_no_dispatch_id_repeats(s: dict[str, Any]) -> None:
     d, conversations, _ = _run(s)
+    assert_every_dispatch_respects_the_preset(d, s, conversations)
+
+
+def assert_every_dispatch_respects_the_preset(
+    d: Driver, s: dict[str, Any], conversations: set[str]
+) -> None:
+    """Hours, caps, cooldowns and opt-out text, re-checked from the preset's rules."""
     ids = [c.dispatch_id for c in d.dispatches]
     assert len(ids) == len(set(ids)), "a dispatch_id repeated"
     rules = preset(s["jurisdiction"])
