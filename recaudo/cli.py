@@ -706,6 +706,62 @@ def dashboard(port: int | None, host: str | None) -> None:
         stop.wait()
 
 
+# --- agent desk ------------------------------------------------------------------------
+
+
+@cli.group()
+def desk() -> None:
+    """The agent desk: the open agent tasks and what a person does about them."""
+
+
+@desk.command("run")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Default: 8070.")
+@click.option("--host", default=None, help="Listen address. Default: 127.0.0.1.")
+def desk_run(port: int | None, host: str | None) -> None:
+    """Serve the agent desk: open tasks by priority and age; a task's conversation,
+    360-degree view and suggested action; reply, record an outcome, close.
+
+    \b
+    Agents: RECAUDO_DESK_AGENTS='{"ana": "<hash>"}' (hashes from
+    `recaudo desk hash-password`), or RECAUDO_DESK_TRUSTED_HEADER behind a
+    reverse proxy that signs agents in. Replies reach debtors only with
+    RECAUDO_CONVERSATIONS=true (the view worker sends them). See docs/desk.md.
+    """
+    import signal
+
+    from recaudo.desk.server import DeskService
+
+    settings = _require_broker(resolve_settings())
+    _database(settings)
+    _configure_logging(settings)
+    try:
+        service = DeskService(settings, port, host)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    click.echo(f"desk on {service.url} (Ctrl-C to stop)", err=True)
+    service.run()
+
+
+@desk.command("hash-password")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Read from the terminal when not given (never from the command line in production).",
+)
+def desk_hash_password(password: str) -> None:
+    """Print the scrypt hash of an agent's password, for RECAUDO_DESK_AGENTS."""
+    from recaudo.desk.passwords import hash_password
+
+    try:
+        click.echo(hash_password(password))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 # --- inspection -----------------------------------------------------------------------
 
 

@@ -792,6 +792,17 @@ class ConversationTurn(AvroRecord):
     at: Timestamp
 
 
+class AgentReply(AvroRecord):
+    """A person's answer to the debtor, sent by the view worker like an automatic one."""
+
+    avro_name = "AgentReply"
+    reply_id: uuid.UUID
+    channel: Channel
+    text: Annotated[str, Field(min_length=1, max_length=1600)]
+    agent: NonEmpty
+    at: Timestamp
+
+
 class AgentTask(Event):
     """A conversation handed to a person; the latest record of a ``task_id`` is its state."""
 
@@ -808,6 +819,7 @@ class AgentTask(Event):
     closed_at: Timestamp | None = None
     closed_by: str | None = None
     outcome: str | None = None
+    agent_reply: AgentReply | None = None
 
     @model_validator(mode="after")
     def _closed(self) -> Self:

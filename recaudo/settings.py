@@ -166,6 +166,14 @@ class Settings(BaseSettings):
             "the strategy's `reply_received` cadence and only opt-out keywords are read."
         ),
     )
+    strategy_file: Path | None = Field(
+        default=None,
+        description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",
+    )
+    templates_file: Path | None = Field(
+        default=None,
+        description="TOML message templates (Jinja2, sandboxed). Unset: the built-in es/en/pt set.",
+    )
     # --- learned contact choice (docs/learning.md) ----------------------------
     learner_enabled: bool = Field(
         default=False,
@@ -229,14 +237,6 @@ class Settings(BaseSettings):
             "The learner service publishes a new model version after learning this many "
             "rewarded decisions."
         ),
-    )
-    strategy_file: Path | None = Field(
-        default=None,
-        description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",
-    )
-    templates_file: Path | None = Field(
-        default=None,
-        description="TOML message templates (Jinja2, sandboxed). Unset: the built-in es/en/pt set.",
     )
     policy_file: Path | None = Field(
         default=None,
@@ -456,6 +456,49 @@ class Settings(BaseSettings):
     )
     dashboard_refresh_s: float = Field(
         default=5.0, gt=0, description="Seconds between the dashboard page's live refreshes."
+    )
+
+    # --- agent desk ----------------------------------------------------------
+    desk_host: str = Field(
+        default="127.0.0.1",
+        description="Address `recaudo desk run` listens on (0.0.0.0: every interface).",
+    )
+    desk_port: int = Field(
+        default=8070, ge=0, le=65535, description="Port of `recaudo desk run` (0: any free port)."
+    )
+    desk_agents: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            'The agents who may use the desk, as JSON: {"ana": "<hash>"}, each hash made by '
+            "`recaudo desk hash-password` (scrypt, a salt of its own). With a trusted header, "
+            "the agents it may name (empty: any)."
+        ),
+    )
+    desk_session_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the HMAC that signs desk session cookies and CSRF tokens (never printed). "
+            "Unset: a random key per process (sessions end when the desk restarts); replicas "
+            "behind one address must all set this to one value."
+        ),
+    )
+    desk_session_ttl_s: float = Field(
+        default=8 * 3600.0, gt=0, description="Seconds a desk sign-in lasts."
+    )
+    desk_trusted_header: str | None = Field(
+        default=None,
+        description=(
+            "Header a reverse proxy sets to the signed-in agent (X-Forwarded-User): the desk "
+            "then takes the agent from it and has no sign-in page. Only when nothing but "
+            "that proxy can reach the desk."
+        ),
+    )
+    desk_secure_cookie: bool = Field(
+        default=True,
+        description=(
+            "Mark the desk session cookie Secure (sent over HTTPS only; browsers also send "
+            "it to http://127.0.0.1 and http://localhost)."
+        ),
     )
 
     # --- telemetry -----------------------------------------------------------

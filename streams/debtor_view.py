@@ -41,6 +41,7 @@ from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.conversation.state import ConversationState
 from recaudo.conversation.step import (
+    agent_answer,
     conversation_due,
     converse,
     task_closed,
@@ -537,7 +538,7 @@ class Folder:
         if isinstance(event, Skipped):
             return _NOTHING  # the view's own derived events, read back
         if isinstance(event, AgentTask):
-            return self._task(event, state)
+            return self._task(event, key, state)
         held = self._held.pop(key, None)
         partition = _partition_of(state)
         if held is None or held.partition is not partition:
@@ -560,8 +561,12 @@ class Folder:
             self._redo(held)
             raise
 
-    def _task(self, task: AgentTask, store: State[Any, Any]) -> Processed:
-        """An agent task read back: a CLOSED one ends the debtor's handoff."""
+    def _task(self, task: AgentTask, key: str, store: State[Any, Any]) -> Processed:
+        """An agent task read back: a person's reply on it is answered
+        (:func:`agent_answer`); a CLOSED one ends the debtor's handoff."""
+        out = Processed(DebtorState(task.debtor_id), False)
+        if self.conversations and task.agent_reply is not None:
+            out.outputs = self._agent_answer(task, key, store)
         if self.conversations and task.status == "CLOSED":
             raw = store.get(CONV_KEY)
             current = ConversationState.from_bytes(raw) if raw is not None else None
@@ -569,7 +574,33 @@ class Folder:
             if closed is not None:
                 store.set(CONV_KEY, closed.to_bytes())
         # Its own result: a traced run sets the trace on it.
-        return Processed(DebtorState(task.debtor_id), False)
+        return out
+
+    def _agent_answer(self, task: AgentTask, key: str, store: State[Any, Any]) -> Outputs:
+        """A person's reply through the orchestrator, on the debtor as held
+        (steps not yet in the store included) or as stored."""
+        if self.orchestrator is None:
+            return Outputs()
+        held = self._held.get(key)
+        if held is None or held.partition is not _partition_of(store) or held.state is None:
+            raw = store.get(STATE_KEY)
+            if raw is None:
+                return Outputs()  # no view of the debtor: nothing to answer on
+            view_state, orch_raw = DebtorState.decode(raw), store.get(ORCH_KEY)
+            held = None
+        else:
+            view_state = held.state
+            if held.orch_raw is _UNREAD:
+                held.orch_raw = store.get(ORCH_KEY)
+            orch_raw = cast(bytes | None, held.orch_raw)
+        orch = OrchestrationState.decode(orch_raw) if orch_raw is not None else OrchestrationState()
+        outputs = agent_answer(self.orchestrator, orch, view_state, task, self.clock.now())
+        encoded = orch.encode()
+        if encoded != orch_raw:
+            store.set(ORCH_KEY, encoded)
+            if held is not None:
+                held.orch_raw = encoded
+        return outputs
 
     def _converse(
         self, held: Held, state: DebtorState, message: ChannelResponse, out: Processed

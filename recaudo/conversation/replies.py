@@ -38,6 +38,7 @@ REPLY_KINDS: Final[Mapping[str, tuple[str, ...]]] = {
     "already_paid": (),
     "thanks": (),
     "clarify": (),
+    "agent_reply": ("text",),
 }
 
 #: one value of each variable, for :func:`check_replies`
@@ -53,6 +54,7 @@ SAMPLE: Final[Mapping[str, str]] = {
     "frequency": "MONTHLY",
     "max_instalments": "6",
     "scope": "channel",
+    "text": "Hola, soy Ana del banco.",
 }
 
 

@@ -323,3 +323,42 @@ def task_closed(
     if conversation is None or task.status != "CLOSED" or conversation.handoff_reason is None:
         return None
     return close_handoff(conversation)
+
+
+#: the reply template of a person's answer (its one variable: ``text``)
+AGENT_REPLY: Final = "agent_reply"
+
+
+def agent_answer(
+    orchestrator: Orchestrator,
+    orch: OrchestrationState,
+    view_state: DebtorState,
+    task: AgentTask,
+    now: datetime,
+) -> Outputs:
+    """The dispatch of a person's answer (``task.agent_reply``), through the
+    orchestrator's answer path: the same rule set, hours and suppressions as
+    an automatic answer, its dispatch id from the reply's id (empty when the
+    task carries no reply or it was answered already)."""
+    reply = task.agent_reply
+    if reply is None:
+        return Outputs()
+    view = snapshot(view_state, view_state.debtor_id)
+    # The answer path keys the dispatch on the message it answers: the
+    # reply's own id stands for it, so a redelivered reply is sent once.
+    answered = ChannelResponse(
+        event_id=reply.reply_id,
+        occurred_at=reply.at,
+        source=task.source,
+        debtor_id=task.debtor_id,
+        channel=reply.channel,
+        status="REPLIED",
+        provider=task.source,
+    )
+    outgoing = Reply(
+        template=AGENT_REPLY,
+        variables={"text": reply.text},
+        channel=reply.channel,
+        language=language_of(view.language),
+    )
+    return orchestrator.answer(orch, view_state, now, outgoing, answered, task.account_id, None)
