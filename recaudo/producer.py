@@ -14,7 +14,6 @@ from opentelemetry.trace import Span
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.events import (
-    AgentTask,
     ChannelResponse,
     ContactDecision,
     DebtEvent,
@@ -49,7 +48,6 @@ def topic_for(topics: Topics, event: Envelope) -> str:
         ContactDecision: topics.contact_decisions,
         ChannelResponse: topics.channel_responses,
         DebtorView: topics.debtor_view,
-        AgentTask: topics.agent_tasks,
     }
     try:
         return by_type[type(event)]

@@ -166,14 +166,6 @@ class Settings(BaseSettings):
             "the strategy's `reply_received` cadence and only opt-out keywords are read."
         ),
     )
-    strategy_file: Path | None = Field(
-        default=None,
-        description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",
-    )
-    templates_file: Path | None = Field(
-        default=None,
-        description="TOML message templates (Jinja2, sandboxed). Unset: the built-in es/en/pt set.",
-    )
     # --- learned contact choice (docs/learning.md) ----------------------------
     learner_enabled: bool = Field(
         default=False,
@@ -237,6 +229,14 @@ class Settings(BaseSettings):
             "The learner service publishes a new model version after learning this many "
             "rewarded decisions."
         ),
+    )
+    strategy_file: Path | None = Field(
+        default=None,
+        description="TOML contact strategy (cadences, steps, arms). Unset: the built-in one.",
+    )
+    templates_file: Path | None = Field(
+        default=None,
+        description="TOML message templates (Jinja2, sandboxed). Unset: the built-in es/en/pt set.",
     )
     policy_file: Path | None = Field(
         default=None,

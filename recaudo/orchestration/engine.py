@@ -174,10 +174,10 @@ class Orchestrator:
         chooser: ChannelChooser | None = None,
         source: str = SOURCE,
         conversations: bool = False,
+        learner: ContactLearner | None = None,
     ) -> None:
         templates.check(
             {
-        learner: ContactLearner | None = None,
                 (step.template, c.tone)
                 for c in strategy.cadences
                 for step in (*c.champion, *c.challenger)
@@ -200,11 +200,11 @@ class Orchestrator:
                 ", ".join(silent),
             )
         self.chooser: ChannelChooser = chooser or EngagementChooser()
+        #: chooses instead of the static strategy for debtors on its arm
+        self.learner = learner
         self.source = source
         #: replies are answered by the conversation (:meth:`answer`), not by
         #: the ``reply_received`` cadence
-        #: chooses instead of the static strategy for debtors on its arm
-        self.learner = learner
         self.conversations = conversations
         self.replies: Templates | None = None
         if conversations:
@@ -677,9 +677,6 @@ class Orchestrator:
             self._decide(out, debtor, run, "SUPPRESSED", now_ms, None, None, [DUPLICATE_NOTICE])
             self._next_step(orch, run, steps)
             return
-        if run.channel_idx == 0 and not run.order:
-            run.order = self.chooser.order(step.channels, view, debtor.state.engagement())
-            if not run.order:
         arm = self.learner.arm(view) if self.learner is not None else None
         if run.learned is not None and arm != "learner":
             # Switched off (or off the learner arm) since it chose: static from here.
@@ -687,6 +684,9 @@ class Orchestrator:
         fresh = run.channel_idx == 0 and not run.order
         if fresh and arm == "learner" and self._learn(orch, debtor, run, step, rules, now_ms, out):
             return
+        if run.channel_idx == 0 and not run.order:
+            run.order = self.chooser.order(step.channels, view, debtor.state.engagement())
+            if not run.order:
                 self._decide(out, debtor, run, "SUPPRESSED", now_ms, None, None, [NO_CHANNEL])
                 self._next_step(orch, run, steps)
                 return
@@ -758,9 +758,6 @@ class Orchestrator:
             return
         self._next_step(orch, run, steps)
 
-    def _next_step(self, orch: OrchestrationState, run: Run, steps: tuple[Step, ...]) -> None:
-        run.step += 1
-        run.phase, run.order, run.channel_idx = "step", [], 0
     def _learn(
         self,
         orch: OrchestrationState,
@@ -804,10 +801,13 @@ class Orchestrator:
         )
         return True
 
+    def _next_step(self, orch: OrchestrationState, run: Run, steps: tuple[Step, ...]) -> None:
+        run.step += 1
+        run.phase, run.order, run.channel_idx = "step", [], 0
+        run.variant, run.learned = None, None
         run.inflight, run.responded, run.deferred_until = None, False, 0
         if run.step >= len(steps):
             orch.finish(run.key)
-        run.variant, run.learned = None, None
         else:
             run.due_at = max(run.due_at, run.started_at + _ms(steps[run.step].offset))
 
@@ -952,6 +952,11 @@ class Orchestrator:
     ) -> None:
         debtor_id = debtor.state.debtor_id
         what = f"{outcome}:{channel}:{not_before}:{','.join(h.reason_code for h in hits)}"
+        learning: LearningChoice | None = None
+        if run.learned is not None:
+            learning = LearningChoice.model_validate(run.learned)
+        elif self.learner is not None and (arm := self.learner.arm(debtor.view)) is not None:
+            learning = LearningChoice(arm=arm)
         out.decisions.append(
             ContactDecision(
                 event_id=decision_id(debtor_id, run.key, run.step, what),
@@ -959,11 +964,6 @@ class Orchestrator:
                 source=self.source,
                 debtor_id=debtor_id,
                 account_id=run.account_id,
-        learning: LearningChoice | None = None
-        if run.learned is not None:
-            learning = LearningChoice.model_validate(run.learned)
-        elif self.learner is not None and (arm := self.learner.arm(debtor.view)) is not None:
-            learning = LearningChoice(arm=arm)
                 trigger=run.trigger,
                 trigger_event_id=run.trigger_event_id,
                 step=run.step,
@@ -974,6 +974,7 @@ class Orchestrator:
                 rules_fired=hits,
                 strategy=self.strategy.id,
                 arm=run.arm,
+                learning=learning,
             )
         )
 
@@ -981,7 +982,6 @@ class Orchestrator:
 def _trigger_of(run: Run) -> Trigger:
     at = run.facts.get(AT_FACT)
     return Trigger(run.trigger, run.account_id, int(at) if at else None, run.facts)
-                learning=learning,
 
 
 def _bucket_at(debtor: _Debtor, run: Run, now_ms: int) -> Bucket | None:
