@@ -752,6 +752,15 @@ class KpiWindow(Envelope):
     contacts_to_cure: Count
     recovered_minor: dict[str, Money] = Field(default_factory=dict)
     suppressions: dict[str, Count] = Field(default_factory=dict)
+    messages_read: Count = 0
+    messages_understood: Count = 0
+    conversations: Count = 0
+    conversations_resolved: Count = 0
+    conversation_promises: Count = 0
+    conversation_plans: Count = 0
+    handoffs: Count = 0
+    handoff_reasons: dict[str, Count] = Field(default_factory=dict)
+    answer_latency_ms: dict[str, Count] = Field(default_factory=dict)
 
 
 # --- timers ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from opentelemetry.trace import Span
 from recaudo import telemetry
 from recaudo.cloudevents import ce_headers
 from recaudo.events import (
+    AgentTask,
     ChannelResponse,
     ContactDecision,
     DebtEvent,
@@ -48,6 +49,7 @@ def topic_for(topics: Topics, event: Envelope) -> str:
         ContactDecision: topics.contact_decisions,
         ChannelResponse: topics.channel_responses,
         DebtorView: topics.debtor_view,
+        AgentTask: topics.agent_tasks,
     }
     try:
         return by_type[type(event)]

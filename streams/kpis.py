@@ -2,8 +2,9 @@
 
 Two stages in one quixstreams application:
 
-1. keyed by ``debtor_id`` over contact decisions, channel responses and debt
-   events (co-partitioned): :func:`recaudo.kpis.observe` attributes each event
+1. keyed by ``debtor_id`` over contact decisions, channel responses, debt
+   events and agent tasks (co-partitioned): :func:`recaudo.kpis.observe`
+   attributes each event
    to its channel, bucket and strategy arm from the debtor's state (RocksDB,
    with its changelog) and spreads it over those dimension members;
 2. re-keyed by member (``CHANNEL:sms``; quixstreams' repartition topic): each
@@ -15,6 +16,11 @@ revision, to the kpis topic, and upserted into Postgres. The checkpoint commits
 input offsets only after that, so a crash re-delivers and re-writes (revision-
 guarded upserts; replayed contributions are recognised by their source offset)
 instead of losing or double-counting anything.
+
+With conversations on (``RECAUDO_CONVERSATIONS``), each inbound message is
+read by the conversation's own intent model (:func:`read_intent`), trained
+when the first message comes, so replies understood are counted as the
+worker understood them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from quixstreams import message_context
@@ -34,9 +42,11 @@ from recaudo.db.sink_connection import SinkConnection
 from recaudo.events import Envelope, KpiWindow
 from recaudo.kpis import (
     COUNTER_NAMES,
+    MAP_NAMES,
     Contribution,
     DebtorKpiState,
     KpiRow,
+    Reader,
     aggregate,
     contributions,
     member_key,
@@ -50,16 +60,35 @@ from streams.runtime import StreamProcessor
 log = logging.getLogger(__name__)
 
 NAME = "kpis"
-INPUTS = ("contact-decisions", "channel-responses", "debt-events")
+INPUTS = ("contact-decisions", "channel-responses", "debt-events", "agent-tasks")
 STATE_KEY = "kpi"
 SOURCE = "recaudo.kpis"
 
 
-def attribute(event: Envelope, state: State[Any, Any]) -> list[dict[str, Any]]:
+#: Dates in a message do not change its intent: any fixed instant reads it.
+_READ_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def read_intent(text: str) -> tuple[str, bool]:
+    """A message's intent as the conversation worker reads it (same model,
+    language detected, Spanish when too short to tell; the profile's language
+    is not known here), and whether the dialogue would act on it."""
+    from recaudo.conversation.dialogue import Limits, effective_intent
+    from recaudo.understanding.understand import understand
+
+    understood = understand(text, language=None, time_zone="UTC", currency="USD", now=_READ_AT)
+    # The intent the dialogue acts on: unknown below its confidence floor.
+    intent = effective_intent(understood, Limits())
+    return intent, intent != "unknown"
+
+
+def attribute(
+    event: Envelope, state: State[Any, Any], read: Reader | None = None
+) -> list[dict[str, Any]]:
     """Stage 1 (per debtor): the event's contributions, one per dimension member."""
     raw = state.get(STATE_KEY)
     debtor = DebtorKpiState.decode(raw) if raw is not None else DebtorKpiState()
-    found = observe(debtor, event)
+    found = observe(debtor, event, read)
     # Even an event that adds nothing may change what later ones are
     # attributed to (a bucket, a dispatch) and is remembered as seen.
     state.set(STATE_KEY, debtor.encode())
@@ -89,8 +118,7 @@ def to_record(row: KpiRow) -> KpiWindow:
         window_start=KpiRow.time(row.window_start_ms),
         window_end=KpiRow.time(end) if end is not None else None,
         revision=row.revision,
-        recovered_minor=dict(c.recovered_minor),
-        suppressions=dict(c.suppressions),
+        **{name: dict(getattr(c, name)) for name in MAP_NAMES},
         **{name: getattr(c, name) for name in COUNTER_NAMES},
     )
 
@@ -169,7 +197,10 @@ class KpiProcessor:
         group: str | None = None,
         commit_interval: float = 5.0,
         on_processed: Callable[[str, int, int], None] | None = None,
+        read: Reader | None = None,
     ) -> None:
+        """``read``: how an inbound message's intent is read (by default the
+        conversation's model when conversations are on, else none)."""
         self.running = False
         self.processor = StreamProcessor(
             settings, NAME, group=group, commit_interval=commit_interval, on_processed=on_processed
@@ -181,7 +212,9 @@ class KpiProcessor:
         sdf = frames[0]
         for other in frames[1:]:
             sdf = sdf.concat(other)
-        per_member = sdf.apply(attribute, stateful=True, expand=True).group_by(
+        if read is None and settings.conversations:
+            read = read_intent
+        per_member = sdf.apply(partial(attribute, read=read), stateful=True, expand=True).group_by(
             lambda c: member_key(c["d"], c["m"]), name="kpi-member"
         )
         per_member.apply(add_up, stateful=True).filter(bool).sink(self.sink)

@@ -7,6 +7,7 @@ page shows its figures without JavaScript and the poller swaps them in place.
 from __future__ import annotations
 
 import importlib.resources
+import math
 from datetime import datetime, timedelta
 from functools import cache
 from html import escape
@@ -20,7 +21,9 @@ from recaudo.dashboard.lag import LagReport
 from recaudo.embedded.state import CRASH_LOOP_WINDOW_S
 from recaudo.events import CHANNELS
 from recaudo.kpis import Counters
+from recaudo.kpis.conversations import OVERFLOW
 from recaudo.kpis.figures import (
+    CONVERSATION,
     CURED_AFTER_CONTACT,
     HEADLINE,
     RECOVERED_DEFINITION,
@@ -47,6 +50,8 @@ def figures(snap: Snapshot, lag: LagReport) -> dict[str, Any]:
         "payments": c.payments,
         "cures": c.cures,
         **{f.key: f.value(c) for f in HEADLINE},
+        **{f.key: _json_value(f.value(c)) for f in CONVERSATION},
+        "handoff_reasons": dict(c.handoff_reasons),
         "suppressed": c.suppressed,
         "deferred": c.deferred,
         "recovered_minor": dict(c.recovered_minor),
@@ -58,6 +63,13 @@ def figures(snap: Snapshot, lag: LagReport) -> dict[str, Any]:
         "last_event_at": snap.last_event_at.isoformat() if snap.last_event_at else None,
         "crash_looping": snap.crash_looping,
     }
+
+
+def _json_value(value: float | int | None) -> float | int | str | None:
+    """JSON has no infinity: a time past the histogram's largest bound is "more"."""
+    if isinstance(value, float) and math.isinf(value):
+        return OVERFLOW
+    return value
 
 
 def amounts_list(amounts: dict[str, int]) -> str:
@@ -78,6 +90,10 @@ def _cards(snap: Snapshot) -> str:
     cards = [(f.key, f.label, escape(f.format(c))) for f in HEADLINE]
     cards.append(("recovered", "Recovered", amounts_list(c.recovered_minor)))
     cards.append(("debtors", "Debtors in view", f"{snap.debtors:,}"))
+    return _card_html(cards)
+
+
+def _card_html(cards: list[tuple[str, str, str]]) -> str:
     return "".join(
         f'<div class="card" data-figure="{key}"><div class="label">{escape(label)}</div>'
         f'<div class="value">{value}</div></div>'
@@ -89,6 +105,7 @@ def _definitions() -> str:
     """What each figure means, named as the cards and tables name it."""
     rows = [(f.label, f.definition) for f in HEADLINE]
     rows.append(("Recovered", RECOVERED_DEFINITION))
+    rows.extend((f.label, f.definition) for f in CONVERSATION)
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
     return f'<dl class="definitions">{items}</dl>'
 
@@ -173,6 +190,25 @@ def _channels(snap: Snapshot) -> str:
         title="Per-channel performance",
     )
     return chart + _table(members, list(CHANNELS), "Channel")
+
+
+def _conversations(c: Counters) -> str:
+    """The conversation figures and the handoffs by reason; a note while
+    conversations are off or none has happened."""
+    if not (c.messages_read or c.conversations or c.handoffs or c.conversation_promises):
+        return (
+            '<p class="empty">No conversation yet (answers to debtors\' messages are on '
+            "with RECAUDO_CONVERSATIONS=true).</p>"
+        )
+    cards = _card_html([(f.key, f.label, escape(f.format(c))) for f in CONVERSATION])
+    reasons = sorted(c.handoff_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    chart = svg.hbars(
+        reasons,
+        title="Handed to a person, by reason",
+        percent_of=c.handoffs or None,
+        empty="No conversation handed to a person.",
+    )
+    return f'<div class="cards">{cards}</div>{chart}'
 
 
 def _suppressions(c: Counters) -> str:
@@ -271,6 +307,7 @@ def sections(snap: Snapshot, lag: LagReport) -> dict[str, str]:
         "workers": _workers(snap),
         "figures": _cards(snap),
         "funnel": _funnel(c),
+        "conversations": _conversations(c),
         "channels": _channels(snap),
         "suppressions": _suppressions(c),
         "timeline": _timeline(snap),

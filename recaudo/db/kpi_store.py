@@ -13,7 +13,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from recaudo.kpis import COUNTER_NAMES, Counters, KpiRow
+from recaudo.kpis import COUNTER_NAMES, MAP_NAMES, Counters, KpiRow
 
 KPI_COLUMNS = (
     "dimension",
@@ -24,8 +24,7 @@ KPI_COLUMNS = (
     "revision",
     "last_event_at",
     *COUNTER_NAMES,
-    "recovered_minor",
-    "suppressions",
+    *MAP_NAMES,
 )
 
 
@@ -41,8 +40,7 @@ def _row(row: KpiRow) -> tuple[Any, ...]:
         row.revision,
         KpiRow.time(row.last_event_ms),
         *(getattr(c, name) for name in COUNTER_NAMES),
-        orjson.dumps(c.recovered_minor).decode(),
-        orjson.dumps(c.suppressions).decode(),
+        *(orjson.dumps(getattr(c, name)).decode() for name in MAP_NAMES),
     )
 
 
@@ -85,9 +83,10 @@ def write_kpis(conn: psycopg.Connection[Any], rows: Sequence[KpiRow]) -> int:
 
 def counters_of(record: dict[str, Any]) -> Counters:
     """A ``kpi`` row (as a dict) back to its counters."""
-    data = {name: record[name] for name in COUNTER_NAMES}
-    for name in ("recovered_minor", "suppressions"):
-        value = record[name]
+    # Columns a row read from an older table lacks count as zero.
+    data = {name: record.get(name, 0) for name in COUNTER_NAMES}
+    for name in MAP_NAMES:
+        value = record.get(name) or {}
         data[name] = orjson.loads(value) if isinstance(value, str | bytes) else dict(value)
     return Counters.from_dict(data)
 

@@ -11,7 +11,8 @@ from recaudo.kpis.attribution import (
     Touch,
     observe,
 )
-from recaudo.kpis.counters import COUNTER_NAMES, Counters, Rates, ratio
+from recaudo.kpis.conversations import Reader
+from recaudo.kpis.counters import COUNTER_NAMES, MAP_NAMES, Counters, Rates, ratio
 from recaudo.kpis.windows import (
     WINDOW_MS,
     Contribution,
@@ -27,6 +28,7 @@ __all__ = [
     "ALL_MEMBER",
     "COUNTER_NAMES",
     "DIMENSIONS",
+    "MAP_NAMES",
     "WINDOW_MS",
     "Attribution",
     "Contribution",
@@ -36,6 +38,7 @@ __all__ = [
     "KpiRow",
     "Period",
     "Rates",
+    "Reader",
     "Touch",
     "aggregate",
     "contributions",

@@ -15,6 +15,10 @@ credited to a contact that came after it.
 Exactly-once effects come from ids, not from delivery: an event id seen
 recently is ignored, a dispatch counts as one contact and each of its statuses
 once, however often they are reported.
+
+Conversations (:mod:`recaudo.kpis.conversations`) are followed per debtor too:
+the open conversation and the contact it is credited to, and the messages
+waiting for their answer; counted only when a reader of intents is given.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import orjson
 
 from recaudo.events import (
     CHANNELS,
+    AgentTask,
     BucketChanged,
     ChannelResponse,
     ContactDecision,
@@ -35,9 +40,19 @@ from recaudo.events import (
     DebtEvent,
     DebtOpened,
     Envelope,
+    PaymentPlanAgreed,
     PaymentReceived,
     PromiseBroken,
     PromiseToPay,
+)
+from recaudo.kpis.conversations import (
+    ACKNOWLEDGEMENT,
+    ANSWER_TRIGGER,
+    AWAITING_ANSWERS,
+    CONVERSATION_IDLE_MS,
+    CONVERSATION_SOURCE,
+    Reader,
+    latency_bucket,
 )
 from recaudo.kpis.counters import Counters
 from recaudo.view.buckets import bucket_for, worst
@@ -120,6 +135,11 @@ class DebtorKpiState:
     #: bucket, arm, when made (ms; absent in states written before))
     promises: dict[str, list[Any]] = field(default_factory=dict)
     recent: list[str] = field(default_factory=list)
+    #: the open conversation: (opened ms, last inbound ms, channel, bucket,
+    #: arm, handed off 0/1); None when none is open
+    conversation: list[Any] | None = None
+    #: inbound message id -> (event time ms, channel, bucket, arm), until answered
+    awaiting: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str | None:
@@ -154,6 +174,8 @@ class DebtorKpiState:
                 "d": self.dispatches,
                 "p": self.promises,
                 "e": self.recent,
+                "c": self.conversation,
+                "q": self.awaiting,
             }
         )
 
@@ -169,6 +191,9 @@ class DebtorKpiState:
             dispatches=raw["d"],
             promises=raw["p"],
             recent=raw["e"],
+            # States written before conversations were counted have neither.
+            conversation=raw.get("c"),
+            awaiting=raw.get("q") or {},
         )
 
 
@@ -189,8 +214,13 @@ def _trim(mapping: dict[str, Any], bound: int) -> None:
         del mapping[next(iter(mapping))]
 
 
-def observe(state: DebtorKpiState, event: Envelope) -> list[Attribution]:
-    """Fold ``event`` into ``state``; what it adds to the KPIs (often nothing)."""
+def observe(
+    state: DebtorKpiState, event: Envelope, read: Reader | None = None
+) -> list[Attribution]:
+    """Fold ``event`` into ``state``; what it adds to the KPIs (often nothing).
+
+    ``read`` gives an inbound message's intent; without it (conversations
+    off) messages and conversations are not counted."""
     event_id = str(event.event_id)
     if event_id in state.recent:
         return []
@@ -199,9 +229,16 @@ def observe(state: DebtorKpiState, event: Envelope) -> list[Attribution]:
     if isinstance(event, ContactDecision):
         return _decision(state, event)
     if isinstance(event, ChannelResponse):
-        return _response(state, event)
+        out = _response(state, event)
+        if event.status == "REPLIED" and read is not None:
+            out.extend(_message(state, event, read))
+        elif event.status == "OPTED_OUT" and event.source == CONVERSATION_SOURCE:
+            out.extend(_resolve(state, _ms(event)))
+        return out
     if isinstance(event, DebtEvent):
         return _debt_event(state, event)
+    if isinstance(event, AgentTask):
+        return _agent_task(state, event)
     return []
 
 
@@ -221,6 +258,10 @@ def _decision(state: DebtorKpiState, event: ContactDecision) -> list[Attribution
             counters.episodes = 1
         state.episode_contacts += 1
         state.add_touch(_ms(event), touch)
+        out = [Attribution(_ms(event), touch, counters)]
+        if event.trigger == ANSWER_TRIGGER and event.trigger_event_id is not None:
+            out.extend(_answered(state, str(event.trigger_event_id), _ms(event)))
+        return out
     elif event.outcome == "DEFERRED":
         counters.deferred = 1
     else:
@@ -257,6 +298,84 @@ def _response(state: DebtorKpiState, event: ChannelResponse) -> list[Attribution
     return [Attribution(_ms(event), Touch.from_list(known[:3]), counters)]
 
 
+def _message(state: DebtorKpiState, event: ChannelResponse, read: Reader) -> list[Attribution]:
+    """An inbound message: read, and opening a conversation when none is open."""
+    at = _ms(event)
+    held = state.dispatches.get(event.dispatch_id) if event.dispatch_id is not None else None
+    touch = (
+        Touch(event.channel, held[1], held[2]) if held else Touch(event.channel, state.bucket, None)
+    )
+    intent, confident = read(event.text or "")
+    counters = Counters(messages_read=1, messages_understood=int(confident))
+    conversation = state.conversation
+    if conversation is None or at - conversation[1] > CONVERSATION_IDLE_MS:
+        state.conversation = [at, at, *touch.to_list(), 0]
+        counters.conversations = 1
+    else:
+        conversation[1] = max(conversation[1], at)
+    out = [Attribution(at, touch, counters)]
+    early = state.awaiting.pop(str(event.event_id), None)
+    if early is not None and early[0] == _ANSWERED:
+        out.append(_latency(at, early[1], touch))
+    else:
+        state.awaiting[str(event.event_id)] = [at, *touch.to_list()]
+        _trim(state.awaiting, AWAITING_ANSWERS)
+    if confident and intent == ACKNOWLEDGEMENT:
+        out.extend(_resolve(state, at))
+    return out
+
+
+#: An ``awaiting`` entry for an answer read before its message (the two come
+#: from different topics): the answer's time, for when the message comes.
+_ANSWERED = "answered"
+
+
+def _answered(state: DebtorKpiState, message_id: str, at: int) -> list[Attribution]:
+    """The answer to ``message_id`` was dispatched at ``at``: its first answer's time."""
+    waiting = state.awaiting.pop(message_id, None)
+    if waiting is None:
+        state.awaiting[message_id] = [_ANSWERED, at]
+        _trim(state.awaiting, AWAITING_ANSWERS)
+        return []
+    if waiting[0] == _ANSWERED:
+        state.awaiting[message_id] = waiting  # a second answer: the first one counts
+        return []
+    return [_latency(waiting[0], at, Touch.from_list(waiting[1:4]))]
+
+
+def _latency(message_at: int, answer_at: int, touch: Touch) -> Attribution:
+    """How long the answer took, credited where the message was."""
+    took = Counters(answer_latency_ms={latency_bucket(answer_at - message_at): 1})
+    return Attribution(answer_at, touch, took)
+
+
+def _resolve(state: DebtorKpiState, at: int) -> list[Attribution]:
+    """The open conversation ended in an outcome: resolved unless handed off."""
+    conversation = state.conversation
+    if conversation is None:
+        return []
+    state.conversation = None
+    if conversation[5]:
+        return []
+    return [Attribution(at, Touch.from_list(conversation[2:5]), Counters(conversations_resolved=1))]
+
+
+def _agent_task(state: DebtorKpiState, event: AgentTask) -> list[Attribution]:
+    """An agent task opened: a handoff, and the open conversation's end."""
+    if event.status != "OPEN":
+        return []
+    at = _ms(event)
+    conversation = state.conversation
+    if conversation is not None:
+        touch = Touch.from_list(conversation[2:5])
+        state.conversation = None
+    else:
+        last = state.last_touch
+        touch = Touch(last.channel if last else None, state.bucket, last.arm if last else None)
+    counters = Counters(handoffs=1, handoff_reasons={event.reason: 1})
+    return [Attribution(at, touch, counters)]
+
+
 def _after_touch(state: DebtorKpiState, at_ms: int, bucket: str | None = None) -> Touch:
     """What an outcome at ``at_ms`` is credited to: the latest contact before it."""
     last = state.touch_at(at_ms)
@@ -283,7 +402,18 @@ def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
             at,
         ]
         _trim(state.promises, PENDING_PROMISES)
-        return [Attribution(at, touch, Counters(promises=1))]
+        made = Counters(promises=1)
+        if event.source == CONVERSATION_SOURCE:
+            made.conversation_promises = 1
+            return [Attribution(at, touch, made), *_resolve(state, at)]
+        return [Attribution(at, touch, made)]
+    elif isinstance(payload, PaymentPlanAgreed):
+        if event.source != CONVERSATION_SOURCE:
+            return []
+        touch = _after_touch(state, at)
+        if payload.channel in CHANNELS:
+            touch.channel = payload.channel
+        return [Attribution(at, touch, Counters(conversation_plans=1)), *_resolve(state, at)]
     elif isinstance(payload, PromiseBroken):
         held = state.promises.pop(payload.promise_id, None)
         touch = Touch.from_list(held[4:7]) if held else _after_touch(state, at)
@@ -298,6 +428,7 @@ def _debt_event(state: DebtorKpiState, event: DebtEvent) -> list[Attribution]:
             )
         ]
         out.extend(_keep_promises(state, event.account_id, payload.amount_minor, event, at))
+        out.extend(_resolve(state, at))
         return out
     elif isinstance(payload, DebtCured):
         touch = _after_touch(state, at, payload.previous_bucket)

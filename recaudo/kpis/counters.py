@@ -28,6 +28,21 @@ COUNTER_NAMES: tuple[str, ...] = (
     "episodes",
     "contacted_cures",
     "contacts_to_cure",
+    "messages_read",
+    "messages_understood",
+    "conversations",
+    "conversations_resolved",
+    "conversation_promises",
+    "conversation_plans",
+    "handoffs",
+)
+
+#: The counters that are maps (a key and a count each), in schema order.
+MAP_NAMES: tuple[str, ...] = (
+    "recovered_minor",
+    "suppressions",
+    "handoff_reasons",
+    "answer_latency_ms",
 )
 
 
@@ -46,7 +61,16 @@ class Counters:
     - ``episodes``: debtors contacted for the first time since they were last
       cured; ``contacted_cures``: cures of debtors contacted in the episode,
       ``contacts_to_cure``: the contacts those episodes took; ``cures``: every
-      cure, self-cures included.
+      cure, self-cures included;
+    - conversations (``recaudo.kpis.conversations`` says how each is seen):
+      ``messages_read`` inbound messages read by the intent model and
+      ``messages_understood`` those with a confident intent;
+      ``conversations`` opened and ``conversations_resolved`` those that ended
+      in a promise, plan, opt-out, payment or acknowledgement with no agent
+      task; ``conversation_promises`` and ``conversation_plans`` agreed in a
+      conversation; ``handoffs`` agent tasks opened and ``handoff_reasons``
+      the same by reason; ``answer_latency_ms``: answered messages by how
+      long their first answer took (a histogram: upper bound in ms -> count).
     """
 
     contacts: int = 0
@@ -65,25 +89,34 @@ class Counters:
     episodes: int = 0
     contacted_cures: int = 0
     contacts_to_cure: int = 0
+    messages_read: int = 0
+    messages_understood: int = 0
+    conversations: int = 0
+    conversations_resolved: int = 0
+    conversation_promises: int = 0
+    conversation_plans: int = 0
+    handoffs: int = 0
     recovered_minor: dict[str, int] = field(default_factory=dict)
     suppressions: dict[str, int] = field(default_factory=dict)
+    handoff_reasons: dict[str, int] = field(default_factory=dict)
+    answer_latency_ms: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Counters) -> None:
         for name in COUNTER_NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        _add_map(self.recovered_minor, other.recovered_minor)
-        _add_map(self.suppressions, other.suppressions)
+        for name in MAP_NAMES:
+            _add_map(getattr(self, name), getattr(other, name))
 
     def is_empty(self) -> bool:
-        return not any(getattr(self, n) for n in COUNTER_NAMES) and not (
-            self.recovered_minor or self.suppressions
+        return not any(getattr(self, n) for n in COUNTER_NAMES) and not any(
+            getattr(self, n) for n in MAP_NAMES
         )
 
     def to_dict(self, sparse: bool = False) -> dict[str, Any]:
         """Plain data (JSON-ready); ``sparse`` leaves out zeros and empty maps."""
         data: dict[str, Any] = {n: getattr(self, n) for n in COUNTER_NAMES}
-        data["recovered_minor"] = dict(self.recovered_minor)
-        data["suppressions"] = dict(self.suppressions)
+        for name in MAP_NAMES:
+            data[name] = dict(getattr(self, name))
         if sparse:
             data = {k: v for k, v in data.items() if v}
         return data
@@ -91,10 +124,9 @@ class Counters:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Counters:
         """The inverse of :meth:`to_dict` (sparse or not; unknown keys ignored)."""
-        out = cls(
-            recovered_minor=dict(data.get("recovered_minor") or {}),
-            suppressions=dict(data.get("suppressions") or {}),
-        )
+        out = cls()
+        for name in MAP_NAMES:
+            setattr(out, name, dict(data.get(name) or {}))
         for name in COUNTER_NAMES:
             if name in data:
                 setattr(out, name, int(data[name]))
@@ -132,6 +164,10 @@ class Rates:
     cure_rate: float | None
     #: contacts per cured (contacted) debtor
     contacts_per_cure: float | None
+    #: messages with a confident intent / messages read
+    understood_rate: float | None = None
+    #: conversations resolved without a person / conversations
+    resolved_rate: float | None = None
 
     @classmethod
     def of(cls, c: Counters) -> Rates:
@@ -143,6 +179,8 @@ class Rates:
             promise_kept_rate=ratio(c.promises_kept, c.promises_kept + c.promises_broken),
             cure_rate=ratio(c.contacted_cures, c.episodes),
             contacts_per_cure=ratio(c.contacts_to_cure, c.contacted_cures),
+            understood_rate=ratio(c.messages_understood, c.messages_read),
+            resolved_rate=ratio(c.conversations_resolved, c.conversations),
         )
 
     def to_dict(self) -> dict[str, float | None]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recaudo.kpis.conversations import format_duration, latency_percentile
 from recaudo.kpis.counters import Counters, ratio
 from recaudo.money import format_money
 
@@ -38,7 +39,10 @@ class Figure:
 
 def format_value(value: float | int | None, kind: str) -> str:
     """Counts with thousands separators, rates as percentages, ratios to one
-    decimal; a dash when there is nothing to divide by."""
+    decimal, durations as the bound they are under; a dash when there is
+    nothing to divide by."""
+    if kind == "duration":
+        return format_duration(value)
     if value is None:
         return "—"
     if kind == "rate":
@@ -151,6 +155,75 @@ HEADLINE: tuple[Figure, ...] = (
     CONTACTS_PER_CURE,
     CURED_WITHOUT_CONTACT,
     PAYMENTS,
+)
+
+MESSAGES_UNDERSTOOD = Figure(
+    "messages_understood_rate",
+    "Replies understood",
+    "Inbound messages whose intent the model read with confidence (the dialogue acted "
+    "on it, not asked again or handed it to a person for not understanding) / inbound "
+    "messages read.",
+    lambda c: ratio(c.messages_understood, c.messages_read),
+    "rate",
+)
+CONVERSATIONS = Figure(
+    "conversations",
+    "Conversations",
+    "Conversations opened: a debtor's message when none was open, or after 48 hours of silence.",
+    lambda c: c.conversations,
+)
+RESOLVED_WITHOUT_HUMAN = Figure(
+    "resolved_without_human_rate",
+    "Resolved without a person",
+    "Conversations that ended in a promise, a payment plan, an opt-out, a payment or an "
+    "acknowledgement with no agent task opened / conversations.",
+    lambda c: ratio(c.conversations_resolved, c.conversations),
+    "rate",
+)
+CONVERSATION_PROMISES = Figure(
+    "conversation_promises",
+    "Promises in conversations",
+    "Promises to pay agreed in a conversation (also counted in the promise-to-pay rate).",
+    lambda c: c.conversation_promises,
+)
+CONVERSATION_PLANS = Figure(
+    "conversation_plans",
+    "Plans in conversations",
+    "Payment plans agreed in a conversation.",
+    lambda c: c.conversation_plans,
+)
+HANDOFFS = Figure(
+    "handoffs",
+    "Handed to a person",
+    "Agent tasks opened (a person takes the conversation over), by reason below.",
+    lambda c: c.handoffs,
+)
+ANSWER_P50 = Figure(
+    "answer_time_p50",
+    "Time to answer, median",
+    "From a debtor's message to the dispatch of its first answer (event time), half "
+    "of the answered messages within: the bound of the histogram bucket it falls in.",
+    lambda c: latency_percentile(c.answer_latency_ms, 0.5),
+    "duration",
+)
+ANSWER_P90 = Figure(
+    "answer_time_p90",
+    "Time to answer, p90",
+    "As the median, for nine answered messages in ten.",
+    lambda c: latency_percentile(c.answer_latency_ms, 0.9),
+    "duration",
+)
+
+#: The conversation figures, in the order the pages list them.
+CONVERSATION: tuple[Figure, ...] = (
+    MESSAGES_UNDERSTOOD,
+    CONVERSATIONS,
+    RESOLVED_WITHOUT_HUMAN,
+    CONVERSATION_PROMISES,
+    CONVERSATION_PLANS,
+    HANDOFFS,
+    ANSWER_P50,
+    ANSWER_P90,
 )
 
 RECOVERED_DEFINITION = "Payments received, per currency (currencies are never added up)."

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from recaudo.dashboard.server import Dashboard
-from recaudo.events import ContactDecision, Envelope, RuleHit
+from recaudo.events import AgentTask, ChannelResponse, ContactDecision, Envelope, RuleHit
 from recaudo.kpis import Counters
 from recaudo.settings import Settings, env_for_children
 from tests.fixtures import T0, debt_event
@@ -32,6 +32,90 @@ MORE_CURRENCIES = {
     "PEN": 7_654_32,
     "CLP": 8_765_432,
 }
+
+
+#: What the conversation's intent model reads in the two messages of D-1's
+#: conversations (the model itself is measured in tests/unit/understanding).
+INTENTS = {"mejor en cuotas": ("ask_plan", True), "quiero hablar con alguien": ("ask_human", True)}
+
+
+def read(text: str) -> tuple[str, bool]:
+    return INTENTS[text]
+
+
+def conversation() -> list[Envelope]:
+    """D-1 writes back before paying: a plan agreed in one conversation (its
+    answer dispatched 2 s after the message), a person asked for in the next."""
+
+    def message(text: str, at: timedelta) -> ChannelResponse:
+        return ChannelResponse(
+            occurred_at=T0 + at,
+            source="webhooks",
+            debtor_id="D-1",
+            dispatch_id="d1",
+            channel="sms",
+            status="REPLIED",
+            provider="simulator",
+            text=text,
+        )
+
+    plan_asked = message("mejor en cuotas", timedelta(hours=1))
+    human_asked = message("quiero hablar con alguien", timedelta(hours=1, minutes=10))
+    answer = ContactDecision(
+        occurred_at=plan_asked.occurred_at + timedelta(seconds=2),
+        source="orchestrator",
+        debtor_id="D-1",
+        trigger="reply_received",
+        trigger_event_id=plan_asked.event_id,
+        step=0,
+        outcome="DISPATCHED",
+        channel="sms",
+        dispatch_id="answer-1",
+        strategy="early",
+        arm="A",
+    )
+    plan = debt_event(
+        "D-1",
+        "PAYMENT_PLAN_AGREED",
+        {
+            "plan_id": "conv-plan-1",
+            "instalment_count": 2,
+            "instalment_minor": 60_000,
+            "currency": "COP",
+            "first_due_date": "2026-11-09",
+            "frequency": "WEEKLY",
+            "total_minor": 120_000,
+            "channel": "sms",
+        },
+        occurred_at=plan_asked.occurred_at + timedelta(seconds=3),
+        source="recaudo.conversation",
+    )
+    task = AgentTask(
+        occurred_at=human_asked.occurred_at + timedelta(seconds=1),
+        source="recaudo.conversation",
+        debtor_id="D-1",
+        task_id="task-1",
+        reason="ask_human",
+        status="OPEN",
+        priority="NORMAL",
+        created_at=human_asked.occurred_at + timedelta(seconds=1),
+    )
+    return [plan_asked, answer, plan, human_asked, task]
+
+
+#: What the conversation adds: the answer is a contact of D-1's episode.
+CONVERSATION_TOTAL = Counters(
+    contacts=1,
+    contacts_to_cure=1,
+    messages_read=2,
+    messages_understood=2,
+    conversations=2,
+    conversations_resolved=1,
+    conversation_plans=1,
+    handoffs=1,
+    handoff_reasons={"ask_human": 1},
+    answer_latency_ms={"2000": 1},
+)
 
 
 def more_story() -> tuple[list[Envelope], Counters]:
@@ -82,6 +166,7 @@ def more_story() -> tuple[list[Envelope], Counters]:
         for i, (currency, amount) in enumerate(sorted(MORE_CURRENCIES.items()))
     ]
     total = Counters.from_dict(EXPECTED_TOTAL.to_dict())
+    total.add(CONVERSATION_TOTAL)
     total.add(
         Counters(
             suppressed=1,
@@ -91,7 +176,10 @@ def more_story() -> tuple[list[Envelope], Counters]:
             recovered_minor=dict(MORE_CURRENCIES),
         )
     )
-    return [old, *story(), self_cure, opened, *payments], total
+    events = story()
+    payment = next(i for i, e in enumerate(events) if getattr(e, "type", "") == "PAYMENT_RECEIVED")
+    events[payment:payment] = conversation()
+    return [old, *events, self_cure, opened, *payments], total
 
 
 def column_sum(dom: str, section: str, column: str) -> int:
@@ -150,7 +238,7 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
     events, expected = more_story()
     try:
         publish(pg_settings, events)
-        assert run_until_total(pg_settings, expected) == expected
+        assert run_until_total(pg_settings, expected, read=read) == expected
         assert debtors_in_view(pg_settings.database_dsn(), 4) == 4
     finally:
         for worker in workers:
@@ -162,18 +250,22 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
         status, body = get(f"{board.url}api/dashboard")
         assert status == 200
         figures = json.loads(body)["figures"]
-        assert (figures["contacts"], figures["delivered"], figures["promises"]) == (3, 2, 1)
+        assert (figures["contacts"], figures["delivered"], figures["promises"]) == (4, 2, 1)
         assert figures["recovered_minor"] == {"COP": 120_000, **MORE_CURRENCIES}
         assert (figures["cured_after_contact"], figures["cured_without_contact"]) == (1, 1)
         assert figures["contact_episodes"] == 2
         assert get(f"{board.url}healthz")[0] == 200
         assert get(f"{board.url}readyz")[0] == 200
-        assert b"recaudo_kpi_contacts 3.0" in get(f"{board.url}metrics")[1]
+        assert b"recaudo_kpi_contacts 4.0" in get(f"{board.url}metrics")[1]
+        assert (figures["messages_understood_rate"], figures["conversations"]) == (1.0, 2)
+        assert (figures["resolved_without_human_rate"], figures["conversation_plans"]) == (0.5, 1)
+        assert (figures["handoffs"], figures["handoff_reasons"]) == (1, {"ask_human": 1})
+        assert figures["answer_time_p50"] == figures["answer_time_p90"] == 2000
 
         # The DOM after the page's own refresh ran in the browser.
         dom = chromium.dump_dom(browser, board.url)
-        assert chromium.card(dom, "contacts") == "3"
-        assert chromium.card(dom, "delivery_rate") == "66.7%"
+        assert chromium.card(dom, "contacts") == "4"
+        assert chromium.card(dom, "delivery_rate") == "50.0%"
         assert chromium.card(dom, "right_party_rate") == "100.0%"
         assert chromium.card(dom, "cure_rate") == "50.0%"
         recovered = dom[dom.index('data-figure="recovered"') :].split("</ul>")[0]
@@ -183,6 +275,16 @@ def test_dashboard_shows_the_pipelines_figures_in_chromium(pg_settings: Settings
             "COP 1,200.00",
         ]
         assert chromium.card(dom, "debtors") == "4"
+        # The conversation figures, with their definitions and handoffs by reason.
+        assert chromium.card(dom, "messages_understood_rate") == "100.0%"
+        assert chromium.card(dom, "conversations") == "2"
+        assert chromium.card(dom, "resolved_without_human_rate") == "50.0%"
+        assert chromium.card(dom, "conversation_plans") == "1"
+        assert chromium.card(dom, "handoffs") == "1"
+        assert chromium.card(dom, "answer_time_p50") == "≤ 2 s"
+        talks = dom[dom.index('id="conversations"') :].split("</section>")[0]
+        assert re.search(r"<title>ask_human: 1\b", talks), talks[:2000]
+        assert "<dt>Replies understood</dt>" in dom
         assert dom.count("<svg") >= 4, "funnel, channels, suppressions and timeline charts"
 
         # One cure count everywhere: the card, the funnel and each table say

@@ -15,7 +15,7 @@ import psycopg
 from recaudo.dashboard.lag import LagProbe
 from recaudo.db.kpi_store import counters_of, read_kpis
 from recaudo.events import ChannelResponse, ContactDecision, Envelope, RuleHit
-from recaudo.kpis import Counters
+from recaudo.kpis import Counters, Reader
 from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
 from streams.kpis import KpiProcessor
@@ -155,12 +155,14 @@ def total_of(dsn: str, dimension: str = "ALL", member: str = "all") -> Counters 
     return counters_of(found[0]) if found else None
 
 
-def run_until_total(settings: Settings, expected: Counters, timeout_s: float = 45) -> Counters:
+def run_until_total(
+    settings: Settings, expected: Counters, timeout_s: float = 45, read: Reader | None = None
+) -> Counters:
     """Run the KPI processor (main thread: it installs signal handlers) until
     Postgres holds ``expected`` as the overall total and the processor has
     consumed every input (so duplicates read last were seen too), or the
     timeout passes; the total as it stands after the processor stopped."""
-    processor = KpiProcessor(settings, commit_interval=0.5)
+    processor = KpiProcessor(settings, commit_interval=0.5, read=read)
     probe = LagProbe(settings)
 
     def caught_up() -> bool:

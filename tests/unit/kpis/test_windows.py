@@ -26,7 +26,7 @@ H0 = 1_790_000_000_000 - 1_790_000_000_000 % WINDOW_MS
 
 def contribution(at: int, offset: int, source: str = "t:0", **counters: int) -> Contribution:
     return Contribution(
-        "CHANNEL", "sms", at, source, offset, Counters(**counters).to_dict(sparse=True)
+        "CHANNEL", "sms", at, source, offset, Counters.from_dict(counters).to_dict(sparse=True)
     )
 
 
