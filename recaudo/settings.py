@@ -142,6 +142,14 @@ class Settings(BaseSettings):
             "stream processors' RocksDB state and the connectors' sent-ledgers."
         ),
     )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the understanding models built from the corpus are kept between "
+            "processes (unset: the user cache directory, ~/.cache/recaudo/understanding "
+            "on Linux); only files recaudo wrote there are loaded."
+        ),
+    )
     source: str = Field(
         default="recaudo",
         description="CloudEvents source of the events this process produces (ce_source).",

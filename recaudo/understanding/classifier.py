@@ -1,7 +1,8 @@
 """The intent classifier: TF-IDF character and word n-grams into a logistic
 regression, one model for es, pt and en with the language as a feature,
-trained from the corpus in a few seconds at first use and kept in memory for
-the life of the process."""
+trained from the corpus once per corpus and training code (a few seconds of
+one core), kept in the model cache for later processes and in memory for the
+life of the process."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from recaudo.understanding.corpus import (
     Example,
     augmented,
-    corpus_digest,
+    examples_digest,
     load_corpus,
     strip_accents,
 )
+from recaudo.understanding.model_cache import ModelCache, cache_key, default_cache_dir
 from recaudo.understanding.types import INTENTS, LANGUAGES, Intent, Language
 
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -78,25 +80,23 @@ def model_input(text: str, language: Language) -> str:
 
 class IntentModel:
     """One pipeline for every language, the language a feature; with
-    ``examples``, trained from them the first time it is asked for."""
+    ``build``, built by it the first time it is asked for."""
 
     def __init__(
         self,
         pipeline: Pipeline | None = None,
-        examples: Callable[[], Iterable[Example]] | None = None,
+        build: Callable[[], Pipeline] | None = None,
     ) -> None:
         self._pipeline = pipeline
-        self._examples = examples
+        self._build = build
         self._lock = threading.Lock()
-        #: The corpus the model was trained from.
-        self.digest = corpus_digest()
 
     def pipeline(self) -> Pipeline:
         with self._lock:
             if self._pipeline is None:
-                if self._examples is None:
-                    raise ValueError("an IntentModel needs a fitted pipeline or examples")
-                self._pipeline = _fit(tuple(self._examples()), augment=True)
+                if self._build is None:
+                    raise ValueError("an IntentModel needs a fitted pipeline or a build")
+                self._pipeline = self._build()
             return self._pipeline
 
     def probabilities(self, text: str, language: Language) -> list[tuple[Intent, float]]:
@@ -118,7 +118,8 @@ class IntentModel:
         return out
 
 
-def _fit(rows: tuple[Example, ...], *, augment: bool) -> Pipeline:
+def fit_pipeline(rows: tuple[Example, ...], *, augment: bool) -> Pipeline:
+    """A pipeline trained on ``rows`` and, with ``augment``, their noisy variants."""
     data = augmented(rows) if augment else rows
     # Variants that read the same once normalised (case, accents) add nothing.
     unique = {(model_input(e.text, e.language), e.intent): e for e in data}
@@ -132,20 +133,40 @@ def _fit(rows: tuple[Example, ...], *, augment: bool) -> Pipeline:
 def train(examples: Iterable[Example], *, augment: bool = True) -> IntentModel:
     """A model trained on ``examples`` (any languages) and, with ``augment``,
     their noisy variants."""
-    return IntentModel(_fit(tuple(examples), augment=augment))
+    return IntentModel(fit_pipeline(tuple(examples), augment=augment))
+
+
+def cached_model(examples: Sequence[Example], cache: ModelCache, name: str) -> IntentModel:
+    """The model trained on ``examples`` and their noisy variants, built when
+    first asked for: loaded from ``cache`` when a process built it before from
+    the same examples and training code, else trained and stored there."""
+    rows = tuple(examples)
+
+    def build() -> Pipeline:
+        key = cache_key(examples_digest(rows))
+        return cache.get(name, key, lambda: fit_pipeline(rows, augment=True), Pipeline)
+
+    return IntentModel(build=build)
+
+
+def corpus_examples() -> tuple[Example, ...]:
+    """Every language's whole corpus (train and held-out splits)."""
+    return tuple(e for language in LANGUAGES for e in load_corpus(language))
 
 
 _lock = threading.Lock()
 _model: IntentModel | None = None
 
+#: The name of the shipped model in the model cache.
+MODEL_NAME = "intent-model"
+
 
 def default_model() -> IntentModel:
-    """The model trained on the whole corpus (train and held-out splits), built
-    once per process, each language's part when first asked for."""
+    """The model trained on the whole corpus, loaded from the model cache
+    (``RECAUDO_MODEL_CACHE_DIR``) or built and stored there, once per process
+    when first asked for."""
     global _model
     with _lock:
         if _model is None:
-            _model = IntentModel(
-                examples=lambda: (e for language in LANGUAGES for e in load_corpus(language))
-            )
+            _model = cached_model(corpus_examples(), ModelCache(default_cache_dir()), MODEL_NAME)
         return _model

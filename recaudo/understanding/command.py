@@ -64,8 +64,25 @@ def _understand_one(
     return as_json(result)
 
 
+def _build_models() -> None:
+    from recaudo.understanding import classifier, language
+    from recaudo.understanding.model_cache import ModelCache, default_cache_dir
+    from recaudo.understanding.understand import warm_up
+
+    warm_up()
+    cache = ModelCache(default_cache_dir())
+    for name in (classifier.MODEL_NAME, language.MODEL_NAME):
+        path = cache.path(name)
+        if not path.is_file():
+            raise click.ClickException(
+                f"{path} was not written: make the directory writable or set "
+                "RECAUDO_MODEL_CACHE_DIR to one that is"
+            )
+        click.echo(str(path))
+
+
 @click.command("understand")
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option(
     "--language",
     "-l",
@@ -92,8 +109,20 @@ def _understand_one(
     metavar="ISO-TIME",
     help="The moment relative dates are counted from [default: the current time].",
 )
+@click.option(
+    "--build-model",
+    is_flag=True,
+    help="Build the models from the corpus into the model cache (RECAUDO_MODEL_CACHE_DIR, "
+    "default ~/.cache/recaudo/understanding) unless already there, print their paths "
+    "and exit: run it when building an image so no process trains at start.",
+)
 def understand_command(
-    text: str, language: str, time_zone: str | None, currency: str | None, now_text: str | None
+    text: str | None,
+    language: str,
+    time_zone: str | None,
+    currency: str | None,
+    now_text: str | None,
+    build_model: bool,
 ) -> None:
     """Print what recaudo understands of a debtor's message, as JSON: intent,
     confidence, entities (dates, amounts, instalments, opt-out scope) and the
@@ -110,7 +139,13 @@ def understand_command(
     Examples:
       recaudo understand --language es "pago 200 mil el viernes"
       recaudo understand - < messages.jsonl > understood.jsonl
+      recaudo understand --build-model
     """
+    if build_model:
+        _build_models()
+        return
+    if text is None:
+        raise click.UsageError("give a TEXT, - to read JSON lines, or --build-model")
     try:
         now = _now(now_text)
     except ValueError as exc:

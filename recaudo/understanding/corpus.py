@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from recaudo.understanding.types import INTENTS, LANGUAGES, Intent, Language
+from recaudo.understanding.types import INTENTS, Intent, Language
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 
@@ -65,12 +65,13 @@ def load_corpus(language: Language) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def corpus_digest() -> str:
-    """A digest of every corpus file: names a model trained from them."""
+def examples_digest(examples: tuple[Example, ...]) -> str:
+    """A digest of exactly these examples, in order: names a model trained on them."""
     digest = hashlib.sha256()
-    for language in LANGUAGES:
-        digest.update(corpus_path(language).read_bytes())
-    return digest.hexdigest()[:16]
+    for e in examples:
+        digest.update(json.dumps([e.language, e.intent, e.group, e.text]).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def held_out_groups(examples: tuple[Example, ...], seed: int = SPLIT_SEED) -> frozenset[str]:
