@@ -821,6 +821,59 @@ def webhooks_run(port: int, host: str | None) -> None:
     service.run()
 
 
+# --- self-service portal ----------------------------------------------------------------
+
+
+@cli.group()
+def portal() -> None:
+    """The debtors' self-service portal: the page a message's personal link opens."""
+
+
+@portal.command("run")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve the portal and /healthz, /readyz, /metrics here [default: RECAUDO_PORTAL_PORT, "
+    "8060].",
+)
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on [default: RECAUDO_PORTAL_HOST, 127.0.0.1]; 0.0.0.0 for every "
+    "interface (in a container, behind the TLS proxy).",
+)
+def portal_run(port: int | None, host: str | None) -> None:
+    """Serve the page a message's link opens: the debtor's balance and overdue amount per
+    account, the offers the strategy's [[negotiation]] bounds allow, and the bank's payment
+    page (RECAUDO_PORTAL_PAYMENT_URL). A choice becomes a PROMISE_TO_PAY or
+    PAYMENT_PLAN_AGREED debt event; opening a link, a CLICKED response.
+
+    \b
+    Messages carry the link when RECAUDO_PORTAL_BASE_URL is set (where this service is
+    reached, behind your TLS proxy) and their template uses {{ portal_link }}. The stream
+    workers that render messages and this service must share RECAUDO_PORTAL_KEY (or the
+    state directory holding secrets/portal.key). See docs/portal.md.
+
+    \b
+    URLs:
+      GET  /p/<token>   the debtor's page
+      POST /choose      an offer chosen on it
+    """
+    import signal
+
+    from recaudo.portal.server import PortalService
+
+    settings = _require_broker(resolve_settings())
+    _database(settings)
+    _configure_logging(settings)
+    service = PortalService(settings, port, host)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    click.echo(f"portal on {service.host}:{service.port}", err=True)
+    service.run()
+
+
 # --- inbound email -----------------------------------------------------------------------
 
 

@@ -466,6 +466,46 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Seconds between the dashboard page's live refreshes."
     )
 
+    # --- self-service portal --------------------------------------------------
+    portal_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description=(
+            "Public base URL of `recaudo portal run` (https://pay.banco.example): messages "
+            "get a personal link under it ({{ portal_link }} in the templates). Unset: no "
+            "link is rendered."
+        ),
+    )
+    portal_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that encrypts and signs the portal links (never printed). Unset: a random "
+            "key made once and kept in the state directory (secrets/portal.key); replicas "
+            "that do not share that directory, and the stream workers that render the "
+            "links, must all set this to one value. Changing it voids every link sent."
+        ),
+    )
+    portal_link_ttl_s: float = Field(
+        default=14 * 86400.0,
+        gt=0,
+        description="Seconds a portal link works after the message it came in was decided.",
+    )
+    portal_payment_url: str | None = Field(
+        default=None,
+        description=(
+            "The bank's own payment page, offered beside the portal's choices; "
+            "{account_id}, {amount_minor} and {currency} are filled in "
+            "(https://bank.example/pay?ref={account_id}). Unset: no payment button."
+        ),
+    )
+    portal_host: str = Field(
+        default="127.0.0.1",
+        description="Address `recaudo portal run` listens on (0.0.0.0: every interface).",
+    )
+    portal_port: int = Field(
+        default=8060, ge=0, le=65535, description="Port of `recaudo portal run` (0: any free port)."
+    )
+
     # --- agent desk ----------------------------------------------------------
     desk_host: str = Field(
         default="127.0.0.1",

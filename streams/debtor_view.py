@@ -1059,11 +1059,14 @@ def build_orchestrator(settings: Settings, *, conversations: bool = False) -> Or
     """The orchestrator the settings describe: strategy, templates, rule sets;
     ``conversations``: replies are answered by the conversation."""
     from recaudo.policy import PRESETS, load_registry
+    from recaudo.portal.link import portal_links
 
     rulesets = PRESETS if settings.policy_file is None else load_registry([settings.policy_file])
-    return Orchestrator(
+    orchestrator = Orchestrator(
         load_strategy(settings.strategy_file),
         Templates.load(settings.templates_file),
         rulesets=rulesets,
         conversations=conversations,
     )
+    orchestrator.links = portal_links(settings)
+    return orchestrator

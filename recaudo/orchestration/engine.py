@@ -65,7 +65,7 @@ from recaudo.orchestration.staleness import (
 )
 from recaudo.orchestration.state import Contact, OrchestrationState, Run
 from recaudo.orchestration.strategy import Cadence, Step, Strategy, TriggerKind, arm_for
-from recaudo.orchestration.templates import NoOptOutMethod, TemplateError, Templates
+from recaudo.orchestration.templates import LinkMaker, NoOptOutMethod, TemplateError, Templates
 from recaudo.policy import Candidate, DebtState, Flag, PolicyContext, RuleSet, evaluate
 from recaudo.policy import Contact as PolicyContact
 from recaudo.policy.presets import PRESETS
@@ -165,6 +165,9 @@ class _Debtor:
 
 
 class Orchestrator:
+    #: a dispatch's personal portal link ({{ portal_link }}); None: no link
+    links: LinkMaker | None = None
+
     def __init__(
         self,
         strategy: Strategy,
@@ -884,6 +887,11 @@ class Orchestrator:
         view = debtor.view
         address = next(c.address for c in view.channels if c.channel == channel)
         variables = self._variables(debtor, run)
+        did = dispatch_id(view.debtor_id, run.key, run.step, channel)  # type: ignore[arg-type]
+        if self.links is not None:
+            variables["portal_link"] = self.links(
+                view.debtor_id, did, channel, run.account_id, now_ms
+            )
         rendered = self.templates.render(
             step.template,
             tone=run.variant or cadence.tone,
@@ -896,7 +904,6 @@ class Orchestrator:
         expires = now_ms + _ms(self.strategy.expiry)
         if window_closes_at is not None:
             expires = min(expires, to_ms(window_closes_at))
-        did = dispatch_id(view.debtor_id, run.key, run.step, channel)  # type: ignore[arg-type]
         return DispatchCommand(
             event_id=decision_id(view.debtor_id, run.key, run.step, f"dispatch:{channel}"),
             occurred_at=from_ms(now_ms),

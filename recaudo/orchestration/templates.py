@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.resources
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -60,7 +60,11 @@ SAMPLE_VARIABLES: Final[Mapping[str, str]] = {
     "days_past_due": "12",
     "account_ref": "****1234",
     "promised_date": "2026-03-05",
+    "portal_link": "https://pay.example.com/p/AQ8x2nTqVb0c",
 }
+#: (debtor id, dispatch id, channel, account id, now in UTC ms) -> the
+#: dispatch's portal link (:class:`recaudo.portal.link.PortalLinks`)
+LinkMaker = Callable[[str, str, str, str | None, int], str]
 
 
 class TemplateError(ValueError):
@@ -157,6 +161,8 @@ class Templates:
         opt_out: bool,
     ) -> Rendered:
         language, (subject, body) = self._find(name, tone, language_of(locale))
+        # No portal configured: templates test {% if portal_link %} and say nothing.
+        variables = {"portal_link": "", **variables}
         try:
             text = body.render(**variables).strip()
             title = subject.render(**variables).strip() if subject is not None else None
