@@ -165,7 +165,7 @@ class WebhookService:
         return host
 
     def ready(self) -> bool:
-        return self.projection.assigned and self.store.ping()
+        return self.projection.ready and self.store.ping()
 
     def metrics(self) -> dict[str, float]:
         return {
