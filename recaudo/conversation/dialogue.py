@@ -26,9 +26,11 @@ Rules (``docs/conversations.md``, "Dialogue and negotiation"):
   until :func:`close_handoff` (an opt-out or a wrong number is still honoured,
   silently);
 * silence: an offer lapses at its ``expires_at`` (the segment's
-  ``offer_expires_after``), a question after :attr:`Limits.question_expires_after`
-  (:func:`lapse`); the conversation closes and nothing is emitted: the
-  contact strategy never paused for it (only a promise or a plan pauses it);
+  ``offer_expires_after``), a question after :attr:`Limits.question_expires_after`;
+  the worker's timer applies it (:func:`on_silence`): one reminder halfway,
+  then the lapse (:func:`lapse`), when the conversation closes and nothing is
+  emitted: the contact strategy never paused for it (only a promise or a
+  plan pauses it);
 * a message is answered once: its id is remembered (``message_id``), and every
   id the dialogue makes is derived from the debtor and that message.
 """
