@@ -10,28 +10,35 @@ from recaudo.conversation.dialogue import (
     Reply,
     Turn,
     answer_expires_at,
+    answer_moot,
     close_handoff,
     deadline,
     lapse,
+    on_silence,
     respond,
+    silence_due,
 )
 from recaudo.conversation.negotiation import Offer
 from recaudo.conversation.replies import REPLY_KINDS, load_replies
-from recaudo.conversation.state import ConversationState, TurnRecord
+from recaudo.conversation.state import ConversationState, HeldAnswer, TurnRecord
 
 __all__ = [
     "REPLY_KINDS",
     "ConversationState",
     "Handoff",
+    "HeldAnswer",
     "Limits",
     "Offer",
     "Reply",
     "Turn",
     "TurnRecord",
     "answer_expires_at",
+    "answer_moot",
     "close_handoff",
     "deadline",
     "lapse",
     "load_replies",
+    "on_silence",
     "respond",
+    "silence_due",
 ]
