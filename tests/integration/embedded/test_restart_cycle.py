@@ -28,6 +28,7 @@ from recaudo.events import CHANNELS, DispatchCommand
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.environment import cli_env
+from tests.integration.kafka_io import caught_up, no_timer_due, worker_groups
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +39,8 @@ FIRST, SECOND = "D-CO-0001", "D-US-0001"
 #: so that both runs decide at the same instant. The portfolio's records up to
 #: then are published.
 FROZEN_AT = datetime(2026, 11, 6, 15, 0, tzinfo=UTC)
+#: With the clock frozen the pipeline reaches a fixed point within this.
 SETTLE_S = 90.0
-#: With the clock frozen the pipeline reaches a fixed point: what it does once
-#: the view and the ledger have not moved for this long (as `recaudo rebuild`
-#: takes quiet topics as the end of a replay).
-QUIET_S = 5.0
 DASHBOARD_PORT = free_port()
 
 
@@ -144,25 +142,20 @@ def wait_for(what: str, check: Any, record: RuntimeRecord) -> Any:
 
 
 def settled(state_dir: Path, record: RuntimeRecord, debtor_id: str) -> dict[str, Any]:
-    """The debtor's view once the pipeline is quiet (at least one contact made)."""
-    assert record.database_url is not None
+    """The debtor's view once the pipeline is at its fixed point (at least
+    one contact made): no timer due and every group's inputs committed to
+    their end, twice in a row (a wake-up on its way shows in between)."""
+    wait_for("a contact", lambda: contacted(view(record, debtor_id)), record)
+    settings = Settings(kafka_bootstrap_servers=record.bootstrap_servers, embedded_broker=True)
+    groups = worker_groups(settings)
+    streak = [0]
 
-    def state() -> tuple[Any, ...]:
-        with psycopg.connect(record.database_url or "") as conn:
-            row = conn.execute(
-                "SELECT snapshot FROM debtor_view WHERE debtor_id = %s", (debtor_id,)
-            ).fetchone()
-        return (row[0] if row else None, ledger(state_dir))
+    def at_rest() -> bool:
+        still = no_timer_due(settings, FROZEN_AT) and caught_up(settings, groups)
+        streak[0] = streak[0] + 1 if still else 0
+        return streak[0] >= 2
 
-    deadline = time.monotonic() + SETTLE_S
-    last, since = state(), time.monotonic()
-    while not (contacted(last[0]) and time.monotonic() - since >= QUIET_S):
-        assert pid_alive(record.supervisor_pid), "recaudo up died"
-        assert time.monotonic() < deadline, f"not quiet within {SETTLE_S:.0f} s: {last}"
-        time.sleep(0.3)
-        now = state()
-        if now != last:
-            last, since = now, time.monotonic()
+    wait_for("the pipeline at rest", at_rest, record)
     found = view(record, debtor_id)
     assert found is not None
     return found

@@ -54,6 +54,7 @@ from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from recaudo.topics_admin import ensure_topics
 from tests.integration.fixtures import create_database
+from tests.integration.kafka_io import caught_up, no_timer_due, read_to_end, worker_groups
 
 pytestmark = pytest.mark.integration
 
@@ -64,13 +65,12 @@ PARTITIONS = 3
 ORIGIN = datetime(2026, 12, 2, 17, tzinfo=UTC)
 #: Simulated seconds per real second: a still clock.
 STILL = 1e-6
-#: The view worker writes views at its checkpoints (every 5 s): quiet for
-#: longer than that, with everything answered and in the views, is settled.
-QUIET_S = 6.0
 SETTLE_TIMEOUT_S = 150.0
 SEND_OUTCOMES = frozenset({"ACCEPTED", "BOUNCED", "FAILED", "EXPIRED"})
 FAILED_SENDS = frozenset({"BOUNCED", "FAILED", "EXPIRED"})
-ASSIGNED = re.compile(r"assigned partitions \[([\d, ]*)\]")
+#: A consumer's log line naming its partitions: bare numbers, or (topic, number) pairs.
+ASSIGNED = re.compile(r"assigned partitions \[((?:[\d, ]|\('[^']*', \d+\))*)\]")
+NUMBER = re.compile(r"(\d+)\)?(?:,|$)")
 
 # `recaudo up --workers N`, less the KPI workers and the dashboard: they only
 # read what this test compares, and would only slow it down.
@@ -134,6 +134,7 @@ class Reader:
             topics.contact_decisions,
             topics.wakeups,
         ]
+        self.settings, self.names = settings, names
         self.consumer = Consumer(
             {**settings.kafka_config(), "group.id": f"reader-{uuid.uuid4().hex[:8]}"}
         )
@@ -141,7 +142,6 @@ class Reader:
             [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in range(PARTITIONS)]
         )
         self.records: list[Any] = []
-        self.last_record_at = time.monotonic()
 
     def poll(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -152,7 +152,13 @@ class Reader:
             topic = msg.topic()
             assert topic is not None
             self.records.append(self.serde.deserialize(topic, msg.value()))
-            self.last_record_at = time.monotonic()
+
+    def read_to_end(self) -> None:
+        """Every record there is now, read afresh from the beginning."""
+        self.records = [
+            self.serde.deserialize(m.topic() or "", m.value())
+            for m in read_to_end(self.settings, *self.names)
+        ]
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [r for r in self.records if isinstance(r, kind)]
@@ -200,6 +206,9 @@ class Pipeline:
         ensure_topics(settings)
         with RecaudoProducer(settings, serde) as producer:
             producer.publish_many(generate(DEBTORS))
+        self.settings = settings
+        self.groups = worker_groups(settings)
+        self.at_rest = 0
         self.reader = Reader(settings, serde)
         self.out: IO[bytes] = (state_dir / "up.out").open("wb")
         self.started = time.monotonic()
@@ -234,8 +243,10 @@ class Pipeline:
         ]
         if behind:
             return f"{len(behind)} views without all their send outcomes"
-        quiet = time.monotonic() - reader.last_record_at
-        return None if quiet >= QUIET_S else f"quiet for {quiet:.1f} s only"
+        # At rest twice in a row: a wake-up on its way shows in between.
+        still = no_timer_due(self.settings, ORIGIN) and caught_up(self.settings, self.groups)
+        self.at_rest = self.at_rest + 1 if still else 0
+        return None if self.at_rest >= 2 else "inputs not all committed, or a timer due"
 
     def collect(self) -> None:
         """Take the outcome, then stop the pipeline as Ctrl-C would."""
@@ -243,6 +254,7 @@ class Pipeline:
         outcome = Outcome(settled_after_s=time.monotonic() - self.started)
         with psycopg.connect(self.dsn) as conn:
             outcome.views = all_views(conn)
+        reader.read_to_end()
         outcome.topic_views = {v.debtor_id: v for v in reader.of(DebtorView)}
         outcome.dispatches = reader.of(DispatchCommand)
         outcome.responses = reader.of(ChannelResponse)
@@ -271,7 +283,9 @@ class Pipeline:
         logs = self.state_dir / "logs"
         for log in [*logs.glob("connector-*.log"), *logs.glob("streams-publisher-*.log")]:
             found = ASSIGNED.findall(log.read_text(errors="replace"))
-            out[log.stem] = {int(p) for p in found[-1].split(",") if p.strip()} if found else set()
+            out[log.stem] = (
+                {int(p) for p in NUMBER.findall(found[-1].replace(" ", ""))} if found else set()
+            )
         return out
 
     def output(self) -> str:

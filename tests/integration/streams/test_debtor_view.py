@@ -17,8 +17,8 @@ from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from recaudo.view import DebtorState, apply, snapshot
-from streams.debtor_view import DebtorViewProcessor
-from tests.integration.kafka_io import consume_all
+from streams.debtor_view import NAME, DebtorViewProcessor
+from tests.integration.kafka_io import consume_all, wait_caught_up
 from tests.integration.streams.worker_process import streams_worker, view_publisher
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def wait_for(dsn: str, expected: dict[str, dict[str, Any]], timeout_s: float) ->
             pass  # the worker applies the migrations when it starts
         if got == expected:
             return got
-        time.sleep(0.5)
+        time.sleep(0.2)
     return got
 
 
@@ -146,14 +146,16 @@ def test_killed_worker_restarts_and_converges(pg_settings: Settings) -> None:
     )
 
     third = len(events) // 3
+    serde = Serde(pg_settings)
+    t = serde.topics
+    inputs = [t.debt_events, t.debtor_profiles, t.contact_decisions, t.channel_responses]
+    view_group = {f"{pg_settings.topic_prefix}.{NAME}": inputs}
     with streams_worker(env) as worker, streams_worker(env, "publisher") as publisher:
         publish(pg_settings, events[:third])
-        time.sleep(8)  # joined, mid-stream
+        wait_caught_up(pg_settings, view_group)  # joined, and a third folded in
         publish(pg_settings, events[third : 2 * third])
-        time.sleep(1)
-        worker.kill_and_restart()
+        worker.kill_and_restart()  # mid-stream: what it read of the second third is uncommitted
         publish(pg_settings, events[2 * third :])
-        time.sleep(1)
         publisher.kill_and_restart()
         got = wait_for(pg_settings.database_dsn(), expected, timeout_s=120)
         assert got == expected
@@ -168,7 +170,8 @@ def test_rebuild_equals_the_live_view(pg_settings: Settings) -> None:
     live = run_until_views(pg_settings, expected)
     assert live == expected
 
-    replayed = rebuild(pg_settings, progress=lambda _: None, timeout_s=120)
+    # Stopped at the ends read when it starts: no quiet period to wait out.
+    replayed = rebuild(pg_settings, progress=lambda _: None, timeout_s=120, quiet_s=0)
     assert replayed >= len(events)
     with psycopg.connect(pg_settings.database_dsn()) as conn:
         rebuilt = {d: comparable(v) for d, v in all_views(conn).items()}

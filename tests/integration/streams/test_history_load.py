@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from recaudo.events import ContactDecision, DebtEvent, DebtorView, Timer
+from recaudo.events import ContactDecision, DebtEvent, DebtorView
 from recaudo.orchestration import FixedClock
 from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
-from tests.integration.kafka_io import consume_all
-from tests.integration.streams.test_orchestration import read, run_with, wait_until
+from tests.integration.kafka_io import no_timer_due, read_to_end
+from tests.integration.streams.test_orchestration import read, run_with, view_caught_up, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def recaudo(settings: Settings, args: list[str]) -> None:
 def latest_views(settings: Settings, serde: Serde) -> dict[str, DebtorView]:
     topic = serde.topics.debtor_view
     views: dict[str, DebtorView] = {}
-    for m in consume_all(settings, topic, expected=10_000, timeout_s=0.5):
+    for m in read_to_end(settings, topic):
         view = serde.deserialize(topic, m.value())
         assert isinstance(view, DebtorView)
         held = views.get(view.debtor_id)
@@ -101,19 +101,14 @@ def load_examples(settings: Settings, backfill: bool) -> tuple[DebtorViewProcess
 
     def woken() -> bool:
         """No debtor's latest timer is due: each due one was woken and decided."""
-        topic = serde.topics.timers
-        due: dict[str, datetime | None] = {}
-        for m in consume_all(settings, topic, expected=10_000, timeout_s=0.5):
-            timer = serde.deserialize(topic, m.value())
-            assert isinstance(timer, Timer)
-            due[timer.debtor_id] = timer.due_at
-        return not any(at is not None and at <= NOW for at in due.values())
+        return no_timer_due(settings, NOW)
 
     def scenario() -> None:
         for command in commands:
             recaudo(settings, command if backfill else [a for a in command if a != "--backfill"])
         assert wait_until(all_folded_in, 90), latest_views(settings, serde)
         assert wait_until(woken, 60), processed
+        view_caught_up(settings, serde)  # and all decided on what it read
 
     run_with(processor, scenario)
     return processor, processed
@@ -123,7 +118,7 @@ def test_the_readme_history_load_contacts_nobody(topics_ready: Settings) -> None
     settings = topics_ready
     serde = Serde(settings)
     processor, _ = load_examples(settings, backfill=True)
-    dispatches, decisions = read(settings, serde, 0, 1.0)
+    dispatches, decisions = read(settings, serde)
     assert dispatches == [] and processor.sink.dispatches_written == 0
     # History is folded in, not decided on: no decision at all.
     assert decisions == [] and processor.sink.decisions_written == 0
@@ -139,11 +134,11 @@ def test_the_examples_without_backfill_contact_nobody_about_the_past(
     settings = topics_ready
     serde = Serde(settings)
     load_examples(settings, backfill=False)
-    dispatches, decisions = read(settings, serde, 0, 1.0)
+    dispatches, decisions = read(settings, serde)
     events_topic = serde.topics.debt_events
     happened = {
         str(e.event_id): e.occurred_at
-        for m in consume_all(settings, events_topic, expected=10_000, timeout_s=0.5)
+        for m in read_to_end(settings, events_topic)
         if isinstance(e := serde.deserialize(events_topic, m.value()), DebtEvent)
     }
     by_dispatch: dict[str, ContactDecision] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,9 +16,9 @@ from recaudo.orchestration import FixedClock
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
-from streams.debtor_view import DebtorViewProcessor
+from streams.debtor_view import NAME, DebtorViewProcessor
 from tests.integration import waiting
-from tests.integration.kafka_io import consume_all
+from tests.integration.kafka_io import read_to_end, wait_caught_up
 from tests.integration.streams.worker_process import streams_worker
 
 pytestmark = pytest.mark.integration
@@ -80,33 +80,60 @@ def history(debtor: str, at: datetime) -> tuple[list[Event], DebtEvent]:
     return [profile(debtor, at - timedelta(days=50)), opened], missed
 
 
-def publish(settings: Settings, events: list[Event]) -> None:
+def publish(settings: Settings, events: Sequence[Event]) -> None:
     with RecaudoProducer(settings) as producer:
         producer.publish_many(events)
 
 
 def read(
-    settings: Settings, serde: Serde, expected: int, timeout_s: float = 5.0
+    settings: Settings, serde: Serde, expected: int = 0, timeout_s: float = 5.0
 ) -> tuple[list[DispatchCommand], list[ContactDecision]]:
+    """The dispatches and decisions on their topics now, read to their end;
+    while fewer than ``expected`` dispatches are there, read again until
+    ``timeout_s``."""
+    found = _outputs(settings, serde)
+
+    def enough() -> bool:
+        nonlocal found
+        found = _outputs(settings, serde)
+        return len(found[0]) >= expected
+
+    if len(found[0]) < expected:
+        waiting.wait_until(enough, timeout_s, every_s=0.2)
+    return found
+
+
+def _outputs(
+    settings: Settings, serde: Serde
+) -> tuple[list[DispatchCommand], list[ContactDecision]]:
+    topics = serde.topics
     dispatches: list[DispatchCommand] = []
-    for channel in ("sms", "email", "whatsapp", "voice"):
-        topic = serde.topics.dispatch(channel)
-        for m in consume_all(settings, topic, expected=expected, timeout_s=timeout_s):
-            cmd = serde.deserialize(topic, m.value())
-            assert isinstance(cmd, DispatchCommand)
-            dispatches.append(cmd)
-    topic = serde.topics.contact_decisions
-    decisions = [
-        d
-        for m in consume_all(settings, topic, expected=10_000, timeout_s=1.0)
-        if isinstance(d := serde.deserialize(topic, m.value()), ContactDecision)
-    ]
+    decisions: list[ContactDecision] = []
+    channels = [topics.dispatch(c) for c in ("sms", "email", "whatsapp", "voice")]
+    for m in read_to_end(settings, *channels, topics.contact_decisions):
+        record = serde.deserialize(m.topic() or "", m.value())
+        if isinstance(record, DispatchCommand):
+            dispatches.append(record)
+        elif isinstance(record, ContactDecision):
+            decisions.append(record)
     return dispatches, decisions
 
 
+def view_inputs(serde: Serde) -> list[str]:
+    """What the view and orchestrator read (with its timers on)."""
+    t = serde.topics
+    return [t.debt_events, t.debtor_profiles, t.contact_decisions, t.channel_responses, t.wakeups]
+
+
+def view_caught_up(settings: Settings, serde: Serde) -> None:
+    """An offset barrier: the view worker has committed all its inputs, so
+    everything it will decide on them is on its output topics."""
+    wait_caught_up(settings, {f"{settings.topic_prefix}.{NAME}": view_inputs(serde)})
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
-    """Every half second: each check reads the topics from their beginning."""
-    return waiting.wait_until(check, timeout_s, every_s=0.5)
+    """Each check reads the topics from their beginning."""
+    return waiting.wait_until(check, timeout_s, every_s=0.2)
 
 
 def run_with(processor: DebtorViewProcessor, scenario: Callable[[], None]) -> None:
@@ -147,8 +174,8 @@ def test_one_trigger_one_dispatch_and_a_payer_is_suppressed(topics_ready: Settin
         assert wait_until(lambda: len(read(settings, serde, 3, 1.0)[0]) >= 3, 60)
         # The same triggers again, as a redelivery would bring them.
         publish(settings, triggers)
-        time.sleep(4)
-        dispatches, decisions = read(settings, serde, 6, 3.0)
+        view_caught_up(settings, serde)
+        dispatches, decisions = read(settings, serde)
         assert sorted(c.debtor_id for c in dispatches) == debtors
         assert len({c.dispatch_id for c in dispatches}) == 3
         assert all(
@@ -173,7 +200,7 @@ def test_one_trigger_one_dispatch_and_a_payer_is_suppressed(topics_ready: Settin
                 x.debtor_id == "D-0"
                 and x.outcome == "SUPPRESSED"
                 and [h.reason_code for h in x.rules_fired] == ["DEBT_PAID"]
-                for x in read(settings, serde, 3, 0.5)[1]
+                for x in read(settings, serde)[1]
             )
 
         assert wait_until(suppressed, 30)
@@ -192,15 +219,15 @@ def test_a_deferred_step_is_released_by_the_timer(topics_ready: Settings) -> Non
     processor = DebtorViewProcessor(settings, clock=clock, commit_interval=1.0)
 
     def decided() -> list[str]:
-        found = sorted(read(settings, serde, 0, 0.5)[1], key=lambda x: x.occurred_at)
+        found = sorted(read(settings, serde)[1], key=lambda x: x.occurred_at)
         return [x.outcome for x in found]
 
     def scenario() -> None:
         publish(settings, [*before, missed])
         assert wait_until(lambda: decided() == ["DEFERRED"], 60), decided()
-        assert read(settings, serde, 1, 0.5)[0] == []
+        assert read(settings, serde)[0] == []
         clock.at = datetime(2026, 11, 18, 13, 0, 1, tzinfo=UTC)
-        assert wait_until(lambda: len(read(settings, serde, 1, 0.5)[0]) == 1, 30)
+        assert wait_until(lambda: len(read(settings, serde)[0]) == 1, 30)
         assert decided() == ["DEFERRED", "DISPATCHED"]
         assert processor.timer_service is not None and processor.timer_service.wakeups_sent >= 1
 
@@ -227,16 +254,15 @@ def test_a_killed_worker_never_adds_a_dispatch_id(pg_settings: Settings) -> None
 
     with streams_worker(env) as worker:
         publish(settings, setup)
-        time.sleep(8)  # joined
+        view_caught_up(settings, serde)  # joined, the histories folded in
         publish(settings, triggers)
-        assert wait_until(lambda: len(read(settings, serde, 1, 0.5)[0]) >= 1, 60)
+        assert wait_until(lambda: len(read(settings, serde)[0]) >= 1, 60)
         worker.kill_and_restart()  # mid-stream, before its checkpoint
         assert wait_until(
-            lambda: len({c.debtor_id for c in read(settings, serde, 30, 1.0)[0]}) == len(debtors),
-            90,
+            lambda: len({c.debtor_id for c in read(settings, serde)[0]}) == len(debtors), 90
         )
-        time.sleep(3)
-        dispatches, _ = read(settings, serde, 60, 3.0)
+        view_caught_up(settings, serde)  # whatever the restart re-sends is out
+        dispatches, _ = read(settings, serde)
         ids_by_debtor: dict[str, set[str]] = {}
         for c in dispatches:
             ids_by_debtor.setdefault(c.debtor_id, set()).add(c.dispatch_id)
