@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -51,7 +50,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, Message, Producer
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -72,13 +71,11 @@ from connectors.providers.base import (
 from connectors.rate_limit import TokenBucket
 from connectors.retry import RetryPolicy, Unknown, ask_with_retries, send_with_retries
 from recaudo import telemetry
+from recaudo.batch_consumer import BatchConsumer
 from recaudo.cloudevents import ce_headers
-from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Channel, ChannelResponse, DispatchCommand, ResponseStatus
-from recaudo.group_commit import commit_offsets
-from recaudo.instruments import ConsumerLag, EventCounts, provider_send_duration
-from recaudo.librdkafka_codes import PARTITION_EOF
-from recaudo.serde import DeadLetterError, Serde, read_record
+from recaudo.instruments import provider_send_duration
+from recaudo.serde import DeadLetterError, Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -144,7 +141,7 @@ def _outbound(cmd: DispatchCommand) -> OutboundMessage:
     )
 
 
-class Connector:
+class Connector(BatchConsumer[DispatchCommand]):
     """One replica of one channel's connector. :meth:`run` blocks until :meth:`stop`."""
 
     def __init__(
@@ -165,18 +162,25 @@ class Connector:
         (a scaled simulation clock), so holding a command until its
         ``not_before`` takes the right real time; ``ledger_synchronous``
         overrides ``settings.connector_ledger_sync``."""
-        self.settings = settings
+        serde = Serde(settings)
+        super().__init__(
+            settings,
+            topics=[serde.topics.dispatch(config.channel)],
+            group=f"{settings.topic_prefix}.connector.{config.channel}",
+            source=f"recaudo.connector.{config.channel}",
+            serde=serde,
+            batch_size=config.batch_size,
+            poll_s=0.2,
+            low_latency=True,
+        )
         self.config = config
         self.adapter = adapter
-        self.serde = Serde(settings)
-        self.topics = self.serde.topics
-        self.topic = self.topics.dispatch(config.channel)
-        self.group = f"{settings.topic_prefix}.connector.{config.channel}"
+        self.catalogue = serde.topics
+        self.topic = self.catalogue.dispatch(config.channel)
         self.clock = clock
         self.clock_speed = clock_speed
         self.stats = ConnectorStats()
         self._rng = random.Random(seed)
-        self._stop = threading.Event()
         self._limiter = TokenBucket(config.rate_limit, config.burst) if config.rate_limit else None
         self._ledger = SentLedger(
             ledger_path
@@ -190,60 +194,47 @@ class Connector:
         # take at once: a crash leaves at most that many outcomes unknown.
         calls = getattr(adapter, "max_calls", None) or config.concurrency
         self._calls = asyncio.Semaphore(min(calls, config.concurrency))
-        self.events = EventCounts(self.group)
-        self.lag = ConsumerLag(self.group)
-        self._consumer = Consumer(
-            settings.consumer_config(
-                self.group,
-                low_latency=True,
-                **{"enable.auto.offset.store": False, **self.lag.config()},
-            )
-        )
         self._producer = Producer(settings.producer_config())
-        self._dead_letters = DeadLetterWriter(
-            settings, self.serde, f"recaudo.connector.{config.channel}", self.group
-        )
         self._tracer = telemetry.tracer()
         self._traced = telemetry.tracing(settings) if traced is None else traced
         self._send_duration = provider_send_duration()
         # What a dispatch's follow-ups continue: the span that handled it
         # (traced) or the trace headers it came with.
         self._traces: OrderedDict[str, Context | list[tuple[str, bytes]]] = OrderedDict()
-        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
-    @property
-    def ready(self) -> bool:
-        """True once partitions are assigned (the consumer joined its group)."""
-        return self._ready.is_set()
+    def open(self) -> None:
+        self.log.info(
+            "connector %s/%s consuming %s", self.config.channel, self.adapter.name, self.topic
+        )
+        self._loop = asyncio.new_event_loop()
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Which replica reads which partitions: the first thing to check when
-        # replicas share the group (`recaudo up --workers N`, a Deployment).
-        log.info("%s: assigned partitions %s", self.topic, sorted(p.partition for p in partitions))
-        self._ready.set()
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.run_until_complete(self.adapter.aclose())
+            self._loop.close()
+        self._producer.flush(10)
+        self._ledger.close()
 
-    def run(self) -> None:
-        self._consumer.subscribe([self.topic], on_assign=self._on_assign)
-        log.info("connector %s/%s consuming %s", self.config.channel, self.adapter.name, self.topic)
-        loop = asyncio.new_event_loop()
+    def idle(self) -> None:
+        self._emit_follow_ups()
+
+    def record_type(self) -> type[DispatchCommand]:
+        return DispatchCommand
+
+    def decode(self, message: Message) -> DispatchCommand:
+        self.stats.consumed += 1
         try:
-            while not self._stop.is_set():
-                messages = self._consumer.consume(self.config.batch_size, timeout=0.2)
-                if messages:
-                    loop.run_until_complete(self._handle_batch(messages))
-                self._emit_follow_ups()
-        finally:
-            loop.run_until_complete(self.adapter.aclose())
-            loop.close()
-            self._consumer.close()
-            self._producer.flush(10)
-            self._dead_letters.close()
-            self._ledger.close()
+            return super().decode(message)
+        except DeadLetterError:
+            self.stats.dead_letters += 1
+            raise
 
-    def stop(self) -> None:
-        self._stop.set()
+    def handle(self, batch: list[tuple[DispatchCommand, Message]]) -> None:
+        assert self._loop is not None, "handle runs inside run()"
+        self._loop.run_until_complete(self._handle_batch(batch))
 
     def metrics(self) -> dict[str, float]:
         labels = f'{{channel="{self.config.channel}",provider="{self.adapter.name}"}}'
@@ -255,26 +246,7 @@ class Connector:
 
     # --- one batch ------------------------------------------------------------------
 
-    async def _handle_batch(self, messages: list[Message]) -> None:
-        commands: list[tuple[Message, DispatchCommand]] = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                if err.code() != PARTITION_EOF:
-                    log.warning("consumer error: %s", err)
-                continue
-            self.stats.consumed += 1
-            self.events.add(msg.topic() or self.topic)
-            try:
-                read_record(msg)
-                event = self.serde.deserialize(self.topic, msg.value())
-            except DeadLetterError as exc:
-                self._dead_letters.send(msg, exc)
-                self.stats.dead_letters += 1
-                continue
-            assert isinstance(event, DispatchCommand)
-            commands.append((msg, event))
-
+    async def _handle_batch(self, commands: list[tuple[DispatchCommand, Message]]) -> None:
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
         async def bounded(cmd: DispatchCommand, span: Span | None) -> tuple[LedgerEntry, bool]:
@@ -288,7 +260,7 @@ class Connector:
 
         # The same dispatch twice in one batch (a replay) is delivered once.
         unique: dict[str, tuple[Message, DispatchCommand]] = {}
-        for msg, cmd in commands:
+        for cmd, msg in commands:
             unique.setdefault(cmd.dispatch_id, (msg, cmd))
         self.stats.from_ledger += len(commands) - len(unique)
         spans = [self._process_span(msg, cmd) for msg, cmd in unique.values()]
@@ -303,13 +275,8 @@ class Connector:
             # Not committing is what keeps the batch: it will be redelivered
             # and answered from the ledger, where each outcome already is.
             raise RuntimeError(f"channel responses not acknowledged: {failures[:3] or remaining}")
-        for msg in messages:
-            if msg.error() is None:
-                self._consumer.store_offsets(msg)
-        if commit_offsets(self._consumer) == "not in the group":
-            # Sent and recorded in the ledger: redelivered to this replica, the
-            # batch is answered from it.
-            log.warning("%s: batch not committed: this member's assignment is gone", self.topic)
+        # Committed next by the loop; should this member's assignment be gone
+        # by then, the batch redelivered is answered from the ledger.
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
 
@@ -521,7 +488,7 @@ class Connector:
         due = getattr(self.adapter, "due", None)
         if due is None:
             return
-        topic = self.topics.channel_responses
+        topic = self.catalogue.channel_responses
         for item in due(self.clock()):
             response = ChannelResponse(
                 event_id=response_id(item.dispatch_id, item.status, str(item.seq)),
@@ -561,7 +528,7 @@ class Connector:
         if isinstance(cause, list):
             headers.extend(cause)
             return None
-        topic = self.topics.channel_responses
+        topic = self.catalogue.channel_responses
         span = telemetry.start_send(
             self._tracer, topic, response.debtor_id, str(response.event_id), cause
         )
@@ -600,7 +567,7 @@ class Connector:
             error_code=entry.error_code,
             error_message=entry.error_message,
         )
-        topic = self.topics.channel_responses
+        topic = self.catalogue.channel_responses
         cause: Context | list[tuple[str, bytes]]
         if span is None:
             cause = telemetry.trace_headers(msg.headers())
