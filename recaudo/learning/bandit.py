@@ -102,6 +102,11 @@ class Choice:
     pmf: tuple[float, ...]
     #: the channels this run had tried: part of the actions' features
     tried: tuple[Channel, ...] = ()
+    #: the static strategy's choice, when the actions were described against it
+    baseline: Action | None = None
+    #: the "no contact now" option's probability, when it was offered
+    #: (``pmf`` then sums to one minus it)
+    wait_probability: float | None = None
 
     def explain(self, top: int = 5) -> str:
         """Why this action: the most likely allowed actions under the model
@@ -114,9 +119,31 @@ class Choice:
         ]
         lines += [f"  {p:.3f} {a.label}" for p, a in ranked[:top]]
         lines.append("  context: " + " ".join(f"{k}={v}" for k, v in self.features.shared))
+        if self.wait_probability is not None:
+            lines.append(f"  {self.wait_probability:.3f} no contact now")
+        if self.baseline is not None:
+            lines.append(f"  the static strategy's choice: {self.baseline.label}")
         if self.tried:
             lines.append("  tried in this run: " + ", ".join(self.tried))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """The learner chose not to contact now; logged and learnt from like a
+    contact (its reward is what happens without one)."""
+
+    decision_id: str
+    #: the index the "no contact now" option had: ``len(actions)``
+    index: int
+    probability: float
+    model_version: str
+    features: Features
+    actions: tuple[Action, ...]
+    #: the contacts' probabilities (the rest is this option's)
+    pmf: tuple[float, ...]
+    tried: tuple[Channel, ...] = ()
+    baseline: Action | None = None
 
 
 class Bandit(Closeable):
@@ -153,12 +180,20 @@ class Bandit(Closeable):
         return self._version
 
     def pmf(
-        self, features: Features, actions: Sequence[Action], tried: Sequence[Channel] = ()
+        self,
+        features: Features,
+        actions: Sequence[Action],
+        tried: Sequence[Channel] = (),
+        *,
+        baseline: Action | None = None,
+        wait: bool = False,
     ) -> list[float]:
-        """The probability of each action (floored), in the order given."""
-        if not actions:
+        """The probability of each action (floored), in the order given, and
+        with ``wait`` of "no contact now" last."""
+        if not actions and not wait:
             return []
-        raw = self._vw.predict(adf_example(features, actions, tried))
+        example = adf_example(features, actions, tried, baseline=baseline, wait=wait)
+        raw = self._vw.predict(example)
         return floored([float(p) for p in raw], self.config.probability_floor)
 
     def choose(
@@ -167,16 +202,60 @@ class Bandit(Closeable):
         features: Features,
         allowed: Sequence[AllowedAction],
         tried: Sequence[Channel] = (),
+        *,
+        baseline: Action | None = None,
     ) -> Choice:
-        """One of ``allowed`` (the actions the policy allows, and only those)."""
+        """One of ``allowed`` (the actions the policy allows, and only those);
+        ``baseline``: the static strategy's choice, described to the model."""
+        decided = self._decide(decision_id, features, allowed, tried, baseline, wait=False)
+        if isinstance(decided, Wait):
+            raise RuntimeError("the bandit chose an option it was not offered: not contacting")
+        return decided
+
+    def choose_or_wait(
+        self,
+        decision_id: str,
+        features: Features,
+        allowed: Sequence[AllowedAction],
+        tried: Sequence[Channel] = (),
+        *,
+        baseline: Action | None = None,
+    ) -> Choice | Wait:
+        """One of ``allowed``, or not to contact now: the learner decides
+        *whether* to contact as well as how."""
+        return self._decide(decision_id, features, allowed, tried, baseline, wait=True)
+
+    def _decide(
+        self,
+        decision_id: str,
+        features: Features,
+        allowed: Sequence[AllowedAction],
+        tried: Sequence[Channel],
+        baseline: Action | None,
+        *,
+        wait: bool,
+    ) -> Choice | Wait:
         if not allowed:
             raise ValueError(
                 "no allowed action to choose from: the policy allows no contact now, "
                 "so the orchestrator defers or suppresses instead of asking the learner"
             )
         actions = tuple(a.action for a in allowed)
-        pmf = self.pmf(features, actions, tried)
+        pmf = self.pmf(features, actions, tried, baseline=baseline, wait=wait)
         index = sample(pmf, unit_draw(f"decision:{decision_id}"))
+        contacts = tuple(pmf[: len(actions)])
+        if index == len(actions):
+            return Wait(
+                decision_id=decision_id,
+                index=index,
+                probability=pmf[index],
+                model_version=self.version,
+                features=features,
+                actions=actions,
+                pmf=contacts,
+                tried=tuple(tried),
+                baseline=baseline,
+            )
         return Choice(
             decision_id=decision_id,
             action=actions[index],
@@ -185,8 +264,10 @@ class Bandit(Closeable):
             model_version=self.version,
             features=features,
             actions=actions,
-            pmf=tuple(pmf),
+            pmf=contacts,
             tried=tuple(tried),
+            baseline=baseline,
+            wait_probability=pmf[-1] if wait else None,
         )
 
     def learn(
@@ -197,9 +278,16 @@ class Bandit(Closeable):
         reward: float,
         probability: float,
         tried: Sequence[Channel] = (),
+        *,
+        baseline: Action | None = None,
+        wait: bool = False,
     ) -> None:
-        """Learn from one logged decision and its reward (VW minimises cost = -reward)."""
-        example = labelled_example(features, actions, chosen, -reward, probability, tried)
+        """Learn from one logged decision and its reward (VW minimises cost =
+        -reward); ``baseline`` and ``wait`` as the decision was offered them
+        (``chosen == len(actions)``: it chose not to contact)."""
+        example = labelled_example(
+            features, actions, chosen, -reward, probability, tried, baseline=baseline, wait=wait
+        )
         self._vw.learn(example)
         self._version = None
 

@@ -25,6 +25,8 @@ from recaudo.policy.quiet_hours import zone_for
 BALANCE_BANDS: Final[tuple[int, ...]] = (100, 500, 2_000, 10_000, 50_000)
 #: every ChannelView counter the learner reads, in this order
 ENGAGEMENT: Final[tuple[str, ...]] = ("sent", "delivered", "read", "replied", "failed")
+#: the suffix of each channel's smoothed reply rate among the shared features
+REPLY_RATE: Final = "_reply_rate"
 _UNSAFE = re.compile(r"[\s|:]+")
 
 Value = str | float
@@ -58,6 +60,12 @@ def _feature(name: str, value: Value) -> str:
 def _count(n: int) -> float:
     # Counts spread over orders of magnitude: log1p keeps one outlier from dominating.
     return round(math.log1p(max(n, 0)), 4)
+
+
+def reply_rate(replied: int, sent: int) -> float:
+    """A channel's reply rate smoothed towards 10 % (one reply in ten), so a
+    channel never tried is neither the best nor the worst."""
+    return round((max(replied, 0) + 0.2) / (max(sent, 0) + 2), 4)
 
 
 def balance_band(balance_minor: int, minor_units: int = 2) -> str:
@@ -106,6 +114,10 @@ def context_features(
         cv = by_channel.get(channel)
         for counter in ENGAGEMENT:
             out.append((f"{channel}_{counter}", _count(getattr(cv, counter) if cv else 0)))
+    for channel in CHANNELS:
+        cv = by_channel.get(channel)
+        replied, sent = (cv.replied, cv.sent) if cv else (0, 0)
+        out.append((f"{channel}{REPLY_RATE}", reply_rate(replied, sent)))
     out.append(("tried_n", float(len(tried))))
     for channel in dict.fromkeys(tried):
         out.append((f"tried_{channel}", "yes"))
@@ -114,9 +126,22 @@ def context_features(
     return Features(tuple(out))
 
 
-def action_line(action: Action, tried: Sequence[Channel] = ()) -> str:
-    """One action's ``|a`` line: its parts and their pairs, and whether its
-    channel was already tried in this run."""
+#: the "no contact now" action's line: crossed with the context like any other,
+#: so the model learns when not contacting is worth more than any contact
+WAIT_LINE: Final = "|a act=wait"
+
+
+def action_line(
+    action: Action,
+    tried: Sequence[Channel] = (),
+    baseline: Action | None = None,
+    rate: float | None = None,
+) -> str:
+    """One action's ``|a`` line: its parts and their pairs, whether its
+    channel was already tried in this run, given the static strategy's
+    choice ``baseline`` whether this is it (and its channel), and given its
+    channel's reply ``rate`` that rate (one weight for every channel, so the
+    debtor's own history ranks the actions from the first decision)."""
     ch, w, v = action.channel, _safe(action.window.name), _safe(action.variant)
     parts = [
         f"ch={ch}",
@@ -126,14 +151,33 @@ def action_line(action: Action, tried: Sequence[Channel] = ()) -> str:
         f"ch_var={ch}_{v}",
         f"retry={'yes' if ch in tried else 'no'}",
     ]
+    if baseline is not None:
+        parts.append(f"static={'yes' if action == baseline else 'no'}")
+        parts.append(f"static_ch={'yes' if ch == baseline.channel else 'no'}")
+    if rate is not None:
+        parts.append(f"ch_reply_rate:{rate:.4g}")
     return "|a " + " ".join(parts)
 
 
 def adf_example(
-    features: Features, actions: Sequence[Action], tried: Sequence[Channel] = ()
+    features: Features,
+    actions: Sequence[Action],
+    tried: Sequence[Channel] = (),
+    *,
+    baseline: Action | None = None,
+    wait: bool = False,
 ) -> list[str]:
-    """The multi-line example VW predicts on: shared line, then one line per action."""
-    return [features.shared_line(), *(action_line(a, tried) for a in actions)]
+    """The multi-line example VW predicts on: shared line, then one line per
+    action (with its channel's reply rate when the shared features carry
+    it), then the "no contact now" line when ``wait``."""
+    shared = features.as_dict()
+    lines = [features.shared_line()]
+    for a in actions:
+        rate = shared.get(f"{a.channel}{REPLY_RATE}")
+        lines.append(action_line(a, tried, baseline, rate if isinstance(rate, float) else None))
+    if wait:
+        lines.append(WAIT_LINE)
+    return lines
 
 
 def labelled_example(
@@ -143,14 +187,19 @@ def labelled_example(
     cost: float,
     probability: float,
     tried: Sequence[Channel] = (),
+    *,
+    baseline: Action | None = None,
+    wait: bool = False,
 ) -> list[str]:
     """The example VW learns from: the chosen action's line carries
-    ``index:cost:probability`` (cost is the negative reward)."""
-    if not 0 <= chosen < len(actions):
-        raise ValueError(f"chosen index {chosen} is not one of the {len(actions)} actions")
+    ``index:cost:probability`` (cost is the negative reward); with ``wait``
+    the index ``len(actions)`` is the "no contact now" line."""
+    options = len(actions) + (1 if wait else 0)
+    if not 0 <= chosen < options:
+        raise ValueError(f"chosen index {chosen} is not one of the {options} options")
     if not 0 < probability <= 1:
         raise ValueError(f"probability must be in (0, 1], got {probability}")
-    lines = adf_example(features, actions, tried)
+    lines = adf_example(features, actions, tried, baseline=baseline, wait=wait)
     lines[chosen + 1] = f"{chosen}:{cost:.6g}:{probability:.6g} {lines[chosen + 1]}"
     return lines
 

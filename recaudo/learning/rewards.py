@@ -48,24 +48,39 @@ class RewardConfig:
     )
     #: how long after a decision an outcome still counts for it
     attribution_window: timedelta = timedelta(days=7)
+    #: charged to every contact on top of its channel's cost: the debtor's
+    #: attention it spends and the opt-out it risks
+    contact_cost: float = 0.0
+    #: charged to a contact per contact the debtor had in the 7 days before it,
+    #: since each one answers less and annoys more
+    fatigue_cost: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.weights) - set(OUTCOME_KINDS))
         if unknown:
             raise ValueError(f"unknown outcome kinds {unknown} (expected {OUTCOME_KINDS})")
+        if self.contact_cost < 0 or self.fatigue_cost < 0:
+            raise ValueError(
+                "contact_cost and fatigue_cost are charges: give values of 0 or more, got "
+                f"{self.contact_cost} and {self.fatigue_cost}"
+            )
         if self.attribution_window <= timedelta(0):
             raise ValueError(f"attribution_window must be positive, got {self.attribution_window}")
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedDecision:
-    """A dispatch the learner chose (or the static strategy made, for evaluation)."""
+    """A dispatch the learner chose (or the static strategy made, for
+    evaluation); ``channel`` None: a decision not to contact now, which costs
+    nothing and earns what happens without a contact."""
 
     decision_id: str
     dispatch_id: str
     debtor_id: str
-    channel: Channel
+    channel: Channel | None
     decided_at: datetime
+    #: contacts the debtor had in the 7 days before this one
+    recent_contacts: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decided_at", as_utc(self.decided_at, "decided_at"))
@@ -103,8 +118,9 @@ def join_rewards(
     config: RewardConfig = RewardConfig(),
 ) -> dict[str, Reward]:
     """Each decision's reward: the weights of the outcome kinds attributed to
-    it (each once), minus its channel's cost. A decision with no outcome
-    gets minus its cost: a contact that achieved nothing still cost it."""
+    it (each once), minus, for a contact, its channel's cost, the contact
+    charge and the fatigue charge. A contact with no outcome gets minus its
+    cost: a contact that achieved nothing still cost it."""
     by_id: dict[str, LoggedDecision] = {}
     for d in decisions:
         known = by_id.get(d.decision_id)
@@ -127,13 +143,22 @@ def join_rewards(
     for decision_id, kinds in earned.items():
         d = by_id[decision_id]
         value = sum(config.weights.get(k, 0.0) for k in sorted(kinds))
-        value -= config.channel_cost.get(d.channel, 0.0)
+        if d.channel is not None:
+            value -= config.channel_cost.get(d.channel, 0.0) + config.contact_cost
+            value -= config.fatigue_cost * d.recent_contacts
         out[decision_id] = Reward(decision_id, round(value, 9), tuple(sorted(kinds)))
     return out
 
 
-def _decision_key(d: LoggedDecision) -> tuple[datetime, str, str, str, str]:
-    return (d.decided_at, d.decision_id, d.dispatch_id, d.debtor_id, d.channel)
+def _decision_key(d: LoggedDecision) -> tuple[datetime, str, str, str, str, int]:
+    return (
+        d.decided_at,
+        d.decision_id,
+        d.dispatch_id,
+        d.debtor_id,
+        d.channel or "",
+        d.recent_contacts,
+    )
 
 
 def _outcome_key(o: Outcome) -> tuple[str, datetime, str, bool, str, int]:

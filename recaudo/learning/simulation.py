@@ -37,7 +37,7 @@ from recaudo.learning.actions import (
     allowed_actions,
     candidate_actions,
 )
-from recaudo.learning.bandit import Bandit, LearnerConfig
+from recaudo.learning.bandit import Bandit, LearnerConfig, Wait
 from recaudo.learning.features import Features, context_features
 from recaudo.learning.rewards import (
     DEFAULT_CHANNEL_COST,
@@ -424,6 +424,8 @@ class Metrics:
     opt_outs: int = 0
     violations: int = 0
     decisions: int = 0
+    #: decisions where the learner chose not to contact
+    waits: int = 0
     decision_ns: int = 0
     #: per simulated week: contacts made, and debtors cured in it
     weekly_contacts: list[int] = field(default_factory=list)
@@ -463,6 +465,10 @@ class SimConfig:
     #: the channels the learner may pick from: every channel, or the step's only
     #: (then it chooses the order, window and tone within the strategy's channels)
     learner_channels: Literal["all", "step"] = "all"
+    #: offer the learner "no contact now" (the step passes without a contact)
+    learner_wait: bool = True
+    #: describe each action to the learner against the static strategy's choice
+    learner_baseline: bool = True
 
 
 class Simulation:
@@ -478,9 +484,7 @@ class Simulation:
         self.metrics = Metrics(debtors=len(self.book))
         self.all_actions = candidate_actions(CHANNELS, DEFAULT_WINDOWS, DEFAULT_VARIANTS)
         self.bandit = Bandit(config.learner) if policy == "learned" else None
-        self._logged: dict[
-            str, tuple[Features, tuple[Action, ...], int, float, tuple[Channel, ...]]
-        ] = {}
+        self._logged: dict[str, _Logged] = {}
         self._decisions: dict[str, list[LoggedDecision]] = {}
         self._outcomes: dict[str, list[Outcome]] = {}
         self._maturing: dict[int, list[tuple[str, str]]] = {}
@@ -566,14 +570,19 @@ class Simulation:
         else:
             chosen, decision = self.learner_choice(debtor, run, now)
         if chosen is None:
-            run.next_day = day + 1  # nothing allowed today: the step waits a day
-            return
-        self._check(debtor, run, chosen)
-        self._send(debtor, run, chosen, now, day, week, decision)
-        more_channels = step.fallback_after is not None and len(run.tried) < len(step.channels)
-        if not run.responded and more_channels:
-            run.next_day = day + max(1, (step.fallback_after or timedelta(days=1)).days)
-            return
+            if decision is None:
+                run.next_day = day + 1  # nothing allowed today: the step waits a day
+                return
+            # The learner chose not to contact: the step passes without a contact.
+            self.metrics.waits += 1
+            self._log(debtor, decision, None, now, day)
+        else:
+            self._check(debtor, run, chosen)
+            self._send(debtor, run, chosen, now, day, week, decision)
+            more_channels = step.fallback_after is not None and len(run.tried) < len(step.channels)
+            if not run.responded and more_channels:
+                run.next_day = day + max(1, (step.fallback_after or timedelta(days=1)).days)
+                return
         run.step += 1
         run.tried = []
         run.responded = False
@@ -605,19 +614,29 @@ class Simulation:
         if not allowed:
             return None, None
         tried = tuple(run.tried)
+        baseline = None
+        if self.config.learner_baseline:
+            static = static_allowed(debtor, run.cadence, now, run.step, run.tried)
+            baseline = static[0].action if static else None
+            # The static choice first: an untrained model, indifferent, takes the first option.
+            allowed.sort(key=lambda a: a.action != baseline)
         features = learner_features(debtor, now, tried)
         self._seq += 1
         decision_id = f"{self.config.seed}:{debtor.debtor_id}:{self._seq}"
-        choice = self.bandit.choose(decision_id, features, allowed, tried)
+        wait = self.config.learner_wait
+        if wait:
+            choice = self.bandit.choose_or_wait(
+                decision_id, features, allowed, tried, baseline=baseline
+            )
+        else:
+            choice = self.bandit.choose(decision_id, features, allowed, tried, baseline=baseline)
         self.metrics.decision_ns += _time.perf_counter_ns() - began
         self.metrics.decisions += 1
-        self._logged[decision_id] = (
-            features,
-            choice.actions,
-            choice.index,
-            choice.probability,
-            tried,
+        self._logged[decision_id] = _Logged(
+            features, choice.actions, choice.index, choice.probability, tried, baseline, wait
         )
+        if isinstance(choice, Wait):
+            return None, decision_id
         return allowed[choice.index], decision_id
 
     def _check(self, debtor: SimDebtor, run: Run, chosen: AllowedAction) -> None:
@@ -664,12 +683,7 @@ class Simulation:
         state.delivered += 1
         dispatch_id = decision_id or f"static:{debtor.debtor_id}:{day}:{len(run.tried)}"
         if decision_id is not None:
-            self._decisions.setdefault(debtor.debtor_id, []).append(
-                LoggedDecision(decision_id, dispatch_id, debtor.debtor_id, action.channel, at)
-            )
-            self._maturing.setdefault(day + ATTRIBUTION.days, []).append(
-                (decision_id, debtor.debtor_id)
-            )
+            self._log(debtor, decision_id, action.channel, at, day, recent)
         p = debtor.persona
         factor = p.response_factor(action, recent)
         world = debtor.answers
@@ -690,6 +704,24 @@ class Simulation:
             state.opted_out = True
             self.metrics.opt_outs += 1
             self._outcome(debtor, "opt_out", at + timedelta(hours=1), dispatch_id)
+
+    def _log(
+        self,
+        debtor: SimDebtor,
+        decision_id: str,
+        channel: Channel | None,
+        at: datetime,
+        day: int,
+        recent: int = 0,
+    ) -> None:
+        """Log a learner decision (``channel`` None: no contact) to be
+        rewarded once its attribution window closes."""
+        self._decisions.setdefault(debtor.debtor_id, []).append(
+            LoggedDecision(decision_id, decision_id, debtor.debtor_id, channel, at, recent)
+        )
+        self._maturing.setdefault(day + ATTRIBUTION.days, []).append(
+            (decision_id, debtor.debtor_id)
+        )
 
     def _outcome(
         self,
@@ -717,17 +749,39 @@ class Simulation:
                 self._outcomes.get(debtor_id, []),
                 self.config.rewards,
             )
-            features, actions, index, probability, tried = self._logged.pop(decision_id)
+            logged = self._logged.pop(decision_id)
             self.bandit.learn(
-                features, actions, index, rewards[decision_id].value, probability, tried
+                logged.features,
+                logged.actions,
+                logged.index,
+                rewards[decision_id].value,
+                logged.probability,
+                logged.tried,
+                baseline=logged.baseline,
+                wait=logged.wait,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Logged:
+    """What the learner was shown for one decision, kept until it is rewarded."""
+
+    features: Features
+    actions: tuple[Action, ...]
+    index: int
+    probability: float
+    tried: tuple[Channel, ...]
+    baseline: Action | None
+    wait: bool
 
 
 def learner_features(debtor: SimDebtor, now: datetime, tried: Sequence[Channel]) -> Features:
     """The view's features plus the debtor's age band (a profile attribute the
     view does not carry)."""
     base = context_features(view_of(debtor, now), debtor.account_id, now, tried)
-    return Features((*base.shared, ("age_band", debtor.age_band)))
+    # The contact history is the orchestrator's too (the policy counts it).
+    recent = round(math.log1p(debtor.recent_contacts(now)), 4)
+    return Features((*base.shared, ("age_band", debtor.age_band), ("recent_7d", recent)))
 
 
 def simulate(config: SimConfig, policy: PolicyName) -> Metrics:
@@ -744,3 +798,53 @@ def best_action(
     """The allowed action the persona answers best (ties: the first)."""
     recent = debtor.recent_contacts(now)
     return max(allowed, key=lambda a: debtor.persona.response_factor(a.action, recent))
+
+
+#: the buckets a delinquent debtor can roll from, in order
+ROLLING_BUCKETS: Final[tuple[Bucket, ...]] = ("DPD_1_30", "DPD_31_60", "DPD_61_90")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskCase:
+    """One stay in a bucket: what the view showed when it began, and how it
+    ended (rolled into the next bucket, or cured first)."""
+
+    debtor_id: str
+    day: int
+    bucket: Bucket
+    view: DebtorView
+    account_id: str
+    rolled: bool
+
+
+def risk_cases(config: SimConfig, policy: PolicyName = "static") -> list[RiskCase]:
+    """Every stay in a rolling bucket that ended within the run under
+    ``policy``, with the view at its first day (stays still open at the end
+    are left out: their outcome is unknown)."""
+    sim = Simulation(config, policy)
+    open_cases: dict[str, tuple[int, Bucket, DebtorView]] = {}
+    cases: list[RiskCase] = []
+    try:
+        for day in range(config.days):
+            now = (config.start + timedelta(days=day)).replace(hour=DECISION_HOUR_UTC)
+            for d in sim.book:
+                case = open_cases.get(d.debtor_id)
+                if case is not None:
+                    began, bucket, view = case
+                    ended = d.overdue_minor == 0 or d.bucket != bucket
+                    if ended:
+                        rolled = d.overdue_minor > 0
+                        cases.append(
+                            RiskCase(d.debtor_id, began, bucket, view, d.account_id, rolled)
+                        )
+                        del open_cases[d.debtor_id]
+                if (
+                    d.debtor_id not in open_cases
+                    and d.overdue_minor
+                    and d.bucket in ROLLING_BUCKETS
+                ):
+                    open_cases[d.debtor_id] = (day, d.bucket, view_of(d, now))
+            sim.step_day(day)
+    finally:
+        sim.close()
+    return cases

@@ -18,7 +18,7 @@ from recaudo.learning.actions import (
     allowed_actions,
     candidate_actions,
 )
-from recaudo.learning.bandit import Bandit, LearnerConfig
+from recaudo.learning.bandit import Bandit, Choice, LearnerConfig, Wait
 from recaudo.learning.features import context_features
 from recaudo.policy import PRESETS, Candidate, Contact, RuleSet, evaluate
 from recaudo.policy.caps import Cap
@@ -75,7 +75,11 @@ def test_every_action_the_learner_can_choose_passes_the_policy(
         assert (action in kept) == dispatch, action.label
     if not allowed:
         return
-    choice = bandit.choose(str(decision), context_features(view, "A1", now), allowed)
+    features = context_features(view, "A1", now)
+    # Offered "no contact now" and told the static choice, it still picks an allowed action.
+    offered = bandit.choose_or_wait(str(decision), features, allowed, baseline=allowed[-1].action)
+    assert isinstance(offered, Wait) or offered.action in kept
+    choice = bandit.choose(str(decision), features, allowed)
     chosen = next(a for a in allowed if a.action == choice.action)
     candidate = Candidate(
         request.debtor_id, request.debt_id, choice.action.channel, "payment_missed", 0
@@ -127,10 +131,13 @@ def test_the_learner_never_raises_a_contact_count_above_the_caps(
         allowed = allowed_actions(ctx, request, ALL_ACTIONS, now, rules)
         if allowed:
             features = context_features(view, debt, now, [c.channel for c in history])
-            choice = bandit.choose(f"{view.debtor_id}:{i}:{now}", features, allowed)
-            send_at = next(a.send_at for a in allowed if a.action == choice.action)
-            history.append(Contact(send_at, choice.action.channel, debt))
-            now = send_at
+            choice = bandit.choose_or_wait(
+                f"{view.debtor_id}:{i}:{now}", features, allowed, baseline=allowed[0].action
+            )
+            if isinstance(choice, Choice):
+                send_at = next(a.send_at for a in allowed if a.action == choice.action)
+                history.append(Contact(send_at, choice.action.channel, debt))
+                now = send_at
         now += timedelta(minutes=gap)
     for cap in _caps(rules, view.flags.vulnerable):
         for contact in history:

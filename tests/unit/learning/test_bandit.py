@@ -11,7 +11,9 @@ import pytest
 from recaudo.learning.actions import Action, AllowedAction, candidate_actions
 from recaudo.learning.bandit import (
     Bandit,
+    Choice,
     LearnerConfig,
+    Wait,
     floored,
     in_learner_arm,
     model_version,
@@ -152,3 +154,90 @@ def test_a_choice_explains_itself_with_its_probabilities_and_context() -> None:
     assert listed == [a.label for _, a in by_probability[:3]]
     assert "seg=s0" in text and "tried in this run: sms" in text
     assert choice.tried == ("sms",)
+
+
+def test_with_the_wait_option_every_option_keeps_the_floor_and_a_decision_replays() -> None:
+    config = LearnerConfig(epsilon=0.1, probability_floor=0.05)
+    with Bandit(config) as b:
+        _train(b, 200, seed=7)
+        decided = [
+            b.choose_or_wait(f"w-{i}", synthetic_features(i % 2, 0.5), _allowed())
+            for i in range(60)
+        ]
+        again = [
+            b.choose_or_wait(f"w-{i}", synthetic_features(i % 2, 0.5), _allowed())
+            for i in range(60)
+        ]
+    assert decided == again
+    assert any(isinstance(d, Wait) for d in decided)
+    assert any(isinstance(d, Choice) for d in decided)
+    for d in decided:
+        wait = d.probability if isinstance(d, Wait) else d.wait_probability
+        assert wait is not None
+        assert sum(d.pmf) + wait == pytest.approx(1.0)
+        assert min(*d.pmf, wait) >= 0.05 - 1e-12
+        if isinstance(d, Wait):
+            assert d.index == len(d.actions)
+
+
+def _contact_or_wait_reward(segment: int, action: Action | None, rng: random.Random) -> float:
+    """Segment 0: one contact pays often enough to be worth its cost; segment 1:
+    nothing pays, so every contact only costs and not contacting is best."""
+    if action is None:
+        return 0.0
+    pays = segment == 0 and action.label == "voice@evening/soft" and rng.random() < 0.7
+    return (1.0 if pays else 0.0) - 0.2
+
+
+def test_the_learner_learns_not_to_contact_where_a_contact_only_costs() -> None:
+    with Bandit(LearnerConfig(learner_share=1.0, epsilon=0.1)) as b:
+        rng = random.Random(8)
+        allowed = _allowed()
+        for i in range(2000):
+            segment = rng.randrange(2)
+            features = synthetic_features(segment, rng.random())
+            d = b.choose_or_wait(f"cw-{i}", features, allowed)
+            action = d.action if isinstance(d, Choice) else None
+            reward = _contact_or_wait_reward(segment, action, rng)
+            b.learn(features, d.actions, d.index, reward, d.probability, wait=True)
+        held_out = random.Random(9)
+        waits = {0: 0.0, 1: 0.0}
+        for _ in range(200):
+            segment = held_out.randrange(2)
+            pmf = b.pmf(synthetic_features(segment, held_out.random()), ACTIONS, wait=True)
+            waits[segment] += pmf[-1] / 100
+            if segment == 0:
+                best = [a.label for a in ACTIONS].index("voice@evening/soft")
+                assert pmf[best] > pmf[-1]
+    print(f"mean probability of not contacting: segment 0 {waits[0]:.3f}, 1 {waits[1]:.3f}")
+    assert waits[1] > 0.5 > waits[0]
+
+
+def test_told_the_static_choice_the_learner_follows_it_where_it_is_right() -> None:
+    """The best action is whatever the static strategy chose, drawn at random
+    per decision: nothing in the context shows it, only the static flag does."""
+    with Bandit(LearnerConfig(learner_share=1.0, epsilon=0.1)) as b:
+        rng = random.Random(10)
+        allowed = _allowed()
+        for i in range(1500):
+            features = synthetic_features(rng.randrange(2), rng.random())
+            baseline = rng.choice(ACTIONS)
+            choice = b.choose(f"st-{i}", features, allowed, baseline=baseline)
+            reward = 1.0 if choice.action == baseline and rng.random() < 0.7 else 0.0
+            b.learn(
+                features,
+                choice.actions,
+                choice.index,
+                reward,
+                choice.probability,
+                baseline=baseline,
+            )
+        mass = 0.0
+        for _ in range(100):
+            baseline = rng.choice(ACTIONS)
+            pmf = b.pmf(
+                synthetic_features(rng.randrange(2), rng.random()), ACTIONS, baseline=baseline
+            )
+            mass += pmf[ACTIONS.index(baseline)] / 100
+    print(f"mean probability of the static choice: {mass:.3f}")
+    assert mass > 0.5

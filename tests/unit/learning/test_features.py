@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from recaudo.events import DebtorView
 from recaudo.learning.bandit import Bandit, LearnerConfig
 from recaudo.learning.features import (
+    WAIT_LINE,
     adf_example,
     balance_band,
     context_features,
@@ -76,3 +77,34 @@ def test_a_label_goes_on_the_chosen_line_only() -> None:
     assert lines[1].startswith("|a ") and lines[3].startswith("|a ")
     with pytest.raises(ValueError, match="probability must be in"):
         labelled_example(features, ALL_ACTIONS[:3], 1, -0.5, 0.0)
+
+
+def test_each_action_says_whether_it_is_the_static_choice_and_its_channels_reply_rate() -> None:
+    view = a_view()
+    features = context_features(view, "A1", datetime(2024, 3, 4, 14, tzinfo=UTC))
+    shared = features.as_dict()
+    actions = ALL_ACTIONS[:6]
+    baseline = actions[2]
+    lines = adf_example(features, actions, baseline=baseline, wait=True)
+    assert len(lines) == len(actions) + 2
+    assert lines[-1] == WAIT_LINE
+    for action, line in zip(actions, lines[1:-1], strict=True):
+        assert ("static=yes" in line) == (action == baseline), line
+        assert ("static_ch=yes" in line) == (action.channel == baseline.channel), line
+        rate = shared[f"{action.channel}_reply_rate"]
+        assert isinstance(rate, float)
+        assert f"ch_reply_rate:{rate:.4g}" in line
+    # Without a baseline the lines say nothing about the static choice.
+    assert not any("static" in line for line in adf_example(features, actions))
+    # A channel with replies on record ranks above one without.
+    sms = next(c for c in view.channels if c.channel == "sms")
+    assert sms.replied and float(shared["sms_reply_rate"]) > float(shared["voice_reply_rate"])
+
+
+def test_not_contacting_is_one_more_option_a_label_can_go_on() -> None:
+    features = context_features(a_view(), None, datetime(2024, 3, 4, tzinfo=UTC))
+    actions = ALL_ACTIONS[:3]
+    lines = labelled_example(features, actions, 3, 0.0, 0.5, wait=True)
+    assert lines[-1] == f"3:0:0.5 {WAIT_LINE}"
+    with pytest.raises(ValueError, match="not one of the 3 options"):
+        labelled_example(features, actions, 3, 0.0, 0.5)

@@ -18,6 +18,7 @@ from recaudo.learning.rewards import (
 
 T = datetime(2024, 6, 3, 12, tzinfo=UTC)
 CONFIG = RewardConfig()
+CHARGED = RewardConfig(contact_cost=0.1, fatigue_cost=0.05)
 
 
 def _at(hours: float) -> datetime:
@@ -31,8 +32,10 @@ def logs(draw: st.DrawFn) -> tuple[list[LoggedDecision], list[Outcome]]:
             decision_id=f"dec{i}",
             dispatch_id=f"dsp{i}",
             debtor_id=draw(st.sampled_from(["D1", "D2"])),
-            channel=draw(st.sampled_from(["sms", "email", "whatsapp", "voice"])),
+            # None: a decision not to contact, joined like any other.
+            channel=draw(st.sampled_from(["sms", "email", "whatsapp", "voice", None])),
             decided_at=_at(draw(st.integers(0, 200))),
+            recent_contacts=draw(st.integers(0, 3)),
         )
         for i in range(draw(st.integers(1, 6)))
     ]
@@ -64,6 +67,8 @@ def test_the_join_is_idempotent_and_order_independent(
     rng.shuffle(shuffled_outcomes)  # type: ignore[attr-defined]
     rng.shuffle(shuffled_decisions)  # type: ignore[attr-defined]
     assert join_rewards(shuffled_decisions, shuffled_outcomes, CONFIG) == expected
+    charged = join_rewards(decisions, outcomes, CHARGED)
+    assert join_rewards(shuffled_decisions, shuffled_outcomes, CHARGED) == charged
     # Folding twice changes nothing: rewards from the join's own inputs are stable.
     assert join_rewards(decisions, outcomes + outcomes, CONFIG) == expected
     assert set(expected) == {d.decision_id for d in decisions}
@@ -122,3 +127,29 @@ def test_an_outcome_for_an_unknown_dispatch_or_before_the_decision_counts_for_no
 def test_a_config_with_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown outcome kinds"):
         RewardConfig(weights={"bribe": 1.0})  # type: ignore[dict-item]
+
+
+def test_a_decision_not_to_contact_costs_nothing_and_earns_what_follows_it() -> None:
+    decisions = [
+        _decision(1, 0, "sms"),
+        LoggedDecision("dec2", "dec2", "D1", None, _at(24), recent_contacts=1),
+    ]
+    payment = Outcome("p1", "payment", "D1", _at(30))
+    rewards = join_rewards(decisions, [payment], CHARGED)
+    # The payment came after the wait: the wait earns it, the contact before it does not.
+    assert rewards["dec2"].kinds == ("payment",)
+    assert rewards["dec2"].value == pytest.approx(CHARGED.weights["payment"])
+    assert join_rewards(decisions, [], CHARGED)["dec2"].value == 0.0
+
+
+def test_a_contact_is_charged_its_channel_the_contact_and_the_fatigue_it_adds() -> None:
+    tired = LoggedDecision("dec1", "dsp1", "D1", "voice", _at(0), recent_contacts=3)
+    fresh = LoggedDecision("dec2", "dsp2", "D2", "voice", _at(0))
+    rewards = join_rewards([tired, fresh], [], CHARGED)
+    voice = CHARGED.channel_cost["voice"]
+    assert rewards["dec2"].value == pytest.approx(-voice - 0.1)
+    assert rewards["dec1"].value == pytest.approx(-voice - 0.1 - 3 * 0.05)
+    # The defaults charge the channel only, as before.
+    assert join_rewards([tired], [], CONFIG)["dec1"].value == pytest.approx(-voice)
+    with pytest.raises(ValueError, match="0 or more"):
+        RewardConfig(contact_cost=-1.0)

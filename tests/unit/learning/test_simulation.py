@@ -61,6 +61,14 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_another() -> None:
     assert _outcomes(simulate(SMALL, "static")) == _outcomes(simulate(SMALL, "static"))
 
 
+def test_each_learner_decision_is_a_contact_or_a_step_passed_without_one() -> None:
+    learned = simulate(SMALL, "learned")
+    assert learned.waits > 0 and learned.contacts > 0
+    assert learned.contacts + learned.waits == learned.decisions
+    no_wait = simulate(dataclasses.replace(SMALL, learner_wait=False), "learned")
+    assert no_wait.waits == 0 and no_wait.contacts == no_wait.decisions
+
+
 def _share(pairs: Sequence[tuple[str, str]], given_: str, value: str) -> float:
     within = [v for g, v in pairs if g == given_]
     return sum(v == value for v in within) / len(within)
