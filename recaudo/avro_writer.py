@@ -1,16 +1,13 @@
 """Avro binary encoders compiled from the record schemas, reading the models'
 attributes directly.
 
-Every output recaudo writes goes through one of these: the view's snapshots
-(one per changed debtor per checkpoint), contact decisions, dispatch commands,
-timers, derived events. fastavro writes a record from a dict, so each output
-paid ``model_dump`` first and then fastavro's generic walk of the schema: 29
-µs for a debtor view, and encoding snapshots alone took about a tenth of the
-view + orchestrator processor's time under load (py-spy, 2,000 events/s). A
-function generated once per record from its schema writes the same bytes
-from the model's attributes with no intermediate dict, 7.4 µs for that view
-(``bench/serde_bench.py``; ``tests/unit/test_avro_writer.py`` checks byte
-equality with fastavro over every record type).
+Every output recaudo writes goes through one of these (snapshots, decisions,
+dispatch commands, timers, derived events): a function generated once per
+record from its schema writes the bytes fastavro would, from the model's
+attributes, without ``model_dump`` and fastavro's generic walk of the schema
+in between. ``tests/unit/test_avro_writer.py`` checks byte equality with
+fastavro over every record type; what it buys is measured in
+docs/performance.md ("Speed layers").
 
 Supported: every type the catalogue uses: null, boolean, int, long, float,
 double, string, bytes, enum, array, map, record, the logical types uuid, date

@@ -1,14 +1,11 @@
 """CPython's cyclic garbage collector, set for a stream worker.
 
-A worker holds many long-lived objects (pydantic schemas, Avro schemas,
-client handles, decoded debtor states between checkpoints) and allocates a
-few dozen short-lived ones per message. With the default thresholds
-(700, 10, 10) the collector runs every few messages and keeps re-walking the
-long-lived ones; with these settings the view processor handled ~8% more
-events/s in back-to-back runs of ``bench/view_bench.py`` (8,266 and 8,882
-against 9,006 and 9,576, before the view held decoded states between
-checkpoints). recaudo's own data holds no reference cycles, so
-collecting less often costs little memory.
+A worker holds many long-lived objects (pydantic and Avro schemas, client
+handles, decoded debtor states) and allocates a few dozen short-lived ones per
+message: with the default thresholds the collector re-walks the long-lived
+ones every few messages. recaudo's own data holds no reference cycles, so
+collecting less often costs little memory. What it buys: docs/performance.md
+("Speed layers").
 """
 
 from __future__ import annotations

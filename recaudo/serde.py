@@ -294,10 +294,10 @@ class Serde:
         """Wire bytes to the Avro record as a dict; raises DecodeError/UnknownSchemaError.
 
         Reads the Confluent framing itself and decodes with fastavro directly,
-        writer schemas fetched from the registry client once per id: on this
-        path confluent-kafka's AvroDeserializer costs ~50 µs a message against
-        ~7 µs (bench/serde_bench.py), and decoding is the hot path of every
-        consumer. The bytes are identical either way.
+        writer schemas fetched from the registry client once per id, because
+        decoding is every consumer's hot path (docs/performance.md, "Speed
+        layers"). The records are identical to confluent-kafka's
+        AvroDeserializer's.
         """
         if data is None:
             raise DecodeError("message has no value (tombstone) where an event was expected")

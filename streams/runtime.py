@@ -208,13 +208,9 @@ class StreamProcessor:
             on_processing_error=self._on_processing_error,
             loglevel=settings.log_level,
             processing_guarantee="at-least-once",
-            # Concatenated inputs are read in batches and merged in timestamp
-            # order; each batch read waits until it is full (10,000 messages)
-            # or this passes, so it bounds the latency a message sees before
-            # it is processed (quixstreams' default of 1 s made seconds of
-            # event-to-dispatch). View + orchestrator at 2,000 events/s: p50
-            # 46-52 ms at 5 ms against 78-83 at 20 ms; no loss of throughput
-            # at 5,000 events/s (bench/orchestration_bench.py).
+            # Concatenated inputs are read in batches merged in timestamp order,
+            # each read waiting until full or this passes: it bounds the
+            # latency before a message is processed (docs/performance.md).
             consumer_poll_timeout=0.005,
             on_message_processed=self._counted(on_processed),
         )

@@ -1,8 +1,8 @@
 """The sections of a debtor state as bytes: fixed binary layouts (struct),
 little-endian.
 
-Measured on a typical state, fastavro's schemaless writer took ~80 µs and
-JSON ~50 µs to encode; struct takes a few. A state is framed in sections
+Fixed layouts rather than Avro or JSON, for the cost of encoding a state at
+every step (docs/performance.md, "Speed layers"). A state is framed in sections
 (:mod:`recaudo.view.state`): the profile, each account, each channel, so an
 event touching one account or one channel decodes and re-encodes only that
 section and copies the others' bytes through.
