@@ -470,7 +470,21 @@ def test_an_answer_outside_the_hours_is_sent_once_at_the_next_window(pipeline: P
     sunday_evening = datetime(2026, 11, 23, 2, tzinfo=UTC)  # Sunday 21:00 in Bogotá
     monday_opening = datetime(2026, 11, 23, 12, tzinfo=UTC)  # Monday 07:00 in Bogotá
     p.clock.at = sunday_evening
-    p.publish_and_wait(arrears("D-Q", "es"))
+    # No arrears: nothing but the held answer sets the debtor's timer.
+    opened = DebtEvent(
+        occurred_at=sunday_evening - timedelta(days=10),
+        source="core-banking",
+        debtor_id="D-Q",
+        account_id="D-Q-ACC-0001",
+        type="DEBT_OPENED",
+        payload={
+            "principal_minor": 50_000_000,
+            "currency": "COP",
+            "balance_minor": 40_000_000,
+            "product": "card",
+        },
+    )
+    p.publish_and_wait([profile("D-Q", "es"), opened])
     message = reply("D-Q", "sms", "¿cuánto debo?", None)
     p.publish_and_wait([message])
 
