@@ -6,6 +6,7 @@ publishes nothing. One stack for the module: a view worker, the portal."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -80,11 +81,23 @@ def debtor(debtor_id: str, account_id: str, balance: int, overdue_days: int) -> 
     ]
 
 
+class Records(logging.Handler):
+    """Every log record of the process while the stack runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 @dataclass
 class Stack:
     settings: Settings
     portal: PortalService
     links: PortalLinks
+    logs: Records
 
     @property
     def base(self) -> str:
@@ -139,15 +152,23 @@ def stack(broker: EmbeddedBroker, postgres: EmbeddedPostgres) -> Iterator[Stack]
                 return all(read_view(conn, d) is not None for d in ("D-PORTAL-1", "D-PORTAL-2"))
 
         assert wait_until(both_in_view, 120), "the view worker never wrote the debtors"
+        logs = Records()
+        logs.setFormatter(logging.Formatter("%(name)s %(message)s %(exc_text)s"))
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(logs)
+        root.setLevel(logging.DEBUG)
         service = PortalService(settings, port=0, host="127.0.0.1")
         server = threading.Thread(target=service.run, daemon=True)
         server.start()
         links = PortalLinks(f"http://127.0.0.1:{service.port}", KEYS, 86_400_000)
         try:
-            yield Stack(settings, service, links)
+            yield Stack(settings, service, links, logs)
         finally:
             service.stop()
             server.join(20)
+            root.removeHandler(logs)
+            root.setLevel(level)
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -255,3 +276,13 @@ def test_tampered_expired_and_wrong_purpose_tokens_get_a_page_and_change_nothing
     status, page = fetch(f"{stack.base}/choose", {"t": mint(stale, KEYS)})
     assert status == 410
     assert stack.portal_events() == before
+
+
+def test_nothing_personal_is_logged(stack: Stack) -> None:
+    """Run last: what every request above logged names no debtor, account or token."""
+    link = stack.link("D-PORTAL-1", "dispatch-browser").rsplit("/", 1)[1]
+    fetch(f"{stack.base}/p/{link}")
+    logged = "\n".join(stack.logs.lines)
+    assert "portal link" in logged  # the portal does log, by the link's hash
+    for secret in ("D-PORTAL", "ACC-1111", "ACC-2222", "1111", "2222", link[:16]):
+        assert secret not in logged
