@@ -437,12 +437,14 @@ def streams() -> None:
 @streams.command("run")
 @click.option(
     "--name",
-    type=click.Choice(["view", "publisher", "kpis", "agent-tasks"]),
+    type=click.Choice(["view", "publisher", "kpis", "agent-tasks", "learner"]),
     default="view",
     show_default=True,
     help="view: the debtor view and the orchestrator; publisher: the debtor snapshots "
     "(debtor-view topic and Postgres) from the view's states; kpis: collection KPIs; "
-    "agent-tasks: the agent-tasks topic mirrored into Postgres (agent_task).",
+    "agent-tasks: the agent-tasks topic mirrored into Postgres (agent_task); "
+    "learner: the learned contact choice's model, learnt from decisions and outcomes "
+    "(one replica; docs/learning.md).",
 )
 @click.option(
     "--health-port",
@@ -460,6 +462,9 @@ def streams_run(name: str, health_port: int | None) -> None:
 
     if name == "agent-tasks":
         _run_agent_task_sink(settings, health_port)
+        return
+    if name == "learner":
+        _run_learner(settings, health_port)
         return
     processor: DebtorViewProcessor | KpiProcessor | ViewPublisher
     if name == "kpis":
@@ -493,6 +498,19 @@ def _run_agent_task_sink(settings: Settings, health_port: int | None) -> None:
         signal.signal(sig, lambda *_: sink.stop())
     sink.exit_if_close_hangs()
     _run_with_health(sink.run, health_port, lambda: sink.running, sink.metrics)
+
+
+def _run_learner(settings: Settings, health_port: int | None) -> None:
+    import signal
+
+    from streams.learner import LearnerService
+
+    _database(settings)
+    learner = LearnerService(settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: learner.stop())
+    learner.exit_if_close_hangs()
+    _run_with_health(learner.run, health_port, lambda: learner.running, learner.metrics)
 
 
 def _run_with_health(

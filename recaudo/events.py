@@ -565,6 +565,17 @@ class ContactDecision(Event):
     learning: LearningChoice | None = None
 
 
+class LearnerModel(Envelope):
+    """A version of the learner's model (keyed ``model`` on its compacted topic)."""
+
+    avro_name = "LearnerModel"
+    model_version: NonEmpty
+    model: bytes
+    vw_args: NonEmpty
+    previous_version: str | None = None
+    decisions_learned: int = Field(ge=0)
+
+
 class DispatchCommand(Event):
     avro_name = "DispatchCommand"
     dispatch_id: NonEmpty
@@ -851,5 +862,6 @@ RECORD_MODELS: dict[str, type[Envelope]] = {
         KpiWindow,
         Timer,
         AgentTask,
+        LearnerModel,
     )
 }

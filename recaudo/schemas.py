@@ -28,6 +28,7 @@ SCHEMA_FILES: dict[str, str] = {
     "KpiWindow": "kpi_window.avsc",
     "Timer": "timer.avsc",
     "AgentTask": "agent_task.avsc",
+    "LearnerModel": "learner_model.avsc",
 }
 
 

@@ -116,6 +116,13 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         "Conversations handed to a person, opened and closed (latest record per task_id).",
         retention_ms=365 * DAY_MS,
     ),
+    TopicSpec(
+        "learner-model",
+        "LearnerModel",
+        "Versions of the learned contact choice's model (latest per key: what orchestrators load).",
+        cleanup_policy="compact",
+        retention_ms=-1,
+    ),
 )
 
 
@@ -236,3 +243,7 @@ class Topics:
     @property
     def agent_tasks(self) -> str:
         return self.name("agent-tasks")
+
+    @property
+    def learner_model(self) -> str:
+        return self.name("learner-model")

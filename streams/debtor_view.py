@@ -66,6 +66,7 @@ from recaudo.orchestration import (
     Templates,
     load_strategy,
 )
+from recaudo.orchestration.channel_choice import ContactLearner
 from recaudo.orchestration.clock import clock_from_settings
 from recaudo.producer import RecaudoProducer, is_backfill
 from recaudo.serde import Serde
@@ -962,8 +963,15 @@ class DebtorViewProcessor:
         orchestrate = settings.orchestrate if orchestrate is None else orchestrate
         timers = settings.timers if timers is None else timers
         self.conversations = orchestrate and settings.conversations
+        learner, self.model_follower = None, None
+        if orchestrate and settings.learner_enabled:
+            from recaudo.learning.model_topic import learned_chooser
+
+            learner, self.model_follower = learned_chooser(settings, self.processor.serde)
         self.folder = Folder(
-            build_orchestrator(settings, conversations=self.conversations) if orchestrate else None,
+            build_orchestrator(settings, conversations=self.conversations, learner=learner)
+            if orchestrate
+            else None,
             self.clock,
             timers=timers,
             group=self.processor.group,
@@ -1027,10 +1035,15 @@ class DebtorViewProcessor:
             warm_up()  # no debtor's message waits for the model's training
         if self.timer_service is not None:
             self.timer_service.start()
+        if self.model_follower is not None:
+            # Decisions name the latest model version from the first one on.
+            self.model_follower.start().wait_caught_up(30)
         try:
             self.processor.run()
         finally:
             self.running = False
+            if self.model_follower is not None:
+                self.model_follower.close()
             self.folder.forget()
             if self.timer_service is not None:
                 self.timer_service.stop()
@@ -1055,9 +1068,12 @@ class DebtorViewProcessor:
         return out
 
 
-def build_orchestrator(settings: Settings, *, conversations: bool = False) -> Orchestrator:
+def build_orchestrator(
+    settings: Settings, *, conversations: bool = False, learner: ContactLearner | None = None
+) -> Orchestrator:
     """The orchestrator the settings describe: strategy, templates, rule sets;
-    ``conversations``: replies are answered by the conversation."""
+    ``conversations``: replies are answered by the conversation; ``learner``:
+    chooses for debtors on the learner arm."""
     from recaudo.policy import PRESETS, load_registry
     from recaudo.portal.link import portal_links
 
@@ -1067,6 +1083,7 @@ def build_orchestrator(settings: Settings, *, conversations: bool = False) -> Or
         Templates.load(settings.templates_file),
         rulesets=rulesets,
         conversations=conversations,
+        learner=learner,
     )
     orchestrator.links = portal_links(settings)
     return orchestrator

@@ -779,13 +779,19 @@ class Orchestrator:
             for c in orch.contacts
             if c.account_id == run.account_id and c.at >= run.started_at
         ]
+        # A channel whose required opt-out text cannot be written is never sent.
+        channels = [
+            ch
+            for ch in step.channels
+            if ch not in rules.requires_opt_out_text or self.templates.offers_opt_out(ch)
+        ]
         learned = self.learner.choose(
             f"{run.key}|{run.step}",
             debtor.view,
             run.account_id,
             run.trigger,
             run.step,
-            step.channels,
+            channels,
             tried,
             self._context(orch, debtor),
             rules,

@@ -17,8 +17,8 @@ from recaudo.learning.arms import ArmPlan, ArmShares
 from recaudo.learning.bandit import Bandit, LearnerConfig
 from recaudo.learning.chooser import LearnedChooser, ModelSlot
 from recaudo.learning.decision_record import actions_of, features_of
-from recaudo.orchestration import Orchestrator, load_strategy
-from tests.unit.orchestration.driver import Driver, with_opt_out_page
+from recaudo.orchestration import Orchestrator, Templates, load_strategy, strategy_from_mapping
+from tests.unit.orchestration.driver import Driver, shipped_catalogue, with_opt_out_page
 from tests.unit.orchestration.test_properties import (
     _run,
     assert_every_dispatch_respects_the_preset,
@@ -154,3 +154,32 @@ def test_a_new_model_version_is_used_on_the_next_decision() -> None:
     second.event(missed(1, 0, when=0.1), now=at(0.1))
     later = second.decisions[-1].learning
     assert later is not None and later.model_version == trained.version
+
+
+def test_a_channel_whose_opt_out_text_cannot_be_written_is_never_offered() -> None:
+    """Without an email opt-out page, Regulation F debtors get no email: the
+    learner is not offered it (it would spend the step on a contact never sent)."""
+    plain = Templates(shipped_catalogue())
+    assert not plain.offers_opt_out("email")
+    email_first = strategy_from_mapping(
+        {
+            "id": "t",
+            "cadence": [
+                {
+                    "id": "c",
+                    "trigger": "payment_missed",
+                    "champion": [
+                        {"offset": "0h", "channels": ["email", "sms"], "template": "payment_missed"}
+                    ],
+                }
+            ],
+        }
+    )
+    learner = LearnedChooser(EVERYONE, ModelSlot(CONFIG), variants=("neutral",))
+    for n in range(12):  # different draws: each run key is new
+        d = Driver(orchestrator=Orchestrator(email_first, plain, learner=learner))
+        d.event(profile(-40, jurisdiction="us_reg_f", time_zone="America/New_York", country="US"))
+        d.event(opened(-30))
+        d.event(missed(1, 0, when=0.1 + n / 100), now=at(0.2))
+        d.advance(at(2))
+        assert [c.channel for c in d.dispatches] == ["sms"], n
