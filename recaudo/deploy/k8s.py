@@ -14,7 +14,7 @@ What ``recaudo deploy k8s`` writes to ``deploy/k8s/``:
   Secret is never overwritten by placeholders);
 - one Deployment per role of :mod:`recaudo.deploy.roles` with probes on
   ``/healthz`` and ``/readyz``, resources, and a HorizontalPodAutoscaler for
-  each connector; Services for the webhooks and the dashboard.
+  each connector; Services for the webhooks, the portal and the dashboard.
 
 Strimzi's ``kafka.strimzi.io/v1`` API (Strimzi 0.49 or newer) is used
 throughout: it is the only one Strimzi 1.0 accepts.
@@ -306,6 +306,8 @@ def settings_secret(o: K8sOptions) -> list[Manifest]:
                 # Also the KafkaUser's password: Strimzi reads it from here.
                 "RECAUDO_KAFKA_SASL_PASSWORD": "change-me",
                 "DATABASE_URL": "postgresql://recaudo:change-me@postgres:5432/recaudo",
+                # Shared by the stream workers (which mint the links) and the portal.
+                "RECAUDO_PORTAL_KEY": "change-me",
             },
         }
     ]
@@ -328,6 +330,11 @@ _RESOURCES: dict[str, Manifest] = {
     "webhooks": {
         "requests": {"cpu": "100m", "memory": "192Mi"},
         "limits": {"cpu": "500m", "memory": "384Mi"},
+    },
+    # Two Postgres reads and a produce per page: mostly waiting.
+    "portal": {
+        "requests": {"cpu": "100m", "memory": "192Mi"},
+        "limits": {"cpu": "1", "memory": "384Mi"},
     },
     # A few queries per page refresh and one lag sample.
     "dashboard": {
@@ -523,6 +530,10 @@ def webhooks(o: K8sOptions) -> list[Manifest]:
     return _http_services(o, "webhooks", 2)
 
 
+def portal(o: K8sOptions) -> list[Manifest]:
+    return _http_services(o, "portal", 2)
+
+
 def dashboard(o: K8sOptions) -> list[Manifest]:
     # It only reads: one replica serves the page, more only repeat the queries.
     return _http_services(o, "dashboard", 1)
@@ -660,6 +671,7 @@ FILES: dict[str, str] = {
     ),
     "connectors.yaml": "One connector Deployment per channel, each with a HorizontalPodAutoscaler.",
     "webhooks.yaml": "Inbound provider webhooks: Deployment and Service.",
+    "portal.yaml": "The debtors' self-service portal: Deployment and Service.",
     "dashboard.yaml": (
         "The collections dashboard (it reads Postgres and consumer lag): Deployment and Service."
     ),
@@ -680,6 +692,7 @@ def manifests(o: K8sOptions | None = None) -> dict[str, list[Manifest]]:
         "streams.yaml": streams(o),
         "connectors.yaml": connectors(o),
         "webhooks.yaml": webhooks(o),
+        "portal.yaml": portal(o),
         "dashboard.yaml": dashboard(o),
     }
     files["kustomization.yaml"] = [

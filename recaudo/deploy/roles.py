@@ -16,7 +16,7 @@ from recaudo.events import CHANNELS, Channel
 #: ``/metrics`` on this port; Kubernetes probes and Prometheus use it.
 HEALTH_PORT = 8080
 
-Component = Literal["streams", "connector", "webhooks", "dashboard"]
+Component = Literal["streams", "connector", "webhooks", "portal", "dashboard"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,16 @@ WEBHOOKS = Role(
     "Inbound provider webhooks (delivery receipts, replies) onto channel-responses.",
 )
 
+#: The debtors' self-service portal faces the internet like the webhooks, and
+#: answers the probes on the same port. The stream workers mint its links:
+#: they and it share RECAUDO_PORTAL_KEY (the Secret) and RECAUDO_PORTAL_BASE_URL.
+PORTAL = Role(
+    "portal",
+    "portal",
+    ("portal", "run", "--host", "0.0.0.0", "--port", str(HEALTH_PORT)),
+    "Debtors' self-service portal: the page a message's link opens; choices onto debt-events.",
+)
+
 #: The dashboard only reads (Postgres tables, consumer lag); its page, its JSON
 #: and the probes share one port. It listens on 127.0.0.1 unless told otherwise.
 DASHBOARD = Role(
@@ -101,5 +111,6 @@ ROLES: tuple[Role, ...] = (
     STREAMS_AGENT_TASKS,
     *CONNECTORS,
     WEBHOOKS,
+    PORTAL,
     DASHBOARD,
 )

@@ -100,6 +100,7 @@ def test_recaudo_services_run_every_role_with_replicas() -> None:
         "streams-agent-tasks",
         *connectors,
         "webhooks",
+        "portal",
         "dashboard",
     ):
         assert services[name]["depends_on"]["topics"] == {
@@ -116,6 +117,7 @@ def test_recaudo_containers_set_only_known_settings() -> None:
         "streams-kpis",
         "streams-agent-tasks",
         "webhooks",
+        "portal",
         "dashboard",
         *(f"connector-{c}" for c in CHANNELS),
     }
