@@ -207,6 +207,8 @@ def test_a_debtor_opens_the_link_picks_a_plan_and_it_reaches_the_view(
     # Nothing of the other debtor.
     assert "****2222" not in text
     assert format_money(other.accounts[0].balance_minor, "COP") not in text
+    pay = browser.evaluate("document.querySelector('a.button').getAttribute('href')")
+    assert pay == "https://bank.example/pay?ref=ACC-1111"
     plans = browser.evaluate("document.querySelectorAll('form[data-kind=plan]').length")
     assert plans >= 2
     browser.evaluate(

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from recaudo.orchestration import Orchestrator, load_strategy
+from recaudo.portal.app import Portal
 from recaudo.portal.link import PortalLinks
 from recaudo.portal.offers import offers_for
 from recaudo.portal.pages import message_page, portal_page
@@ -86,3 +87,11 @@ def test_a_message_carries_its_own_link_the_same_on_every_rendering() -> None:
 def test_without_a_portal_a_message_has_no_link_sentence() -> None:
     (cmd, *_) = linked_driver(None).event(missed(1, 0, when=0.1))
     assert "/p/" not in (cmd.body or "") and "opciones" not in (cmd.body or "")
+
+
+def test_a_payment_url_with_an_unknown_placeholder_is_refused_at_start() -> None:
+    def never(_: object) -> bool:
+        raise AssertionError("nothing is published at start")
+
+    with pytest.raises(ValueError, match=r"\{account_id\}, \{amount_minor\} and \{currency\}"):
+        Portal(load_strategy(), KEYS, None, never, payment_url="https://b.example/{debtor}")  # type: ignore[arg-type]
