@@ -4,8 +4,10 @@ no script; and the link every message of an arrears cadence carries."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from recaudo.orchestration import Orchestrator, load_strategy
 from recaudo.portal.app import Portal
@@ -13,6 +15,7 @@ from recaudo.portal.link import PortalLinks
 from recaudo.portal.offers import offers_for
 from recaudo.portal.pages import message_page, portal_page
 from recaudo.portal.token import Keys, verify
+from recaudo.settings import Settings
 from tests.unit.orchestration.driver import _TEMPLATES, Driver
 from tests.unit.portal.test_offers import LINK, NOW, view_of
 from tests.unit.view.builders import DEBTOR, missed, opened, profile
@@ -95,3 +98,16 @@ def test_a_payment_url_with_an_unknown_placeholder_is_refused_at_start() -> None
 
     with pytest.raises(ValueError, match=r"\{account_id\}, \{amount_minor\} and \{currency\}"):
         Portal(load_strategy(), KEYS, None, never, payment_url="https://b.example/{debtor}")  # type: ignore[arg-type]
+
+
+def test_the_stream_workers_orchestrator_mints_links_only_when_a_portal_is_configured(
+    tmp_path: Path,
+) -> None:
+    from streams.debtor_view import build_orchestrator
+
+    assert build_orchestrator(Settings(state_dir=tmp_path)).links is None
+    configured = Settings(
+        state_dir=tmp_path, portal_base_url="https://pay.example.com", portal_key=SecretStr("k")
+    )
+    links = build_orchestrator(configured).links
+    assert isinstance(links, PortalLinks) and links.keys == KEYS
