@@ -567,7 +567,7 @@ class Folder:
         (:func:`agent_answer`); a CLOSED one ends the debtor's handoff."""
         out = Processed(DebtorState(task.debtor_id), False)
         if self.conversations and task.agent_reply is not None:
-            out.outputs = self._agent_answer(task, key, store)
+            self._agent_answer(task, key, store, out)
         if self.conversations and task.status == "CLOSED":
             raw = store.get(CONV_KEY)
             current = ConversationState.from_bytes(raw) if raw is not None else None
@@ -577,31 +577,41 @@ class Folder:
         # Its own result: a traced run sets the trace on it.
         return out
 
-    def _agent_answer(self, task: AgentTask, key: str, store: State[Any, Any]) -> Outputs:
+    def _agent_answer(
+        self, task: AgentTask, key: str, store: State[Any, Any], out: Processed
+    ) -> None:
         """A person's reply through the orchestrator, on the debtor as held
-        (steps not yet in the store included) or as stored."""
+        (steps not yet in the store included) or as stored; held for the
+        timer when the hours defer it, like any answer."""
         if self.orchestrator is None:
-            return Outputs()
+            return
         held = self._held.get(key)
         if held is None or held.partition is not _partition_of(store) or held.state is None:
             raw = store.get(STATE_KEY)
             if raw is None:
-                return Outputs()  # no view of the debtor: nothing to answer on
-            view_state, orch_raw = DebtorState.decode(raw), store.get(ORCH_KEY)
-            held = None
-        else:
-            view_state = held.state
-            if held.orch_raw is _UNREAD:
-                held.orch_raw = store.get(ORCH_KEY)
-            orch_raw = cast(bytes | None, held.orch_raw)
+                return  # no view of the debtor: nothing to answer on
+            # Not held: one read here, written straight to the store.
+            held = Held(DebtorState.decode(raw), store, _partition_of(store), raw)
+        held.store = store  # this checkpoint's
+        view_state = cast(DebtorState, held.state)
+        if held.orch_raw is _UNREAD:
+            held.orch_raw = store.get(ORCH_KEY)
+        orch_raw = cast(bytes | None, held.orch_raw)
         orch = OrchestrationState.decode(orch_raw) if orch_raw is not None else OrchestrationState()
-        outputs = agent_answer(self.orchestrator, orch, view_state, task, self.clock.now())
+        raw_conv = store.get(CONV_KEY)
+        current = ConversationState.from_bytes(raw_conv) if raw_conv is not None else None
+        outputs, conversation = agent_answer(
+            self.orchestrator, orch, view_state, current, task, self.clock.now()
+        )
+        if conversation is not None and (encoded_conv := conversation.to_bytes()) != raw_conv:
+            store.set(CONV_KEY, encoded_conv)
         encoded = orch.encode()
         if encoded != orch_raw:
             store.set(ORCH_KEY, encoded)
-            if held is not None:
-                held.orch_raw = encoded
-        return outputs
+            held.orch_raw = encoded
+        if outputs:
+            out.outputs = outputs
+        self._timer_no_later(held, conversation_due(conversation), out)
 
     def _converse(
         self, held: Held, state: DebtorState, message: ChannelResponse, out: Processed

@@ -266,8 +266,10 @@ ABOUT_ARREARS: Final = frozenset(
         "already_paid",
     }
 )
-#: replies still owed to the debtor after a person took over
-NOTICES: Final = frozenset({"opt_out_confirmed", "wrong_person", "dispute_received", "handoff"})
+#: replies still owed to the debtor after a person took over (``agent_reply``: theirs)
+NOTICES: Final = frozenset(
+    {"opt_out_confirmed", "wrong_person", "dispute_received", "handoff", "agent_reply"}
+)
 
 
 def silence_due(state: ConversationState, limits: Limits = DEFAULT_LIMITS) -> int | None:

@@ -333,32 +333,36 @@ def agent_answer(
     orchestrator: Orchestrator,
     orch: OrchestrationState,
     view_state: DebtorState,
+    conversation: ConversationState | None,
     task: AgentTask,
     now: datetime,
-) -> Outputs:
-    """The dispatch of a person's answer (``task.agent_reply``), through the
-    orchestrator's answer path: the same rule set, hours and suppressions as
-    an automatic answer, its dispatch id from the reply's id (empty when the
-    task carries no reply or it was answered already)."""
+) -> tuple[Outputs, ConversationState | None]:
+    """A person's answer (``task.agent_reply``) through the policy like any
+    answer (:func:`send`): dispatched now, or held in the conversation for
+    the next allowed moment when the hours defer it; its dispatch id from the
+    reply's id, so a redelivered reply is sent once. The conversation is
+    returned as it stands after (None when there was none and nothing is held)."""
     reply = task.agent_reply
     if reply is None:
-        return Outputs()
+        return Outputs(), conversation
     view = snapshot(view_state, view_state.debtor_id)
-    # The answer path keys the dispatch on the message it answers: the
-    # reply's own id stands for it, so a redelivered reply is sent once.
-    answered = ChannelResponse(
-        event_id=reply.reply_id,
-        occurred_at=reply.at,
-        source=task.source,
-        debtor_id=task.debtor_id,
-        channel=reply.channel,
-        status="REPLIED",
-        provider=task.source,
-    )
+    state = conversation or ConversationState(task.debtor_id, account_id=task.account_id)
     outgoing = Reply(
         template=AGENT_REPLY,
         variables={"text": reply.text},
         channel=reply.channel,
         language=language_of(view.language),
     )
-    return orchestrator.answer(orch, view_state, now, outgoing, answered, task.account_id, None)
+    outputs, after = send(
+        orchestrator,
+        orch,
+        view_state,
+        state,
+        outgoing,
+        answer_key(str(reply.reply_id)),
+        now,
+        message_id=str(reply.reply_id),
+    )
+    if conversation is None and after.held is None:
+        return outputs, None
+    return outputs, after

@@ -31,3 +31,6 @@ class DeskPublisher:
 
     def close(self) -> None:
         self._producer.close()
+        # librdkafka lets go of its broker connections only when the producer
+        # is destroyed.
+        del self._producer

@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS agent_audit (
     action     text        NOT NULL,     -- sign_in, sign_in_refused, view, reply, outcome, close
     task_id    text,
     debtor_id  text,
-    detail     jsonb       NOT NULL DEFAULT '{}'
+    detail     jsonb       NOT NULL DEFAULT '{}',
+    -- the order actions were written in (``at`` is the desk's clock)
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS agent_audit_task ON agent_audit (task_id, at);
 CREATE INDEX IF NOT EXISTS agent_audit_agent ON agent_audit (agent, at);
@@ -108,7 +110,7 @@ class DeskStore:
         with self._pool.connection() as conn:
             cur = conn.execute(
                 "SELECT at, agent, action, detail FROM agent_audit WHERE task_id = %s"
-                " ORDER BY at, audit_id",
+                " ORDER BY at, recorded_at",
                 (task_id,),
             )
             return [
