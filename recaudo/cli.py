@@ -18,6 +18,7 @@ import click
 
 from recaudo.cli_deploy import deploy
 from recaudo.cli_inspect import decisions, dispatches, dlq, kpis
+from recaudo.cli_learn import learn
 from recaudo.events import Bucket, Channel
 from recaudo.settings import Settings, get_settings
 from recaudo.understanding.command import understand_command
@@ -1069,6 +1070,7 @@ def converse(debtor_id: str, channel: Channel, wait_s: float) -> None:
 
 
 cli.add_command(deploy)
+cli.add_command(learn)
 cli.add_command(understand_command)
 for _command in (decisions, dispatches, dlq, kpis):
     cli.add_command(_command)

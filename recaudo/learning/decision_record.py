@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from recaudo.events import PPB, ContactDecision, LearningArm, LearningChoice, LearningFeature
-from recaudo.learning.actions import DEFAULT_WINDOWS, Action, SendWindow
-from recaudo.learning.bandit import Choice
+from recaudo.learning.actions import DEFAULT_WINDOWS, Action, AllowedAction, SendWindow
+from recaudo.learning.bandit import Bandit, Choice
 from recaudo.learning.features import Features, Value
+from recaudo.orchestration.channel_choice import learning_key
 
 
 class UnreadableChoice(ValueError):
@@ -72,6 +73,23 @@ def actions_of(
     record: LearningChoice, windows: Sequence[SendWindow] = DEFAULT_WINDOWS
 ) -> tuple[Action, ...]:
     return tuple(parse_action(label, windows) for label in record.actions)
+
+
+def replay(decision: ContactDecision, bandit: Bandit) -> Choice | None:
+    """The learner's choice for ``decision`` again, from the model it names
+    (``bandit`` loaded from that version's bytes): the same action when the
+    bytes are that version's. None for a decision the learner did not choose."""
+    record = decision.learning
+    if record is None or record.chosen is None:
+        return None
+    key = learning_key(
+        decision.debtor_id,
+        str(decision.trigger_event_id) if decision.trigger_event_id else None,
+        decision.step,
+    )
+    # The send instant plays no part in the choice: any instant will do.
+    allowed = [AllowedAction(a, decision.occurred_at) for a in actions_of(record)]
+    return bandit.choose(key, features_of(record), allowed, tuple(record.tried))
 
 
 def explain(decision: ContactDecision) -> str:

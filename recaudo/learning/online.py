@@ -23,6 +23,7 @@ import orjson
 from recaudo.events import ChannelResponse, ContactDecision, DebtEvent, Envelope, LearningChoice
 from recaudo.learning.bandit import Bandit
 from recaudo.learning.decision_record import actions_of, features_of
+from recaudo.learning.evaluate import LoggedStep
 from recaudo.learning.rewards import (
     LoggedDecision,
     Outcome,
@@ -218,6 +219,41 @@ def teach(bandit: Bandit, matured: Iterable[Matured]) -> int:
         )
         n += 1
     return n
+
+
+def replay_log(events: Iterable[Envelope], config: RewardConfig) -> list[Matured]:
+    """The learner's decisions in ``events`` whose windows have closed, each
+    with its reward, as the learner service learnt them: events taken in
+    event-time order (ties: decisions first), maturing as time passes."""
+    ledger = RewardLedger(config)
+    out: list[Matured] = []
+    ordered = sorted(
+        events, key=lambda e: (e.occurred_at, not isinstance(e, ContactDecision), str(e.event_id))
+    )
+    for event in ordered:
+        if isinstance(event, ContactDecision):
+            ledger.add_decision(event)
+        else:
+            for outcome in outcomes_of(event):
+                ledger.add_outcome(outcome)
+            ledger.see(event.occurred_at)
+        out.extend(ledger.mature())
+    return out
+
+
+def logged_step(m: Matured) -> LoggedStep | None:
+    """A matured decision for off-policy evaluation (None: not a complete choice)."""
+    record = m.record
+    if record.chosen is None or record.probability is None:
+        return None
+    return LoggedStep(
+        features=features_of(record),
+        actions=actions_of(record),
+        chosen=record.chosen,
+        probability=record.probability,
+        reward=m.reward,
+        tried=tuple(record.tried),
+    )
 
 
 def _decision_json(d: LoggedDecision) -> dict[str, Any]:

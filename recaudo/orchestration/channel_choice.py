@@ -67,6 +67,12 @@ class EngagementChooser:
         )
 
 
+def learning_key(debtor_id: str, trigger_event_id: str | None, step: int) -> str:
+    """What fixes the learner's draw for one step of one run: read back from
+    the decision it made, the choice replays from its model version."""
+    return f"{debtor_id}|{trigger_event_id}|{step}"
+
+
 @dataclass(frozen=True, slots=True)
 class LearnedContact:
     """The learner's choice for one step: a contact the rules allow at ``send_at``."""

@@ -53,6 +53,7 @@ from recaudo.orchestration.channel_choice import (
     ChannelChooser,
     ContactLearner,
     EngagementChooser,
+    learning_key,
 )
 from recaudo.orchestration.ids import decision_id, dispatch_id
 from recaudo.orchestration.staleness import (
@@ -786,7 +787,7 @@ class Orchestrator:
             if ch not in rules.requires_opt_out_text or self.templates.offers_opt_out(ch)
         ]
         learned = self.learner.choose(
-            f"{run.key}|{run.step}",
+            learning_key(debtor.state.debtor_id, run.trigger_event_id, run.step),
             debtor.view,
             run.account_id,
             run.trigger,

@@ -7,6 +7,7 @@ with the switch off the next decision is the static strategy's."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from streams.learner import LearnerService
 from tests.integration import waiting
 from tests.integration.kafka_io import read_to_end
 from tests.integration.streams.test_orchestration import history, publish, run_with
+from tests.integration.test_cli import recaudo
 
 pytestmark = pytest.mark.integration
 
@@ -103,6 +105,8 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
     processor = DebtorViewProcessor(settings, clock=clock)
     assert processor.model_follower is not None
 
+    seen: dict[str, str] = {}
+
     def scenario() -> None:
         assert processor.model_follower is not None
         assert processor.model_follower.wait_caught_up(60)
@@ -118,6 +122,7 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
         )
         sent = first(decisions(settings, serde), "D-1", "DISPATCHED")
         assert sent is not None and sent.learning is not None
+        seen["decision"] = str(sent.event_id)
         record = sent.learning
         assert record.arm == "learner" and record.model_version == v0.model_version
         assert record.probability is not None and 0.01 <= record.probability <= 1
@@ -146,6 +151,7 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
         v1 = versions(settings, serde)[-1]
         assert v1.model_version != v0.model_version and v1.decisions_learned == 1
         assert v1.previous_version == v0.model_version
+        seen["v1"] = v1.model_version
         with psycopg.connect(settings.database_dsn()) as conn:
             stored = latest_model(conn)
         assert stored is not None and stored.model_version == v1.model_version
@@ -178,6 +184,26 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
     assert any(
         isinstance(x, DeadLetter) and x.value == b"not avro" and x.error_message for x in letters
     )
+
+    # At a terminal: why the decision was made, replayed from its model version
+    # (v0, in Postgres), and how the latest version would have done on the logs.
+    env = {
+        "DATABASE_URL": settings.database_dsn(),
+        "RECAUDO_EMBEDDED_BROKER": "true",
+        "RECAUDO_LEARNER_PROBABILITY_FLOOR": "0.01",
+        "RECAUDO_LEARNER_ATTRIBUTION_DAYS": repr(WINDOW / timedelta(days=1)),
+    }
+    explained = recaudo(settings, "learn", "explain", seen["decision"], **env)
+    assert explained.returncode == 0, explained.stderr
+    assert "arm learner" in explained.stdout and v0.model_version in explained.stdout
+    assert "replayed: the same choice" in explained.stdout, explained.stdout
+    evaluated = recaudo(settings, "learn", "evaluate", "--json", **env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    result = json.loads(evaluated.stdout)
+    assert result["candidate"] == seen["v1"] and result["logged"]["n"] == 1
+    for method in ("ips", "dr"):
+        low, high = result[method]["ci95"]
+        assert low <= result[method]["value"] <= high
 
     # The switch off: the orchestrator restarted with it decides statically at once.
     off = settings.model_copy(update={"learner_enabled": False})

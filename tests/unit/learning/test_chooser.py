@@ -16,7 +16,7 @@ from recaudo.learning.actions import SendWindow
 from recaudo.learning.arms import ArmPlan, ArmShares
 from recaudo.learning.bandit import Bandit, LearnerConfig
 from recaudo.learning.chooser import LearnedChooser, ModelSlot
-from recaudo.learning.decision_record import actions_of, features_of
+from recaudo.learning.decision_record import actions_of, features_of, replay
 from recaudo.orchestration import Orchestrator, Templates, load_strategy, strategy_from_mapping
 from tests.unit.orchestration.driver import Driver, shipped_catalogue, with_opt_out_page
 from tests.unit.orchestration.test_properties import (
@@ -183,3 +183,33 @@ def test_a_channel_whose_opt_out_text_cannot_be_written_is_never_offered() -> No
         d.event(missed(1, 0, when=0.1 + n / 100), now=at(0.2))
         d.advance(at(2))
         assert [c.channel for c in d.dispatches] == ["sms"], n
+
+
+def test_every_learned_decision_replays_to_its_choice_from_its_model_version() -> None:
+    trained = Bandit(CONFIG)
+    record = None
+    for _ in range(3):  # a model that is not uniform, so a replay could differ
+        d = _evening_only(ModelSlot(CONFIG, trained.to_bytes()))
+        d.event(profile(-40))
+        d.event(opened(-30))
+        d.event(missed(1, 0, when=0.1), now=at(0.1))
+        record = d.decisions[-1].learning
+        assert record is not None and record.chosen is not None
+        trained.learn(features_of(record), actions_of(record), record.chosen, 1.0, 0.5)
+    model = trained.to_bytes()
+    learned = []
+    for _ in range(4):
+        d = driver(EVERYONE, ModelSlot(CONFIG, model))
+        d.event(profile(-40))
+        d.event(opened(-30))
+        d.event(missed(1, 0, when=0.1), now=at(0.1))
+        d.advance(at(3))
+        learned += [x for x in d.decisions if x.learning and x.learning.chosen is not None]
+    assert len(learned) >= 4
+    with Bandit(CONFIG, model) as again:
+        for decision in learned:
+            assert decision.learning is not None and decision.learning.chosen is not None
+            choice = replay(decision, again)
+            assert choice is not None
+            assert choice.action.label == decision.learning.actions[decision.learning.chosen]
+            assert choice.model_version == decision.learning.model_version

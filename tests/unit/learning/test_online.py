@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from recaudo.events import (
     LearningFeature,
 )
 from recaudo.learning.bandit import Bandit, LearnerConfig
-from recaudo.learning.online import RewardLedger, outcomes_of, teach
+from recaudo.learning.online import RewardLedger, logged_step, outcomes_of, replay_log, teach
 from recaudo.learning.rewards import LoggedDecision, Outcome, RewardConfig, join_rewards
 
 T0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -182,3 +183,25 @@ def test_events_become_outcomes() -> None:
     )
     [payment] = outcomes_of(paid)
     assert (payment.kind, payment.amount_minor, payment.dispatch_id) == ("payment", 5000, None)
+
+
+def test_the_log_replays_into_evaluation_steps_as_the_learner_learnt_them() -> None:
+    sent = decision(1, "D1", 0)
+    reply = ChannelResponse(
+        occurred_at=T0 + timedelta(hours=1),
+        source="t",
+        debtor_id="D1",
+        dispatch_id="x1",
+        channel="whatsapp",
+        status="REPLIED",
+        provider="p",
+        text="ok",
+    )
+    young = decision(2, "D2", 80)  # its window is still open at the end of the log
+    matured = replay_log([young, reply, reply, sent], CONFIG)
+    assert [m.decision.decision_id for m in matured] == [str(sent.event_id)]
+    assert matured[0].reward == pytest.approx(0.2 - 0.02)
+    step = logged_step(matured[0])
+    assert step is not None
+    assert (step.chosen, step.probability, step.reward) == (1, 0.25, matured[0].reward)
+    assert [a.label for a in step.actions] == RECORD.actions
