@@ -271,7 +271,9 @@ class DeskApp:
             }
             for t in tasks
         ]
-        return render("queue.html", tasks=rows, **self._page_values(who))
+        closed = request.query_params.get("closed")
+        done = f"Task {closed} closed: automatic answers resume." if closed else None
+        return render("queue.html", tasks=rows, done=done, **self._page_values(who))
 
     async def _task_or_404(self, request: Request, who: Identity) -> AgentTask | Response:
         task_id = str(request.path_params["task_id"])
@@ -292,6 +294,10 @@ class DeskApp:
         found = await self._task_or_404(request, who)
         if not isinstance(found, AgentTask):
             return found
+        # Opening a task shows a debtor's data: audited like an action.
+        await run_in_threadpool(
+            self.store.audit, uuid.uuid4(), self.clock(), who.agent, "view", found, {}
+        )
         return await self._render_task(request, who, found)
 
     async def _render_task(
