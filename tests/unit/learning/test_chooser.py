@@ -5,7 +5,11 @@ next decision; a new model version is used without a restart."""
 
 from __future__ import annotations
 
+import random
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,14 +75,32 @@ def _canonical(d: Driver, *, without_learning: bool = False) -> list[str]:
     return [UUID.sub(lambda m: ids.setdefault(m.group(0), f"id{len(ids)}"), t) for t in text]
 
 
+@contextmanager
+def same_trigger_ids() -> Iterator[None]:
+    """The builders' event ids drawn from one seed: runs of the same scenario
+    get the same run keys, which order runs due at the same instant."""
+    rng = random.Random(7)
+    original = uuid.uuid4
+    uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+    try:
+        yield
+    finally:
+        uuid.uuid4 = original
+
+
+def _run_same(s: dict[str, Any], d: Driver) -> Driver:
+    with same_trigger_ids():
+        return _run(s, d)[0]
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_static_arm_debtors_get_exactly_the_static_strategy(s: dict[str, Any]) -> None:
-    before = _canonical(_run(s, driver(None))[0])
-    static, _, _ = _run(s, driver(NOBODY))
+    before = _canonical(_run_same(s, driver(None)))
+    static = _run_same(s, driver(NOBODY))
     assert _canonical(static, without_learning=True) == before
     assert {d.learning.arm if d.learning else None for d in static.decisions} <= {"static"}
-    off = _canonical(_run(s, driver(ArmPlan(enabled=False, default=ArmShares(learner=1.0))))[0])
+    off = _canonical(_run_same(s, driver(ArmPlan(enabled=False, default=ArmShares(learner=1.0)))))
     assert off == before
 
 
