@@ -218,6 +218,12 @@ def test_no_agent_a_wrong_password_or_a_missing_csrf_token_is_refused(
         assert missing.status_code == 403
         forged = agent.post(reply_url, data={"text": "hola", "form_id": form_id, "csrf": "x"})
         assert forged.status_code == 403
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        unclear = agent.post(
+            f"/tasks/{task.task_id}/outcome",
+            data={"csrf": csrf, "form_id": form_id, "kind": "dispute", "reason": " "},
+        )
+        assert unclear.status_code == 400 and "a dispute needs a reason" in unclear.text
 
     assert desk.publisher.published == 0, "nothing refused reached a topic"
     with psycopg.connect(settings.database_dsn()) as conn:
