@@ -8,10 +8,12 @@ fresh link (a new dispatch: the page, a CLICKED produced and acknowledged),
 then choose the first plan on it (the choice recorded in Postgres and its
 event acknowledged by the broker). The first round warms up and is not
 measured. Prints latency percentiles of pages and choices, throughput and
-errors. ``--think-ms`` paces each debtor like a person reading the page.
+errors. ``--think-ms`` paces each debtor like a person reading the page, the
+debtors' starts spread over one pause (``--in-step``: all at once).
 
     .venv/bin/python -m bench.portal_bench --debtors 200 --rounds 6
     .venv/bin/python -m bench.portal_bench --debtors 200 --rounds 6 --think-ms 2000
+    .venv/bin/python -m bench.portal_bench --debtors 200 --rounds 6 --think-ms 2000 --in-step
 """
 
 from __future__ import annotations
@@ -147,8 +149,10 @@ async def one_debtor(
     choices: list[float],
     errors: list[str],
     think_s: float,
+    start_s: float,
 ) -> None:
     connection = Connection(*base)
+    await asyncio.sleep(start_s)
     try:
         for round_ in range(rounds):
             measured = round_ > 0
@@ -182,7 +186,12 @@ async def one_debtor(
 
 
 async def load(
-    base: tuple[str, int], links: PortalLinks, debtors: int, rounds: int, think_s: float
+    base: tuple[str, int],
+    links: PortalLinks,
+    debtors: int,
+    rounds: int,
+    think_s: float,
+    in_step: bool,
 ) -> None:
     pages: list[float] = []
     choices: list[float] = []
@@ -191,7 +200,19 @@ async def load(
     started = time.perf_counter()
     await asyncio.gather(
         *(
-            one_debtor(base, links, f"D-{i:05d}", rounds, now_ms, pages, choices, errors, think_s)
+            one_debtor(
+                base,
+                links,
+                f"D-{i:05d}",
+                rounds,
+                now_ms,
+                pages,
+                choices,
+                errors,
+                think_s,
+                # People do not all click in the same millisecond: spread over one pause.
+                0.0 if in_step else think_s * i / debtors,
+            )
             for i in range(debtors)
         )
     )
@@ -199,7 +220,8 @@ async def load(
     requests = debtors * rounds * 2
     print(
         f"{debtors} concurrent debtors x {rounds} rounds (first is warm-up), "
-        f"{think_s * 1000:.0f} ms between a debtor's requests, one portal worker"
+        f"{think_s * 1000:.0f} ms between a debtor's requests"
+        f"{' (all in step)' if in_step and think_s else ''}, one portal worker"
     )
     print(summary("page", pages))
     print(summary("choice", choices))
@@ -219,6 +241,12 @@ def main() -> None:
         type=float,
         default=0,
         help="a debtor's pause after each answer (0: back to back, the portal saturated)",
+    )
+    parser.add_argument(
+        "--in-step",
+        action="store_true",
+        help="with --think-ms: every debtor starts at once (bursts of --debtors requests), "
+        "instead of spread over one pause",
     )
     args = parser.parse_args()
 
@@ -266,7 +294,12 @@ def main() -> None:
                 )
                 asyncio.run(
                     load(
-                        ("127.0.0.1", port), links, args.debtors, args.rounds, args.think_ms / 1000
+                        ("127.0.0.1", port),
+                        links,
+                        args.debtors,
+                        args.rounds,
+                        args.think_ms / 1000,
+                        args.in_step,
                     )
                 )
             finally:
