@@ -197,11 +197,14 @@ class DebtorKpiState:
         )
 
 
-def arm_label(strategy: str | None, arm: str | None) -> str | None:
-    """``strategy/arm``: arms of different strategies never share a row."""
-    if arm is None:
-        return strategy
-    return f"{strategy}/{arm}" if strategy else arm
+def arm_label(strategy: str | None, arm: str | None, learning: str | None = None) -> str | None:
+    """``strategy/arm``: arms of different strategies never share a row; with
+    the learner switched on, ``strategy/arm/learning-arm`` (static, learner,
+    holdout), so its arms are reported side by side."""
+    label = strategy if arm is None else (f"{strategy}/{arm}" if strategy else arm)
+    if learning is None:
+        return label
+    return f"{label}/{learning}" if label else learning
 
 
 def _ms(event: Envelope) -> int:
@@ -243,7 +246,8 @@ def observe(
 
 
 def _decision(state: DebtorKpiState, event: ContactDecision) -> list[Attribution]:
-    touch = Touch(event.channel, state.bucket, arm_label(event.strategy, event.arm))
+    learning = event.learning.arm if event.learning is not None else None
+    touch = Touch(event.channel, state.bucket, arm_label(event.strategy, event.arm, learning))
     counters = Counters()
     if event.outcome == "DISPATCHED":
         key = event.dispatch_id or str(event.event_id)
