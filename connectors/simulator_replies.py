@@ -109,6 +109,8 @@ CLOSINGS: Final = frozenset(
         "thanks",
         "nothing_owed",
         "pay_now",
+        # A person's own words from the agent desk: read like any closing.
+        "agent_reply",
     }
 )
 REPLY_KINDS: Final = QUESTIONS | OFFERS | CLOSINGS
