@@ -12,6 +12,7 @@ no access log (its lines would hold the token), no server header.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from starlette.requests import ClientDisconnect
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from connectors.webhooks.server import BodyTooLarge, header_timeout_protocol, read_body
 from recaudo.health import PROMETHEUS_TEXT, metrics_page
@@ -34,6 +36,19 @@ from recaudo.settings import Settings
 log = logging.getLogger(__name__)
 
 HTML = "text/html; charset=utf-8"
+
+
+def _without_access_log(protocol: type[H11Protocol]) -> type[H11Protocol]:
+    """``protocol`` that never writes an access line: uvicorn writes one whenever
+    its access logger has a handler, whatever ``access_log`` says, and the line
+    would carry the token, which opens the debtor's page."""
+
+    class WithoutAccessLog(protocol):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.access_log = False
+
+    return WithoutAccessLog
 
 
 def _html(page: Page, *, close: bool = False) -> Response:
@@ -66,7 +81,7 @@ class PortalService:
             self.asgi(),
             host=host or settings.portal_host,
             port=settings.portal_port if port is None else port,
-            http=header_timeout_protocol(settings.webhooks_header_timeout_s),
+            http=_without_access_log(header_timeout_protocol(settings.webhooks_header_timeout_s)),
             lifespan="off",
             # An access line would carry the token, which opens the debtor's page.
             access_log=False,

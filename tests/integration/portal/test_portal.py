@@ -39,7 +39,7 @@ from recaudo.settings import Settings, env_for_children
 from recaudo.topics_admin import ensure_topics
 from tests.integration.dashboard import chromium
 from tests.integration.fixtures import create_database
-from tests.integration.kafka_io import consume_all
+from tests.integration.kafka_io import read_to_end
 from tests.integration.portal.browser import Browser
 from tests.integration.streams.worker_process import streams_worker
 from tests.integration.waiting import wait_until
@@ -109,11 +109,9 @@ class Stack:
     def portal_events(self) -> list[DebtEvent]:
         topic = Serde(self.settings).topics.debt_events
         serde = Serde(self.settings)
-        found = [
-            serde.deserialize(topic, m.value())
-            for m in consume_all(self.settings, topic, 10_000, 3)
-        ]
-        return [e for e in found if isinstance(e, DebtEvent) and e.source == "recaudo.portal"]
+        found = [serde.deserialize(topic, m.value()) for m in read_to_end(self.settings, topic)]
+        mine = [e for e in found if isinstance(e, DebtEvent) and e.source == "recaudo.portal"]
+        return sorted(mine, key=lambda e: str(e.event_id))  # partitions interleave at random
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +154,13 @@ def stack(broker: EmbeddedBroker, postgres: EmbeddedPostgres) -> Iterator[Stack]
         logs.setFormatter(logging.Formatter("%(name)s %(message)s %(exc_text)s"))
         root = logging.getLogger()
         level = root.level
-        root.addHandler(logs)
-        root.setLevel(logging.DEBUG)
         service = PortalService(settings, port=0, host="127.0.0.1")
+        # uvicorn's own loggers do not propagate to the root (and are reset
+        # when the service is made): watched from now on.
+        watched = [root, logging.getLogger("uvicorn.access"), logging.getLogger("uvicorn.error")]
+        for logger in watched:
+            logger.addHandler(logs)
+        root.setLevel(logging.DEBUG)
         server = threading.Thread(target=service.run, daemon=True)
         server.start()
         links = PortalLinks(f"http://127.0.0.1:{service.port}", KEYS, 86_400_000)
@@ -167,7 +169,8 @@ def stack(broker: EmbeddedBroker, postgres: EmbeddedPostgres) -> Iterator[Stack]
         finally:
             service.stop()
             server.join(20)
-            root.removeHandler(logs)
+            for logger in watched:
+                logger.removeHandler(logs)
             root.setLevel(level)
     shutil.rmtree(state, ignore_errors=True)
 
@@ -227,7 +230,7 @@ def test_a_debtor_opens_the_link_picks_a_plan_and_it_reaches_the_view(
     topic = serde.topics.channel_responses
     clicks = [
         r
-        for m in consume_all(stack.settings, topic, 10_000, 3)
+        for m in read_to_end(stack.settings, topic)
         if isinstance(r := serde.deserialize(topic, m.value()), ChannelResponse)
         and r.status == "CLICKED"
     ]
