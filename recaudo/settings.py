@@ -271,6 +271,14 @@ class Settings(BaseSettings):
             "stands still at the end of its period while the pipeline catches up."
         ),
     )
+    clock_start_file: Path | None = Field(
+        default=None,
+        description=(
+            "With CLOCK_ORIGIN: the simulated clock stands at its origin until this file "
+            "exists, then starts at the Unix time written in it (RECAUDO_CLOCK_STARTED is "
+            "then ignored): the demo starts its month once every worker is ready."
+        ),
+    )
     timers: bool = Field(
         default=True,
         description=(

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from recaudo.demo.driver import DemoPlan, DemoStats
 from recaudo.embedded.ports import free_port, is_free
+from recaudo.settings import Settings
 
 __all__ = ["DemoPlan", "DemoStats", "run_demo"]
 
-#: Real seconds from starting the runtime to the first simulated instant: the
-#: services start, the workers join their groups and the view takes in the
-#: book (about three events per debtor, a few hundred a second on two cores).
-STARTUP_LEAD_S = 15.0
-LEAD_S_PER_DEBTOR = 0.01
+#: The file whose appearance starts every process's clock (in the state
+#: directory): written once the workers have taken in the book, so a slow
+#: start-up costs no simulated time and a quick one waits for nothing.
+CLOCK_START_FILE = "clock-start"
 #: How often the timer service looks for due timers, in real seconds; at the
 #: demo's speeds 0.1 s is a few simulated minutes.
 TIMER_INTERVAL_S = 0.1
@@ -87,6 +87,20 @@ class ProgressPrinter:
             sys.stdout.flush()
 
 
+def conversation_examples(settings: Settings) -> str:
+    """The report's example threads (a promise, a plan, an opt-out, a
+    handoff), or why there are none."""
+    from recaudo.demo.threads import ENDINGS, example_threads
+
+    try:
+        lines = example_threads(settings)
+    except (TimeoutError, RuntimeError) as exc:
+        return f"\n(example conversations could not be read: {exc})"
+    shown = sum(line.startswith("A conversation") for line in lines)
+    head = f"\nExample conversations ({shown} of the {len(ENDINGS)} endings happened):"
+    return "\n".join([head, *lines])
+
+
 def run_demo(
     plan: DemoPlan,
     state_dir: Path,
@@ -104,7 +118,6 @@ def run_demo(
     from recaudo.embedded import runtime
     from recaudo.embedded.runtime import dashboard_url
     from recaudo.embedded.state import live_record
-    from recaudo.settings import Settings
     from recaudo.workers import worker_specs
 
     if live_record(state_dir) is not None:
@@ -117,15 +130,23 @@ def run_demo(
     for name in EXTERNAL:
         os.environ.pop(name, None)
     base = Settings()
+    if plan.conversations:
+        # Built (or loaded) into the model cache before the clock is set, so
+        # the workers load it instead of training it while the month runs.
+        from recaudo.understanding.understand import warm_up
+
+        echo("preparing the understanding model…")
+        warm_up()
     # Read by the worker processes, which take their settings from the environment.
     os.environ["RECAUDO_TIMER_INTERVAL_S"] = repr(TIMER_INTERVAL_S)
     os.environ["RECAUDO_DASHBOARD_PORT"] = str(_dashboard_port(base.dashboard_port))
     os.environ["RECAUDO_ORCHESTRATE"] = "true"
+    os.environ["RECAUDO_CONVERSATIONS"] = "true" if plan.conversations else "false"
+    os.environ["RECAUDO_CLOCK_START_FILE"] = str(state_dir / CLOCK_START_FILE)
     settings = Settings().model_copy(
         update={
             "state_dir": state_dir,
             "clock_origin": plan.start,
-            "clock_started": time.time() + STARTUP_LEAD_S + LEAD_S_PER_DEBTOR * plan.debtors,
             "clock_speed": plan.speed,
             "clock_until": plan.end,
         }
@@ -133,6 +154,13 @@ def run_demo(
     report = report or state_dir / "report.html"
     started = time.monotonic()
     printer = ProgressPrinter(plan)
+
+    def start_clock() -> None:
+        """Every process's clock starts now (written whole, then renamed in)."""
+        path = state_dir / CLOCK_START_FILE
+        pending = path.with_suffix(".tmp")
+        pending.write_text(repr(time.time()), encoding="utf-8")
+        pending.replace(path)
 
     def job(live: Settings, stop: threading.Event) -> int:
         from recaudo.dashboard.data import read_snapshot
@@ -146,7 +174,9 @@ def run_demo(
             f"{plan.start:%Y-%m-%d} at {plan.speed:,.0f}x real time ({plan.seconds:.0f} s)"
         )
         try:
-            stats = run_month(live, plan, clock_from_settings(live), stop, printer)
+            stats = run_month(
+                live, plan, clock_from_settings(live), stop, printer, start_clock=start_clock
+            )
         finally:
             printer.close()
         interrupted = stop.is_set() and stats.phase != "done"
@@ -159,6 +189,8 @@ def run_demo(
         finally:
             probe.close()
         echo(summary(snap, plan, stats, time.monotonic() - started))
+        if plan.conversations:
+            echo(conversation_examples(live))
         echo(f"report: {write_report(report, snap, lag, plan, stats)}")
         code = 0
         if interrupted:

@@ -12,7 +12,11 @@ a small simulation of its own, fed back by the pipeline:
 * when a contact reaches the right party (a reply, a call answered by the
   debtor), the debtor may pay, promise to pay (and then keep the promise or
   not) or ask for a plan, in proportion to their propensity to pay and
-  following what their reply said.
+  following what their reply said;
+* with conversations on, a written reply is the pipeline's to answer: the
+  bank makes no promise of its own for it, and instead pays (or not) the
+  promises and plan instalments the conversation agreed
+  (:meth:`Bank.on_agreement`).
 
 Pure: it returns events and never talks to Kafka. It is a discrete-event
 simulation in event time: :meth:`Bank.advance` carries out, in time order,
@@ -36,7 +40,13 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from connectors.simulator_replies import simulated_intent
-from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
+from recaudo.events import (
+    ChannelResponse,
+    DebtEvent,
+    DebtorProfile,
+    PaymentPlanAgreed,
+    PromiseToPay,
+)
 from recaudo.portfolio import (
     AccountTerms,
     Debtor,
@@ -68,6 +78,11 @@ DISPUTE = 0.001
 #: Chance that a promise made in a reply is kept, times twice the propensity to pay (capped).
 PROMISE_KEPT = 0.45
 
+
+#: The source of what a conversation agreed (``recaudo.conversation``'s events).
+CONVERSATION_SOURCE = "recaudo.conversation"
+#: Plan instalments a demo debtor pays at most (the month is short).
+PLAN_INSTALMENTS_PAID = 3
 
 #: When the core system's daily batch lands (UTC).
 BATCH_AT = time(6, 0)
@@ -114,10 +129,19 @@ Action = Callable[[datetime], Iterable[DebtEvent]]
 class Bank:
     """``n_debtors`` debtors' accounts over ``days`` days from ``start``."""
 
-    def __init__(self, n_debtors: int, start: datetime, days: int = 30, seed: int = 7) -> None:
+    def __init__(
+        self,
+        n_debtors: int,
+        start: datetime,
+        days: int = 30,
+        seed: int = 7,
+        conversations: bool = False,
+    ) -> None:
         if start.tzinfo is None:
             raise ValueError("the bank's start must be timezone-aware")
         self.start = start
+        #: written replies are answered by the pipeline's conversation
+        self.conversations = conversations
         self.days = days
         self.seed = seed
         self._rng = random.Random(seed + 1)
@@ -247,6 +271,8 @@ class Bank:
         at = response.occurred_at
         if acc.dpd == 0 or (acc.promise_until is not None and acc.promise_until >= at):
             return []
+        if self.conversations and response.status == "REPLIED" and intent != "paid":
+            return []  # the conversation negotiates; on_agreement pays what it agreed
         rng = random.Random(f"{self.seed}/{response.event_id}")
         propensity = self.debtors[response.debtor_id].persona["propensity_to_pay"]
         key = str(response.event_id)[:8]
@@ -275,6 +301,43 @@ class Bank:
             paid_at = at + timedelta(days=rng.uniform(0.5, days))
             self._schedule(paid_at, self._pay(acc, f"K{key}", amount))
         return [promise]
+
+    def on_agreement(self, event: DebtEvent) -> None:
+        """A promise or a payment plan the conversation agreed: the debtor pays
+        it on time, or not, in proportion to their propensity to pay (a plan
+        instalment by instalment, up to :data:`PLAN_INSTALMENTS_PAID`)."""
+        if event.source != CONVERSATION_SOURCE:
+            return
+        accounts = self.accounts.get(event.debtor_id, [])
+        acc = next((a for a in accounts if a.account_id == event.account_id), None)
+        payload = event.payload
+        if acc is None or not isinstance(payload, PromiseToPay | PaymentPlanAgreed):
+            return
+        rng = random.Random(f"{self.seed}/{event.event_id}")
+        propensity = self.debtors[event.debtor_id].persona["propensity_to_pay"]
+        keeps = min(0.95, PROMISE_KEPT * 2 * propensity)
+        at = event.occurred_at
+        key = str(event.event_id)[:8]
+        if isinstance(payload, PromiseToPay):
+            due = datetime.combine(payload.promised_date, BATCH_AT, at.tzinfo)
+            acc.promise_until = max(due, acc.promise_until or due)
+            if rng.random() < keeps:
+                paid_at = at + (max(due, at) - at) * rng.uniform(0.2, 1.0)
+                self._schedule(paid_at, self._pay(acc, f"C{key}", payload.amount_minor))
+            return
+        step = {"WEEKLY": 7, "FORTNIGHTLY": 14}.get(payload.frequency, 30)
+        paid = 0
+        for k in range(min(payload.instalment_count, PLAN_INSTALMENTS_PAID)):
+            if rng.random() >= keeps:
+                break  # a missed instalment breaks the plan: no more are paid
+            due_day = payload.first_due_date + timedelta(days=step * k)
+            amount = min(payload.instalment_minor, payload.total_minor - paid)
+            paid += amount
+            paid_at = datetime.combine(due_day, BATCH_AT, at.tzinfo) - timedelta(
+                hours=rng.uniform(1, 30)
+            )
+            self._schedule(max(paid_at, at), self._pay(acc, f"C{key}-{k}", amount))
+        acc.promise_until = datetime.combine(payload.first_due_date, BATCH_AT, at.tzinfo)
 
     # --- events -----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from recaudo.dashboard.lag import LagProbe
 from recaudo.demo.bank import Bank
 from recaudo.events import ChannelResponse, DebtEvent
+from recaudo.kpis.conversations import CONVERSATION_SOURCE
 from recaudo.orchestration.clock import Clock
 from recaudo.producer import RecaudoProducer
 from recaudo.serde import Serde
@@ -47,6 +48,9 @@ class DemoPlan:
     start: datetime = DEFAULT_START
     #: Longest wait, after the period, for the pipeline to catch up.
     drain_timeout_s: float = 180.0
+    #: Debtors' written replies are answered by the pipeline's conversation
+    #: (RECAUDO_CONVERSATIONS), which negotiates the promises and plans.
+    conversations: bool = True
 
     def __post_init__(self) -> None:
         if self.debtors < 1:
@@ -71,6 +75,8 @@ class DemoStats:
     published: int = 0
     #: Right-party contacts the debtor answered with a payment or a promise.
     conversations: int = 0
+    #: Promises, plans and disputes the pipeline's conversations agreed or opened.
+    agreements: int = 0
     #: Dispatches a connector reported on (sent, failed or bounced).
     sent: set[str] = field(default_factory=set)
     simulated_now: datetime | None = None
@@ -108,34 +114,40 @@ class _Agenda:
 
 
 class _Responses:
-    """Every channel response, read without a consumer group (no join to wait
-    for); notes in the stats which dispatches the connectors reported on."""
+    """Every channel response, and what the conversation agreed (its debt
+    events), read without a consumer group (no join to wait for); notes in
+    the stats which dispatches the connectors reported on."""
 
     def __init__(self, settings: Settings, serde: Serde, stats: DemoStats) -> None:
         self._serde = serde
         self._stats = stats
-        self._topic = serde.topics.channel_responses
+        topics = (serde.topics.channel_responses, serde.topics.debt_events)
         # Assigned, never subscribed: the group id is only a name librdkafka wants.
         self._consumer = Consumer(settings.consumer_config(f"{settings.topic_prefix}.demo-bank"))
-        partitions = self._consumer.list_topics(self._topic, timeout=10).topics[self._topic]
-        self._consumer.assign(
-            [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions.partitions]
-        )
+        assigned = []
+        for topic in topics:
+            partitions = self._consumer.list_topics(topic, timeout=10).topics[topic]
+            assigned += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions.partitions]
+        self._consumer.assign(assigned)
 
-    def poll(self, timeout_s: float) -> list[ChannelResponse]:
-        out = []
+    def poll(self, timeout_s: float) -> list[ChannelResponse | DebtEvent]:
+        """Channel responses and the conversation's debt events (the bank's
+        own, read back, are left out)."""
+        out: list[ChannelResponse | DebtEvent] = []
         for msg in self._consumer.consume(500, timeout_s):
             if msg.error() is not None:
                 log.warning("channel responses: %s", msg.error())
                 continue
             try:
-                event = self._serde.deserialize(self._topic, msg.value())
+                event = self._serde.deserialize(msg.topic() or "", msg.value())
             except Exception as exc:  # a bad record is the pipeline's to dead-letter, not ours
-                log.warning("channel responses: skipping an unreadable record: %s", exc)
+                log.warning("%s: skipping an unreadable record: %s", msg.topic(), exc)
                 continue
             if isinstance(event, ChannelResponse):
                 if event.dispatch_id:
                     self._stats.sent.add(event.dispatch_id)
+                out.append(event)
+            elif isinstance(event, DebtEvent) and event.source == CONVERSATION_SOURCE:
                 out.append(event)
         return out
 
@@ -150,13 +162,16 @@ def run_month(
     stop: threading.Event,
     progress: Progress = lambda _stats: None,
     tick_s: float = 0.05,
+    start_clock: Callable[[], None] | None = None,
 ) -> DemoStats:
     """Publish the book, answer contacts until the period ends, then drain.
 
-    Returns early (with what was done) when ``stop`` is set.
+    With ``start_clock`` the clock is started by calling it once the workers
+    have taken in the book (else it starts on its own, and the book gets
+    until then). Returns early (with what was done) when ``stop`` is set.
     """
     stats = DemoStats()
-    bank = Bank(plan.debtors, plan.start, plan.days, plan.seed)
+    bank = Bank(plan.debtors, plan.start, plan.days, plan.seed, plan.conversations)
     agenda = _Agenda()
     responses = _Responses(settings, Serde(settings), stats)
     lag = _LagWatch(settings, stats)
@@ -178,8 +193,10 @@ def run_month(
                 stop,
                 progress,
                 plan.drain_timeout_s,
-                give_up=lambda: clock.now() > plan.start,
+                give_up=(lambda: False) if start_clock else (lambda: clock.now() > plan.start),
             )
+            if start_clock is not None:
+                start_clock()
             stats.phase = "waiting for the clock"
             progress(stats)
             while clock.now() <= plan.start and not stop.wait(0.05):
@@ -194,6 +211,10 @@ def run_month(
                     producer.publish(event)
                     stats.published += 1
                 for response in responses.poll(tick_s):
+                    if isinstance(response, DebtEvent):
+                        bank.on_agreement(response)
+                        stats.agreements += 1
+                        continue
                     answer = bank.on_contact(response)
                     if answer:
                         stats.conversations += 1

@@ -26,7 +26,7 @@ def _counts(items: dict[str, int], limit: int = 5) -> str:
 
 
 def _row(label: str, value: str, note: str = "") -> str:
-    return f"  {label:<24}{value:>10}   {note}".rstrip()
+    return f"  {label:<26}{value:>10}   {note}".rstrip()
 
 
 def _figure(figure: fig.Figure, snap: Snapshot, note: str = "") -> str:
@@ -78,6 +78,27 @@ def summary(snap: Snapshot, plan: DemoPlan, stats: DemoStats, elapsed_s: float) 
         lines.append(_row("Debtors by bucket", f"{snap.debtors:,}", buckets))
     if snap.error:
         lines.append(f"  (reading Postgres failed: {snap.error})")
+    if c.messages_read or c.conversations or c.handoffs:
+        lines += [
+            "",
+            "Conversations (debtors' messages understood and answered by the pipeline):",
+            _figure(
+                fig.MESSAGES_UNDERSTOOD,
+                snap,
+                f"{c.messages_understood:,} of {c.messages_read:,} messages",
+            ),
+            _figure(fig.CONVERSATIONS, snap),
+            _figure(
+                fig.RESOLVED_WITHOUT_HUMAN,
+                snap,
+                f"{c.conversations_resolved:,} of {c.conversations:,} conversations",
+            ),
+            _figure(fig.CONVERSATION_PROMISES, snap),
+            _figure(fig.CONVERSATION_PLANS, snap),
+            _figure(fig.HANDOFFS, snap, _counts(c.handoff_reasons)),
+            _figure(fig.ANSWER_P50, snap, f"{sum(c.answer_latency_ms.values()):,} answered"),
+            _figure(fig.ANSWER_P90, snap),
+        ]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -57,6 +58,34 @@ class ScaledClock:
 
 
 @dataclass(slots=True)
+class FileStartedClock:
+    """A :class:`ScaledClock` whose start is written to ``start_file`` later
+    (its content: a ``time.time()`` value): until the file exists the clock
+    reads ``origin``, so processes started at different moments wait for one
+    start that is decided once they are all ready."""
+
+    origin: datetime
+    speed: float
+    start_file: Path
+    until: datetime | None = None
+    _started: ScaledClock | None = None
+    _looked_at: float = 0.0
+
+    def now(self) -> datetime:
+        if self._started is None:
+            # Looked for at most every 20 ms: the clock is read on hot paths.
+            if time.monotonic() - self._looked_at < 0.02:
+                return self.origin.astimezone(UTC)
+            self._looked_at = time.monotonic()
+            try:
+                started = float(self.start_file.read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):  # not there, or being written
+                return self.origin.astimezone(UTC)
+            self._started = ScaledClock(self.origin, self.speed, started, self.until)
+        return self._started.now()
+
+
+@dataclass(slots=True)
 class FixedClock:
     """A clock a test moves by hand."""
 
@@ -77,8 +106,15 @@ def clock_from_settings(settings: Settings) -> Clock:
     """
     if settings.clock_origin is None:
         return WallClock()
-    started = settings.clock_started if settings.clock_started is not None else time.time()
     until = settings.clock_until
+    if settings.clock_start_file is not None:
+        return FileStartedClock(
+            _utc_if_naive(settings.clock_origin),
+            settings.clock_speed,
+            settings.clock_start_file,
+            _utc_if_naive(until) if until is not None else None,
+        )
+    started = settings.clock_started if settings.clock_started is not None else time.time()
     return ScaledClock(
         _utc_if_naive(settings.clock_origin),
         settings.clock_speed,

@@ -29,7 +29,11 @@ from tests.integration.environment import cli_env
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-DEBTORS = 60
+#: Enough debtors that, over four simulated days (a weekend and holidays
+#: first: contacts wait for the hours), conversations end in each
+#: of a promise, a plan, an opt-out and a handoff (the simulated debtors'
+#: dispositions: docs/conversations.md, "The simulator's replies").
+DEBTORS = 150
 
 
 @pytest.fixture
@@ -80,7 +84,7 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
     browser = chromium.locate()
     env = cli_env(state_dir)
     report = state_dir / "report.html"
-    argv = ["--debtors", str(DEBTORS), "--days", "10", "--minutes", "0.6"]
+    argv = ["--debtors", str(DEBTORS), "--days", "4", "--minutes", "0.7"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "recaudo", "demo", *argv, "--report", str(report), "--keep-running"],
         env=env,
@@ -102,6 +106,29 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
         assert contacts > 0 and payments > 0, summary
         assert kpi(summary, "Delivery rate").endswith("%")
 
+        # The debtors conversed: the pipeline understood and answered their
+        # messages, and the conversations ended in each way at least once.
+        understood = kpi(summary, "Replies understood")
+        promised = int(kpi(summary, "Promises in conversations").replace(",", ""))
+        planned = int(kpi(summary, "Plans in conversations").replace(",", ""))
+        handed = int(kpi(summary, "Handed to a person").replace(",", ""))
+        assert understood.endswith("%") and float(understood[:-1]) > 50, summary
+        assert promised > 0 and planned > 0 and handed > 0, summary
+        assert kpi(summary, "Time to answer, median").startswith("≤"), summary
+        threads = "\n".join(summary)
+        for ending, caused in (
+            ("a promise", "caused: PROMISE_TO_PAY"),
+            ("a plan", "caused: PAYMENT_PLAN_AGREED"),
+            ("an opt-out", "caused: OPTED_OUT"),
+            ("a handoff", "caused: agent task"),
+        ):
+            example = re.search(
+                rf"A conversation that ended in {ending}: (\S+)\n((?:    .*\n?)+)", threads
+            )
+            assert example, (ending, threads)
+            assert caused in example.group(2), example.group(0)
+            assert "understood: " in example.group(2) and "answered on " in example.group(2)
+
         # The printed figures are the pipeline's: the live dashboard reads them
         # from the KPI table and the debtor view the stream workers wrote.
         with urllib.request.urlopen(f"{url}api/dashboard", timeout=10) as response:
@@ -111,6 +138,9 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
         assert figures["payments"] == payments
         assert figures["cured_after_contact"] == cured
         assert figures["debtors"] == DEBTORS
+        assert figures["conversation_promises"] == promised
+        assert figures["conversation_plans"] == planned
+        assert figures["handoffs"] == handed
         # The stream workers have taken in everything (connectors may still
         # hold dispatches whose window comes after the stopped clock).
         for group in ("view", "kpis"):
@@ -124,6 +154,8 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
         assert chromium.card(dom, "contacts") == f"{contacts:,}"
         assert chromium.card(dom, "debtors") == f"{DEBTORS:,}"
         assert chromium.card(dom, "cured_after_contact") == f"{cured:,}"
+        assert chromium.card(dom, "messages_understood_rate") == understood
+        assert chromium.card(dom, "handoffs") == f"{handed:,}"
         assert dom.count("<svg") >= 4
         shot = chromium.screenshot(browser, url, ARTIFACTS / "demo-dashboard.png")
         assert shot.stat().st_size > 20_000
