@@ -46,6 +46,8 @@ class BatchConsumer(Generic[R]):
 
     ``commit_every_s``: offsets are committed (after :meth:`flush`) at most
     this often; ``None`` commits after every batch that read something.
+    ``commits=False``: a member that re-reads its partitions at every
+    assignment (from :meth:`partitions_assigned`) and never commits.
     ``low_latency`` marks a consumer on the contact path (see
     :meth:`Settings.consumer_config`).
     """
@@ -62,6 +64,7 @@ class BatchConsumer(Generic[R]):
         poll_s: float = 0.1,
         commit_every_s: float | None = None,
         low_latency: bool = False,
+        commits: bool = True,
         consumer_overrides: Mapping[str, Any] | None = None,
     ) -> None:
         if commit_every_s is not None and commit_every_s <= 0:
@@ -75,6 +78,7 @@ class BatchConsumer(Generic[R]):
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.commit_every_s = commit_every_s
+        self.commits = commits
         self.events = EventCounts(group)
         self.lag = ConsumerLag(group)
         self._consumer = Consumer(
@@ -199,7 +203,7 @@ class BatchConsumer(Generic[R]):
     def commit(self) -> CommitOutcome | None:
         """What was handled, made durable; then its offsets committed."""
         self.flush()
-        if not self._uncommitted:
+        if not self._uncommitted or not self.commits:
             return None
         outcome = commit_offsets(self._consumer)
         if outcome == "not in the group":
@@ -234,7 +238,7 @@ class BatchConsumer(Generic[R]):
                 self._dead_letters.send(message, exc)
         if batch:
             self.handle(batch)
-        if ends:
+        if ends and self.commits:
             self._consumer.store_offsets(
                 offsets=[TopicPartition(t, p, offset) for (t, p), offset in ends.items()]
             )

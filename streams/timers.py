@@ -25,11 +25,11 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
+from recaudo.batch_consumer import BatchConsumer
 from recaudo.cloudevents import ce_headers
-from recaudo.dlq import DeadLetterWriter
 from recaudo.events import Timer
 from recaudo.orchestration.clock import Clock
-from recaudo.serde import DeadLetterError, Serde, read_record
+from recaudo.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view.timebase import from_ms, to_ms
 
@@ -38,56 +38,73 @@ log = logging.getLogger(__name__)
 SOURCE = "recaudo.timers"
 
 
-class TimerService:
+class TimerService(BatchConsumer[Timer]):
     """Start with :meth:`start` (a daemon thread) or use as a context manager."""
 
     def __init__(self, settings: Settings, serde: Serde, clock: Clock) -> None:
+        super().__init__(
+            settings,
+            topics=[serde.topics.timers],
+            group=f"{settings.topic_prefix}.timers",
+            source=SOURCE,
+            serde=serde,
+            poll_s=settings.timer_interval_s,
+            commits=False,
+        )
         self._serde = serde
         self._clock = clock
-        self._interval = settings.timer_interval_s
         self._timers = serde.topics.timers
         self._wakeups = serde.topics.wakeups
-        group = f"{settings.topic_prefix}.timers"
-        self._consumer = Consumer(settings.consumer_config(group))
         self._producer = Producer(settings.producer_config())
-        self._dead_letters = DeadLetterWriter(settings, serde, SOURCE, group)
         #: partition -> debtor -> due (ms): the latest timer of each debtor
         self._due: dict[int, dict[str, int]] = {}
         self._heap: list[tuple[int, str, int]] = []
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.wakeups_sent = 0
         #: partition -> the offset after the last timer read there
         self._read: dict[int, int] = {}
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def record_type(self) -> type[Timer]:
+        return Timer
+
+    def partitions_assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             tp.offset = OFFSET_BEGINNING
             self._due[tp.partition] = {}
         consumer.assign(partitions)
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._due.pop(tp.partition, None)
-            self._read.pop(tp.partition, None)
+    def partitions_revoked(self, partitions: list[TopicPartition]) -> None:
+        self._forget({tp.partition for tp in partitions})
 
-    def _take(self, message: Message) -> None:
-        partition = message.partition() or 0
-        self._read[partition] = (message.offset() or 0) + 1
-        try:
-            read_record(message)
-            timer = self._serde.deserialize(self._timers, message.value())
-        except DeadLetterError as exc:
-            self._dead_letters.send(message, exc)
-            return
-        assert isinstance(timer, Timer)
-        debtors = self._due.setdefault(partition, {})
-        if timer.due_at is None:
-            debtors.pop(timer.debtor_id, None)
-            return
-        due = to_ms(timer.due_at)
-        debtors[timer.debtor_id] = due
-        heapq.heappush(self._heap, (due, timer.debtor_id, partition))
+    def drop(self, lost: set[tuple[str, int]]) -> None:
+        self._forget({partition for _, partition in lost})
+
+    def _forget(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self._due.pop(partition, None)
+            self._read.pop(partition, None)
+
+    def decode(self, message: Message) -> Timer:
+        # Read past, whether it decodes or goes to the dead-letter topic.
+        self._read[message.partition() or 0] = (message.offset() or 0) + 1
+        return super().decode(message)
+
+    def handle(self, batch: list[tuple[Timer, Message]]) -> None:
+        for timer, message in batch:
+            partition = message.partition() or 0
+            debtors = self._due.setdefault(partition, {})
+            if timer.due_at is None:
+                debtors.pop(timer.debtor_id, None)
+                continue
+            due = to_ms(timer.due_at)
+            debtors[timer.debtor_id] = due
+            heapq.heappush(self._heap, (due, timer.debtor_id, partition))
+
+    def idle(self) -> None:
+        self._fire()
+
+    def close(self) -> None:
+        self._producer.flush(10)
 
     def _fire(self) -> None:
         now = to_ms(self._clock.now())
@@ -113,28 +130,13 @@ class TimerService:
             self.wakeups_sent += 1
         self._producer.poll(0)
 
-    def run(self) -> None:
-        self._consumer.subscribe(
-            [self._timers], on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
-        try:
-            while not self._stop.is_set():
-                for msg in self._consumer.consume(500, timeout=self._interval):
-                    if msg.error() is None:
-                        self._take(msg)
-                self._fire()
-        finally:
-            self._producer.flush(10)
-            self._dead_letters.close()
-            self._consumer.close()
-
     def start(self) -> TimerService:
         self._thread = threading.Thread(target=self.run, name="recaudo-timers", daemon=True)
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
+        super().stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
