@@ -158,11 +158,13 @@ class Portal:
         """POST of an offer's form: the choice recorded and published once."""
         now = self.clock()
         lang = language_from(accept_language)
-        fields = parse_qs(form.decode("utf-8", "replace"), max_num_fields=4)
         try:
+            fields = parse_qs(form.decode("utf-8", "replace"), max_num_fields=4)
             token = verify(fields.get("t", [""])[0], self.keys, "choose", to_ms(now))
         except TokenRefused as refusal:
             return self._refused(refusal, lang)
+        except ValueError:  # more fields than a token and a date
+            return self._refused(TokenRefused("malformed"), lang)
         view = self.store.view(token.debtor_id, now)
         if view is None:
             self._count("no_view")

@@ -111,3 +111,16 @@ def test_the_stream_workers_orchestrator_mints_links_only_when_a_portal_is_confi
     )
     links = build_orchestrator(configured).links
     assert isinstance(links, PortalLinks) and links.keys == KEYS
+
+
+@pytest.mark.parametrize(
+    "form", [b"", b"t=", b"t=%FF%FE", b"a=1&b=2&c=3&d=4&e=5", b"t=" + b"A" * 3000]
+)
+def test_a_form_that_is_not_ours_gets_the_invalid_page(form: bytes) -> None:
+    def never(_: object) -> bool:
+        raise AssertionError("nothing is published for a refused form")
+
+    portal = Portal(load_strategy(), KEYS, None, never)  # type: ignore[arg-type]
+    page = portal.choose(form, "pt-BR,pt;q=0.9")
+    assert page.status == 400 and b'data-outcome="invalid"' in page.body
+    assert b'lang="pt"' in page.body
