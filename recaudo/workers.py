@@ -31,6 +31,8 @@ DASHBOARD = "dashboard"
 
 #: The name of the inbound email receiver's process.
 INBOUND_EMAIL = "inbound-email"
+#: the learner service, with the learner switched on (RECAUDO_LEARNER_ENABLED)
+LEARNER = "streams-learner"
 
 
 def _inbound_email_port() -> int:
@@ -48,7 +50,8 @@ def worker_specs(
 ) -> list[ProcessSpec]:
     """One spec per process; replicas share a consumer group and split partitions.
 
-    The debtor-view, view-publisher, KPI and agent-task stream workers, one
+    The debtor-view, view-publisher, KPI and agent-task stream workers (and
+    one learner service when the learner is switched on), one
     simulated-provider connector per channel, one inbound email receiver (SMTP
     on 127.0.0.1: never replicated) and one dashboard (it only reads: never
     replicated). Workers serve /healthz, /readyz and /metrics on
@@ -84,6 +87,9 @@ def worker_specs(
                     _recaudo("connector", "run", "--channel", channel, "--provider", "simulator"),
                 )
             )
+    if get_settings().learner_enabled:
+        # One model: the learner service is never replicated.
+        specs.append(_spec(LEARNER, LEARNER, _recaudo("streams", "run", "--name", "learner")))
     if inbound_email:
         specs.append(
             _spec(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from recaudo.settings import reset_settings_cache
-from recaudo.workers import INBOUND_EMAIL, worker_specs
+from recaudo.workers import INBOUND_EMAIL, LEARNER, worker_specs
 
 
 def _port_of(argv: list[str]) -> int:
@@ -34,4 +34,17 @@ def test_the_receiver_listens_where_the_settings_say(monkeypatch: pytest.MonkeyP
     reset_settings_cache()
     [receiver] = [s for s in worker_specs(1, dashboard=False) if s.name == INBOUND_EMAIL]
     assert _port_of(receiver.argv) == 2626
+    reset_settings_cache()
+
+
+def test_one_learner_service_when_the_learner_is_switched_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RECAUDO_LEARNER_ENABLED", raising=False)
+    reset_settings_cache()
+    assert LEARNER not in {s.name for s in worker_specs(2, dashboard=False)}
+    monkeypatch.setenv("RECAUDO_LEARNER_ENABLED", "true")
+    reset_settings_cache()
+    [learner] = [s for s in worker_specs(2, dashboard=False) if s.name == LEARNER]
+    assert learner.argv[-4:-2] == ["--name", "learner"]
     reset_settings_cache()
