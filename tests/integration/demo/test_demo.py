@@ -84,7 +84,7 @@ def test_demo_runs_a_month_and_reports_what_the_pipeline_measured(state_dir: Pat
     browser = chromium.locate()
     env = cli_env(state_dir)
     report = state_dir / "report.html"
-    argv = ["--debtors", str(DEBTORS), "--days", "4", "--minutes", "0.7"]
+    argv = ["--debtors", str(DEBTORS), "--days", "4", "--minutes", "0.5"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "recaudo", "demo", *argv, "--report", str(report), "--keep-running"],
         env=env,
