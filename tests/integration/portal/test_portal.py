@@ -283,6 +283,22 @@ def test_tampered_expired_and_wrong_purpose_tokens_get_a_page_and_change_nothing
     assert stack.portal_events() == before
 
 
+def test_pages_are_neither_cached_nor_framed_nor_referred_and_big_forms_are_refused(
+    stack: Stack,
+) -> None:
+    request = urllib.request.Request(stack.link("D-PORTAL-1", "dispatch-headers"))
+    with urllib.request.urlopen(request, timeout=20) as response:
+        headers = response.headers
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "script-src" not in headers["Content-Security-Policy"]
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "server" not in {name.lower() for name in headers}
+    status, _ = fetch(f"{stack.base}/choose", {"t": "A" * 5000})
+    assert status == 413
+
+
 def test_nothing_personal_is_logged(stack: Stack) -> None:
     """Run last: what every request above logged names no debtor, account or token."""
     link = stack.link("D-PORTAL-1", "dispatch-browser").rsplit("/", 1)[1]
