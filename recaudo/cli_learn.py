@@ -1,6 +1,7 @@
 """``recaudo learn``: the learned contact choice at a terminal: why a
-decision was made (``explain``), and how a candidate model would have done on
-the logged decisions before it is switched on (``evaluate``). Decisions and
+decision was made (``explain``), how a candidate model would have done on
+the logged decisions before it is switched on (``evaluate``), and the
+runtime switch (``switch off``). Decisions and
 outcomes are read from their topics; model versions from Postgres
 (``learner_model``). Registered on the main CLI with ``cli.add_command``.
 """
@@ -19,7 +20,8 @@ from recaudo.settings import Settings
 
 @click.group()
 def learn() -> None:
-    """The learned contact choice: explain a decision, evaluate a model (docs/learning.md)."""
+    """The learned contact choice: explain a decision, evaluate a model, switch it
+    off or on (docs/learning.md)."""
 
 
 def _stored_model(settings: Settings, version: str | None) -> tuple[str, bytes]:
@@ -96,6 +98,41 @@ def explain_command(decision_id: str, replay: bool) -> None:
         if same
         else f"  replayed: {again.action.label}, not the logged choice (other learner settings?)"
     )
+
+
+@learn.command("switch")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--reason", default=None, help="Why, kept with the switch record.")
+def switch_command(state: str, reason: str | None) -> None:
+    """Switch the learner off (every debtor gets the static strategy from its
+    next decision) or back on, in every running orchestrator at once, without a
+    restart. RECAUDO_LEARNER_ENABLED must be true for on to mean anything."""
+    from datetime import UTC, datetime
+
+    from recaudo.cli_inspect import _broker
+    from recaudo.cloudevents import ce_headers
+    from recaudo.events import LearnerSwitch
+    from recaudo.learning.model_topic import SWITCH_KEY
+    from recaudo.producer import RecaudoProducer
+    from recaudo.serde import Serde
+
+    settings, topics = _broker()
+    record = LearnerSwitch(
+        occurred_at=datetime.now(UTC),
+        source="recaudo.cli",
+        enabled=state == "on",
+        reason=reason,
+    )
+    serde = Serde(settings)
+    with RecaudoProducer(settings, serde) as producer:
+        producer.produce_raw(
+            topics.learner_switch,
+            SWITCH_KEY,
+            serde.serialize(topics.learner_switch, record),
+            ce_headers(record),
+        )
+        producer.flush(30)
+    click.echo(f"learner switched {state} ({topics.learner_switch})")
 
 
 def _estimate_json(e: Estimate) -> dict[str, object]:

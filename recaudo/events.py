@@ -576,6 +576,14 @@ class LearnerModel(Envelope):
     decisions_learned: int = Field(ge=0)
 
 
+class LearnerSwitch(Envelope):
+    """The learner's runtime switch (keyed ``switch`` on its compacted topic)."""
+
+    avro_name = "LearnerSwitch"
+    enabled: bool
+    reason: str | None = None
+
+
 class DispatchCommand(Event):
     avro_name = "DispatchCommand"
     dispatch_id: NonEmpty
@@ -863,5 +871,6 @@ RECORD_MODELS: dict[str, type[Envelope]] = {
         Timer,
         AgentTask,
         LearnerModel,
+        LearnerSwitch,
     )
 }

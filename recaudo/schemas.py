@@ -29,6 +29,7 @@ SCHEMA_FILES: dict[str, str] = {
     "Timer": "timer.avsc",
     "AgentTask": "agent_task.avsc",
     "LearnerModel": "learner_model.avsc",
+    "LearnerSwitch": "learner_switch.avsc",
 }
 
 

@@ -123,6 +123,13 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         cleanup_policy="compact",
         retention_ms=-1,
     ),
+    TopicSpec(
+        "learner-switch",
+        "LearnerSwitch",
+        "The learner's runtime switch (latest per key: on or off for every orchestrator).",
+        cleanup_policy="compact",
+        retention_ms=-1,
+    ),
 )
 
 
@@ -247,3 +254,7 @@ class Topics:
     @property
     def learner_model(self) -> str:
         return self.name("learner-model")
+
+    @property
+    def learner_switch(self) -> str:
+        return self.name("learner-switch")

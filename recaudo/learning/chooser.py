@@ -40,6 +40,9 @@ class ModelSlot(Closeable):
         self.config = config
         self._lock = threading.Lock()
         self._bandit = Bandit(config, model)
+        #: the runtime switch (the learner-switch topic): off, no debtor is on
+        #: the learner arm from the next decision
+        self.switched_on = True
 
     @property
     def version(self) -> str:
@@ -87,7 +90,7 @@ class LearnedChooser:
         self.variants = tuple(variants)
 
     def arm(self, view: DebtorView) -> LearningArm | None:
-        if not self.plan.enabled:
+        if not (self.plan.enabled and self.slot.switched_on):
             return None
         return assign_arm(view.debtor_id, view.risk_segment, self.plan)
 

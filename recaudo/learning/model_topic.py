@@ -1,7 +1,9 @@
 """The model topic (``recaudo.learner-model``, compacted): the learner
 service publishes each version under one key, and every orchestrator follows
 it with a :class:`ModelFollower`, so a new version is used from the next
-decision on, without a restart."""
+decision on, without a restart. The follower reads the learner's runtime
+switch too (``recaudo.learner-switch``, ``recaudo learn switch off``): off,
+every debtor gets the static strategy from its next decision."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from recaudo.dlq import DeadLetterWriter
-from recaudo.events import LearnerModel
+from recaudo.events import LearnerModel, LearnerSwitch
 from recaudo.learning.chooser import LearnedChooser, ModelSlot
 from recaudo.learning.configuration import arm_plan, learner_config
 from recaudo.librdkafka_codes import PARTITION_EOF
@@ -25,11 +27,13 @@ log = logging.getLogger(__name__)
 
 #: the one key every version is published under: compaction keeps the latest
 MODEL_KEY = b"model"
+#: the one key of the runtime switch
+SWITCH_KEY = b"switch"
 
 
 class ModelFollower(Closeable):
-    """A thread reading the model topic from its beginning (no group, no
-    commits: every orchestrator reads every version) into ``slot``."""
+    """A thread reading the model and switch topics from their beginning (no
+    group, no commits: every orchestrator reads every version) into ``slot``."""
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class ModelFollower(Closeable):
         self._serde = serde
         self._slot = slot
         self._topic = serde.topics.learner_model
+        self._switch_topic = serde.topics.learner_switch
         self._on_load = on_load
         # A group id is required by the client; it is never joined nor committed to.
         group = f"{settings.topic_prefix}.model-follower.{uuid.uuid4().hex[:12]}"
@@ -53,14 +58,19 @@ class ModelFollower(Closeable):
         self.loaded = 0
 
     def start(self) -> ModelFollower:
-        metadata = self._consumer.list_topics(self._topic, timeout=10)
-        partitions = sorted(metadata.topics[self._topic].partitions)
-        self._pending_eof = set(partitions)
-        self._consumer.assign(
-            [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions]
-        )
+        assigned = []
+        for topic in (self._topic, self._switch_topic):
+            metadata = self._consumer.list_topics(topic, timeout=10)
+            for p in sorted(metadata.topics[topic].partitions):
+                assigned.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+        self._pending_eof = {(tp.topic, tp.partition) for tp in assigned}
+        self._consumer.assign(assigned)
         self._thread.start()
         return self
+
+    @property
+    def switched_on(self) -> bool:
+        return self._slot.switched_on
 
     def wait_caught_up(self, timeout: float) -> bool:
         """True once every version published before :meth:`start` was read."""
@@ -83,19 +93,27 @@ class ModelFollower(Closeable):
         err = message.error()
         if err is not None:
             if err.code() == PARTITION_EOF:
-                self._pending_eof.discard(message.partition() or 0)
+                self._pending_eof.discard((message.topic() or "", message.partition() or 0))
                 if not self._pending_eof:
                     self._caught_up.set()
             else:
                 log.warning("model topic: %s", err)
             return
+        topic = message.topic() or ""
         try:
             read_record(message)
-            record = self._serde.deserialize(self._topic, message.value())
-            if not isinstance(record, LearnerModel):
-                raise DecodeError(f"not a LearnerModel: {type(record).__name__}")
+            record = self._serde.deserialize(topic, message.value())
+            if not isinstance(record, LearnerModel | LearnerSwitch):
+                raise DecodeError(f"not a learner model or switch: {type(record).__name__}")
         except DeadLetterError as exc:
             self._dead_letters.send(message, exc)
+            return
+        if isinstance(record, LearnerSwitch):
+            if record.enabled != self._slot.switched_on:
+                log.warning(
+                    "learner switched %s (%s)", "on" if record.enabled else "off", record.reason
+                )
+            self._slot.switched_on = record.enabled
             return
         if record.vw_args != self._slot.config.vw_args():
             log.warning(

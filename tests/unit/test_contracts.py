@@ -167,8 +167,8 @@ def test_top_level_events_carry_the_envelope() -> None:
         fields = [f["name"] for f in schema_json(record)["fields"]]
         assert fields[:3] == ["event_id", "occurred_at", "source"], record
         # DeadLetter: keyed by the original message's key; KpiWindow: by dimension
-        # member; LearnerModel: one key, the model.
-        if record not in ("DeadLetter", "KpiWindow", "LearnerModel"):
+        # member; LearnerModel and LearnerSwitch: one key each.
+        if record not in ("DeadLetter", "KpiWindow", "LearnerModel", "LearnerSwitch"):
             assert fields[3] == "debtor_id", record
 
 

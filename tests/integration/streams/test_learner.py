@@ -106,6 +106,12 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
     assert processor.model_follower is not None
 
     seen: dict[str, str] = {}
+    env = {
+        "DATABASE_URL": settings.database_dsn(),
+        "RECAUDO_EMBEDDED_BROKER": "true",
+        "RECAUDO_LEARNER_PROBABILITY_FLOOR": "0.01",
+        "RECAUDO_LEARNER_ATTRIBUTION_DAYS": repr(WINDOW / timedelta(days=1)),
+    }
 
     def scenario() -> None:
         assert processor.model_follower is not None
@@ -172,6 +178,21 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
         chosen = next(d for d in decisions(settings, serde) if d.debtor_id == "D-3" and d.learning)
         assert chosen.learning is not None
         assert chosen.learning.model_version == v1.model_version
+        # Switched off at runtime: the next decision is the static strategy's.
+        off = recaudo(settings, "learn", "switch", "off", "--reason", "test", **env)
+        assert off.returncode == 0, off.stderr
+        assert waiting.wait_until(
+            lambda: (
+                processor.model_follower is not None and not processor.model_follower.switched_on
+            ),
+            60,
+        )
+        before4, missed4 = history("D-4", clock.at)
+        publish(settings, [*before4, missed4])
+        assert waiting.wait_until(
+            lambda: any(d.debtor_id == "D-4" for d in decisions(settings, serde)), 60
+        )
+        assert all(d.learning is None for d in decisions(settings, serde) if d.debtor_id == "D-4")
 
     run_with(processor, scenario)
     assert learner.decisions_learned == 1
@@ -187,12 +208,6 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
 
     # At a terminal: why the decision was made, replayed from its model version
     # (v0, in Postgres), and how the latest version would have done on the logs.
-    env = {
-        "DATABASE_URL": settings.database_dsn(),
-        "RECAUDO_EMBEDDED_BROKER": "true",
-        "RECAUDO_LEARNER_PROBABILITY_FLOOR": "0.01",
-        "RECAUDO_LEARNER_ATTRIBUTION_DAYS": repr(WINDOW / timedelta(days=1)),
-    }
     explained = recaudo(settings, "learn", "explain", seen["decision"], **env)
     assert explained.returncode == 0, explained.stderr
     assert "arm learner" in explained.stdout and v0.model_version in explained.stdout
@@ -205,18 +220,8 @@ def test_decisions_are_learnt_and_the_new_model_is_used_live_and_the_switch_turn
         low, high = result[method]["ci95"]
         assert low <= result[method]["value"] <= high
 
-    # The switch off: the orchestrator restarted with it decides statically at once.
-    off = settings.model_copy(update={"learner_enabled": False})
-    static = DebtorViewProcessor(off, clock=clock)
+    # Switched off by its setting, a worker follows no model and has no learner.
+    static = DebtorViewProcessor(
+        settings.model_copy(update={"learner_enabled": False}), clock=clock
+    )
     assert static.model_follower is None
-
-    def switched_off() -> None:
-        before4, missed4 = history("D-4", clock.at)
-        publish(off, [*before4, missed4])
-        assert waiting.wait_until(
-            lambda: any(d.debtor_id == "D-4" for d in decisions(off, serde)), 60
-        )
-        decided = [d for d in decisions(off, serde) if d.debtor_id == "D-4"]
-        assert decided and all(d.learning is None for d in decided)
-
-    run_with(static, switched_off)

@@ -235,3 +235,19 @@ def test_every_learned_decision_replays_to_its_choice_from_its_model_version() -
             assert choice is not None
             assert choice.action.label == decision.learning.actions[decision.learning.chosen]
             assert choice.model_version == decision.learning.model_version
+
+
+def test_the_runtime_switch_off_makes_the_next_decision_static_without_a_restart() -> None:
+    slot = ModelSlot(CONFIG)
+    d = _evening_only(slot)
+    d.event(profile(-40))
+    d.event(opened(-30))
+    d.event(missed(1, 0, when=0.1), now=at(0.1))
+    assert d.decisions[-1].outcome == "DEFERRED" and d.decisions[-1].learning is not None
+    slot.switched_on = False  # what the learner-switch topic's record does
+    d.advance(at(2))
+    sent = [x for x in d.decisions if x.outcome == "DISPATCHED"]
+    assert sent and all(x.learning is None for x in sent)
+    slot.switched_on = True
+    d.event(missed(2, 1, when=1.1), now=at(2.1))
+    assert d.decisions[-1].learning is not None and d.decisions[-1].learning.arm == "learner"
