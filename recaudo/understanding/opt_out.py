@@ -17,7 +17,8 @@ OPT_OUT_THRESHOLD = 0.05
 # The carriers' and channels' own stop keywords, as a whole message or sentence.
 _KEYWORD = re.compile(
     r"^\W*(stop|stopall|baja|alto|sair|parar|pare|cancelar|unsubscribe|cancel|quit|end|optout|"
-    r"opt out|remover|descadastrar)\W*(por favor|please|pls|plz|pfv|porfa)?\W*$"
+    r"opt out|remover|descadastrar|desuscribir|desuscribirme|desinscribir)"
+    r"\W*(por favor|please|pls|plz|pfv|porfa)?\W*$"
 )
 # Explicit requests to stop being contacted, anywhere in a message.
 _REQUEST = re.compile(
@@ -25,7 +26,9 @@ _REQUEST = re.compile(
     # es
     r"no me (?:vuelvan a |sigan )?(?:escriban|llamen|contacten|manden|envien|molesten|"
     r"busquen|marquen)|dejen de (?:llamar|escribir|contactar|mandar|enviar|molestar|acosar)|"
-    r"(?:denme|dame|darme|quiero darme|me doy) de baja|no quiero (?:recibir )?mas "
+    r"(?:denme|dame|darme|quiero darme|me doy) de baja|"
+    r"(?:eliminen|eliminar|borren|borrar|quiten|quitar|supriman) (?:mi|mis) "
+    r"(?:numero|telefono|celular|correo|contacto|datos?)|no quiero (?:recibir )?mas "
     r"(?:mensajes|llamadas|correos|sms|whatsapp)|(?:borrenme|saquenme|eliminenme|sacarme) de|"
     r"no autorizo (?:que me contacten|el contacto)|retiro (?:mi )?(?:autorizacion|consentimiento)|"
     # pt
@@ -33,10 +36,17 @@ _REQUEST = re.compile(
     r"(?:pare|parem|para) de (?:mandar|ligar|enviar) |nao me (?:mandem|liguem|contatem|enviem|"
     r"perturbem|mande|ligue)|me (?:tira|tirem|remova|removam|descadastr\w*) d[aoe]|"
     r"nao quero (?:mais )?receber (?:mais )?(?:mensage\w*|ligac\w*|emails?|sms)|"
+    r"descadastr\w*|"
+    r"(?:apaguem|apague|apagar|removam|remova|remover|remove|excluam|exclua|excluir|tirem) "
+    r"(?:o |os )?(?:meu|meus) (?:numero|telefone|celular|e-?mail|contato|dados)|"
     # en
     r"stop (?:texting|calling|messaging|emailing|contacting|sending)|"
-    r"(?:do not|don'?t|dont|never) (?:text|call|contact|email|message|whatsapp) me|"
+    r"(?:do not|don'?t|dont|never) (?:text|call|contact|email|message|whatsapp)\b|"
+    r"(?:do not|don'?t|dont) (?:wish|want) to (?:receive|get) (?:any )?(?:further |more )?"
+    r"(?:communications?|messages|texts|calls|e-?mails)|"
+    r"not (?:one|a single) more (?:message|text|call|e-?mail)|leave me alone|"
     r"(?:take|remove) me (?:off|from)|unsubscribe me|opt me out|"
+    r"(?:delete|remove|erase) my (?:number|phone|e-?mail|contact|details|info|data)|"
     r"(?:revoke|withdraw) (?:my )?consent|cease and desist"
     r")"
 )

@@ -36,6 +36,18 @@ STOP_REQUESTS = [
     "do not contact me",
     "don't call me again",
     "take me off your list",
+    "delete my number",
+    "eliminen mi número por favor",
+    "borren mis datos",
+    "apaguem meu número",
+    "removam meus dados do sistema",
+    "desuscribir",
+    "quero descadastrar",
+    "me descadastra",
+    "leave me alone",
+    "do not call",
+    "I do not wish to receive further communications",
+    "not one more message",
 ]
 OTHER_TEXT = [
     "ya pagué ayer",
