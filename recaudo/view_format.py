@@ -13,6 +13,7 @@ from recaudo.events import ContactDecision, DeadLetter, DebtorView, DispatchComm
 from recaudo.kpis import Counters
 from recaudo.kpis.figures import (
     CONTACTS,
+    CONVERSATION,
     CURED_AFTER_CONTACT,
     DELIVERY_RATE,
     HEADLINE,
@@ -257,6 +258,8 @@ def kpi_overall_table(c: Counters) -> str:
     rows.extend(["", line, ""] for line in money[1:])
     rows.append(["Deferred", f"{c.deferred:,}", "Decisions deferred (quiet hours, caps)."])
     rows.append(["Suppressed", f"{c.suppressed:,}", "Decisions suppressed by a rule."])
+    if c.messages_read or c.conversations or c.handoffs:
+        rows.extend([f.label, f.format(c), f.definition] for f in CONVERSATION)
     return render_table(("FIGURE", "VALUE", "DEFINITION"), rows, keep_last_whole=True)
 
 

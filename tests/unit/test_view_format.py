@@ -147,3 +147,11 @@ def test_kpi_tables_name_the_figures_as_the_dashboard_and_money_per_line() -> No
     assert members[0].startswith("CHANNEL") and "CURED AFTER CONTACT" in members[0]
     assert members[1].split()[0] == "sms" and members[1].endswith("COP 1,500.00")
     assert members[2].strip() == "USD 10.50"
+
+
+def test_the_kpi_table_adds_the_conversation_figures_when_there_were_conversations() -> None:
+    quiet = kpi_overall_table(Counters(contacts=2))
+    assert "Replies understood" not in quiet
+    talk = kpi_overall_table(Counters(contacts=2, messages_read=4, messages_understood=3))
+    row = next(line for line in talk.splitlines() if line.startswith("Replies understood"))
+    assert "75.0%" in row
