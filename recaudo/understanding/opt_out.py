@@ -27,6 +27,7 @@ _REQUEST = re.compile(
     r"no me (?:vuelvan a |sigan )?(?:escriban|llamen|contacten|manden|envien|molesten|"
     r"busquen|marquen)|dejen de (?:llamar|escribir|contactar|mandar|enviar|molestar|acosar)|"
     r"(?:denme|dame|darme|quiero darme|me doy) de baja|"
+    r"ni (?:un|una) (?:mensaje|sms|llamada|correo|whatsapp|mensajito) mas|"
     r"(?:eliminen|eliminar|borren|borrar|quiten|quitar|supriman) (?:mi|mis) "
     r"(?:numero|telefono|celular|correo|contacto|datos?)|no quiero (?:recibir )?mas "
     r"(?:mensajes|llamadas|correos|sms|whatsapp)|(?:borrenme|saquenme|eliminenme|sacarme) de|"
@@ -36,7 +37,7 @@ _REQUEST = re.compile(
     r"(?:pare|parem|para) de (?:mandar|ligar|enviar) |nao me (?:mandem|liguem|contatem|enviem|"
     r"perturbem|mande|ligue)|me (?:tira|tirem|remova|removam|descadastr\w*) d[aoe]|"
     r"nao quero (?:mais )?receber (?:mais )?(?:mensage\w*|ligac\w*|emails?|sms)|"
-    r"descadastr\w*|"
+    r"descadastr\w*|nem mais (?:uma|um) (?:mensage\w*|ligac\w*|sms|e-?mail|zap)|"
     r"(?:apaguem|apague|apagar|removam|remova|remover|remove|excluam|exclua|excluir|tirem) "
     r"(?:o |os )?(?:meu|meus) (?:numero|telefone|celular|e-?mail|contato|dados)|"
     # en

@@ -48,6 +48,8 @@ STOP_REQUESTS = [
     "do not call",
     "I do not wish to receive further communications",
     "not one more message",
+    "ni un mensaje más",
+    "nem mais uma mensagem",
 ]
 OTHER_TEXT = [
     "ya pagué ayer",
