@@ -23,7 +23,11 @@ Guarantees, by construction:
   trigger no longer holds when a step is due (or a payment, promise, plan or
   dispute arrives) ends; both are recorded as SUPPRESSED with ``STALE_TRIGGER`` and
   the rule that fired;
-* a backfilled event (history, see :meth:`Orchestrator.handle`) starts no run.
+* a backfilled event (history, see :meth:`Orchestrator.handle`) starts no run;
+* with a learner (:class:`~recaudo.orchestration.channel_choice.ContactLearner`),
+  a debtor on its arm gets one of the actions the policy allows at their send
+  instant, evaluated again when that instant comes (DEFERRED until then); any
+  other debtor gets exactly what it would get without one.
 """
 
 from __future__ import annotations
