@@ -87,10 +87,9 @@ def default_cache_dir() -> Path:
     return platformdirs.user_cache_path("recaudo") / "understanding"
 
 
-def _check_trusted(path: Path) -> None:
-    """Raise unless ``path`` is owned by this user (or root) and writable by
-    no one else."""
-    info = os.stat(path)
+def _check_trusted(path: Path, info: os.stat_result) -> None:
+    """Raise unless ``path`` (whose status is ``info``) is owned by this user
+    (or root) and writable by no one else."""
     if info.st_uid not in (os.getuid(), 0):
         raise UntrustedCacheError(
             f"{path} belongs to user id {info.st_uid}, not to this user: not loading a model "
@@ -117,9 +116,11 @@ class ModelCache:
         and trusted; otherwise None, and a log line saying why."""
         path = self.path(name)
         try:
-            _check_trusted(self.directory)
-            data = path.read_bytes()
-            _check_trusted(path)
+            _check_trusted(self.directory, os.stat(self.directory))
+            with path.open("rb") as file:
+                # The status of the file read, not of whatever the name points to later.
+                _check_trusted(path, os.fstat(file.fileno()))
+                data = file.read()
         except FileNotFoundError:
             log.info("no cached %s in %s: building it", name, self.directory)
             return None

@@ -111,6 +111,18 @@ def test_a_file_others_can_write_is_not_loaded(
     assert os.stat(cache.path(NAME)).st_mode & 0o022 == 0
 
 
+def test_a_directory_others_can_write_is_not_loaded_from(
+    tmp_path: Path, fits: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    cache, corpus = ModelCache(tmp_path / "cache"), small_corpus()
+    _predict(cache, corpus)
+    os.chmod(cache.directory, 0o777)  # noqa: S103 (unsafe on purpose)
+    with caplog.at_level(logging.WARNING):
+        _predict(cache, corpus)
+    assert len(fits) == 2
+    assert "writable by other users" in caplog.text
+
+
 def test_a_directory_that_cannot_be_written_still_gives_a_model(
     tmp_path: Path, fits: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
