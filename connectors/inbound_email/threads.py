@@ -18,14 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
-import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from recaudo.secret_keys import installation_key
 from recaudo.settings import Settings
 
 #: Bytes of HMAC-SHA256 kept: 48 bits, enough that a guessed token fails.
@@ -58,31 +57,12 @@ def thread_key(settings: Settings) -> bytes:
     a random key made once for this installation and kept in the state
     directory, shared by every process that uses it (replicas on other
     machines must set the variable to one value)."""
-    if settings.email_thread_key is not None:
-        return settings.email_thread_key.get_secret_value().encode()
-    path = settings.state_dir / KEY_FILE
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    made = secrets.token_hex(32).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _read_key(path)
-    with os.fdopen(fd, "wb") as out:
-        out.write(made)
-        out.flush()
-        os.fsync(out.fileno())
-    return made
-
-
-def _read_key(path: Path) -> bytes:
-    key = path.read_bytes().strip()
-    if not key:
-        raise ValueError(f"{path} is empty: delete it (replies to earlier emails will not thread)")
-    return key
+    return installation_key(
+        settings.email_thread_key,
+        settings.state_dir,
+        KEY_FILE,
+        when_empty="replies to earlier emails will not thread",
+    )
 
 
 def _b32(data: bytes) -> str:

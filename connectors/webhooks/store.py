@@ -23,8 +23,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg_pool import ConnectionPool
-
+from recaudo.db.service_pool import PooledStore
 from recaudo.events import Channel
 
 # Created here rather than in recaudo/db/migrations: the tables belong to the
@@ -88,25 +87,9 @@ class Contact:
     contacted_at: datetime
 
 
-class CorrelationStore:
+class CorrelationStore(PooledStore):
     def __init__(self, dsn: str, max_connections: int = 8) -> None:
-        self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_connections, open=True, kwargs={"autocommit": True}
-        )
-        with self._pool.connection() as conn:
-            for statement in _DDL:
-                conn.execute(statement.encode())
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def ping(self) -> bool:
-        try:
-            with self._pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1")
-        except Exception:
-            return False
-        return True
+        super().__init__(dsn, _DDL, max_connections)
 
     def record_messages(self, rows: Sequence[SentMessage]) -> None:
         if not rows:

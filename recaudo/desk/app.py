@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from connectors.webhooks.server import BodyTooLarge, read_body
 from recaudo.desk import actions
 from recaudo.desk.actions import DeskError
 from recaudo.desk.masking import mask_id
@@ -35,6 +34,7 @@ from recaudo.desk.publisher import DeskPublisher
 from recaudo.desk.sessions import LOGIN_COOKIE, SESSION_COOKIE, Identity, Signer, identify
 from recaudo.desk.store import DeskStore
 from recaudo.events import AgentTask
+from recaudo.http_service import BodyTooLarge, probe_routes, read_body
 from recaudo.money import format_money
 from recaudo.producer import DeliveryError
 from recaudo.settings import Settings
@@ -424,19 +424,18 @@ class DeskApp:
 
     # --- the app -------------------------------------------------------------------
 
-    async def healthz(self, request: Request) -> Response:
-        return Response("ok\n", media_type="text/plain")
-
-    async def readyz(self, request: Request) -> Response:
-        ready = await run_in_threadpool(self.store.ping)
-        return Response("ready\n" if ready else "not ready\n", 200 if ready else 503)
+    def metrics(self) -> dict[str, float]:
+        return {
+            "recaudo_desk_requests_refused_total": float(self.refused),
+            "recaudo_desk_actions_total": float(self.actions),
+            "recaudo_desk_records_published_total": float(self.publisher.published),
+        }
 
     def asgi(self) -> Starlette:
         g = self._guarded
         return Starlette(
             routes=[
-                Route("/healthz", self.healthz, methods=["GET"]),
-                Route("/readyz", self.readyz, methods=["GET"]),
+                *probe_routes(self.store.ping, self.metrics),
                 Route("/login", self.login_page, methods=["GET"]),
                 Route("/login", self.login, methods=["POST"]),
                 Route("/logout", g(self.logout, post=True), methods=["POST"]),

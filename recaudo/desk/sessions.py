@@ -29,6 +29,11 @@ class Identity:
     binding: str
 
 
+def desk_has_agents(agents: Mapping[str, str], trusted_header: str | None) -> bool:
+    """Whether anyone could sign in: configured agents, or a trusted proxy's header."""
+    return bool(agents) or trusted_header is not None
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 

@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from recaudo.db.agent_task_store import open_tasks, read_task
 from recaudo.db.migrate import migrate
+from recaudo.db.service_pool import PooledStore
 from recaudo.db.view_store import read_view
 from recaudo.events import AgentTask, DebtorView
 
@@ -58,14 +58,10 @@ def task_of(row: dict[str, Any]) -> AgentTask:
     )
 
 
-class DeskStore:
+class DeskStore(PooledStore):
     def __init__(self, dsn: str, max_connections: int = 4) -> None:
         migrate(dsn)
-        self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_connections, open=True, kwargs={"autocommit": True}
-        )
-        with self._pool.connection() as conn:
-            conn.execute(AUDIT_TABLE)
+        super().__init__(dsn, (AUDIT_TABLE,), max_connections)
 
     def open_tasks(self, limit: int = 200) -> list[AgentTask]:
         with self._pool.connection() as conn:
@@ -117,14 +113,3 @@ class DeskStore:
                 {"at": at, "agent": agent, "action": action, "detail": detail}
                 for at, agent, action, detail in cur.fetchall()
             ]
-
-    def ping(self) -> bool:
-        try:
-            with self._pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except Exception:
-            return False
-
-    def close(self) -> None:
-        self._pool.close()

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg_pool import ConnectionPool
-
+from recaudo.db.service_pool import PooledStore
 from recaudo.db.view_store import read_view
 from recaudo.events import DebtEvent, DebtorView
 
@@ -38,24 +37,9 @@ class ChoiceNotPublished(RuntimeError):
     """The brokers did not acknowledge the choice's event: nothing was recorded."""
 
 
-class PortalStore:
+class PortalStore(PooledStore):
     def __init__(self, dsn: str, max_connections: int = 8) -> None:
-        self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_connections, open=True, kwargs={"autocommit": True}
-        )
-        with self._pool.connection() as conn:
-            conn.execute(_DDL.encode())
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def ping(self) -> bool:
-        try:
-            with self._pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1")
-        except Exception:
-            return False
-        return True
+        super().__init__(dsn, (_DDL,), max_connections)
 
     def view(self, debtor_id: str, now: datetime) -> DebtorView | None:
         with self._pool.connection() as conn:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Final, Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from recaudo.secret_keys import installation_key
 from recaudo.settings import Settings
 
 #: ``open``: the link in a message (see the page); ``choose``: one offer's
@@ -94,31 +93,12 @@ def portal_key(settings: Settings) -> bytes:
     """``RECAUDO_PORTAL_KEY`` when set, else a random key made once for this
     installation and kept in the state directory (replicas on other machines
     must set the variable to one value)."""
-    if settings.portal_key is not None:
-        return settings.portal_key.get_secret_value().encode()
-    path = settings.state_dir / KEY_FILE
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    made = secrets.token_hex(32).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _read_key(path)
-    with os.fdopen(fd, "wb") as out:
-        out.write(made)
-        out.flush()
-        os.fsync(out.fileno())
-    return made
-
-
-def _read_key(path: Path) -> bytes:
-    key = path.read_bytes().strip()
-    if not key:
-        raise ValueError(f"{path} is empty: delete it (links already sent stop working)")
-    return key
+    return installation_key(
+        settings.portal_key,
+        settings.state_dir,
+        KEY_FILE,
+        when_empty="links already sent stop working",
+    )
 
 
 def _text(value: str) -> bytes:
