@@ -182,7 +182,7 @@ class BatchConsumer(Generic[R]):
                 elif time.monotonic() >= next_commit:
                     self.commit()
                     next_commit = time.monotonic() + self.commit_every_s
-            self.commit()
+            self.commit(force=True)
         finally:
             self.running = False
             self._close_consumer()
@@ -200,8 +200,10 @@ class BatchConsumer(Generic[R]):
             self._close_consumer, deadline_s, f"{type(self).__name__} {self.group}"
         )
 
-    def commit(self) -> CommitOutcome | None:
-        """What was handled, made durable; then its offsets committed."""
+    def commit(self, *, force: bool = False) -> CommitOutcome | None:
+        """What was handled, made durable; then its offsets committed.
+        ``force``: the last commit before stopping or giving partitions up
+        (a subclass that makes its work durable only now and then must now)."""
         self.flush()
         if not self._uncommitted or not self.commits:
             return None
@@ -256,7 +258,7 @@ class BatchConsumer(Generic[R]):
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # What was read from them is durable and committed before another
         # member takes them over.
-        self.commit()
+        self.commit(force=True)
         self.partitions_revoked(partitions)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:

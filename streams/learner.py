@@ -23,30 +23,26 @@ model of its own).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Message
 
-from recaudo.close_deadline import DEADLINE_S, close_or_exit
+from recaudo.batch_consumer import BatchConsumer
 from recaudo.cloudevents import ce_headers
 from recaudo.db.learner_model_store import StoredModel, latest_model, write_model
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.dlq import DeadLetterWriter
 from recaudo.events import ChannelResponse, ContactDecision, DebtEvent, LearnerModel
-from recaudo.group_commit import commit_offsets
-from recaudo.instruments import ConsumerLag, EventCounts
+from recaudo.group_commit import CommitOutcome
 from recaudo.learning.bandit import Bandit
 from recaudo.learning.configuration import learner_config, reward_config
 from recaudo.learning.model_topic import MODEL_KEY
 from recaudo.learning.online import RewardLedger, outcomes_of, teach
-from recaudo.librdkafka_codes import PARTITION_EOF
 from recaudo.producer import RecaudoProducer
-from recaudo.serde import DeadLetterError, DecodeError, Serde, read_record
+from recaudo.serde import DecodeError, Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,9 +50,11 @@ log = logging.getLogger(__name__)
 NAME = "learner"
 SOURCE = "recaudo.learner"
 INPUTS = ("contact-decisions", "channel-responses", "debt-events")
+#: what the learner reads
+Input = ContactDecision | ChannelResponse | DebtEvent
 
 
-class LearnerService:
+class LearnerService(BatchConsumer[Input]):
     """The one replica: :meth:`run` blocks until :meth:`stop`."""
 
     def __init__(
@@ -74,27 +72,25 @@ class LearnerService:
                 "the learner keeps its model versions in Postgres: set DATABASE_URL "
                 "(recaudo up sets it for its workers)"
             )
+        serde = Serde(settings)
+        super().__init__(
+            settings,
+            topics=[serde.topics.name(key) for key in INPUTS],
+            group=group or f"{settings.topic_prefix}.{NAME}",
+            source=SOURCE,
+            serde=serde,
+            batch_size=batch_size,
+            commit_every_s=interval_s,
+            consumer_overrides=consumer_overrides,
+        )
         self.interval_s = interval_s
         self.snapshot_interval_s = snapshot_interval_s
         self.snapshot_every = settings.learner_snapshot_every
-        self.batch_size = batch_size
         self.config = learner_config(settings)
         self.rewards = reward_config(settings)
-        self.serde = Serde(settings)
-        self.topics = [self.serde.topics.name(key) for key in INPUTS]
-        self.model_topic = self.serde.topics.learner_model
-        self.group = group or f"{settings.topic_prefix}.{NAME}"
-        self.events = EventCounts(self.group)
-        self.lag = ConsumerLag(self.group)
-        self._consumer = Consumer(
-            settings.consumer_config(
-                self.group, **self.lag.config(), **dict(consumer_overrides or {})
-            )
-        )
-        self._close_consumer: Callable[[], None] = self._consumer.close
-        self._producer = RecaudoProducer(settings, self.serde)
+        self.model_topic = serde.topics.learner_model
+        self._producer = RecaudoProducer(settings, serde)
         self._db = SinkConnection(settings.database_dsn())
-        self._dead_letters = DeadLetterWriter(settings, self.serde, SOURCE, self.group)
         self.ledger = RewardLedger(self.rewards)
         #: an empty model until :meth:`run` resumes the latest one
         self.bandit = Bandit(self.config)
@@ -102,88 +98,47 @@ class LearnerService:
         self.version: str | None = None
         self.decisions_learned = 0
         self._learnt_since_snapshot = 0
-        self._uncommitted = False
         self._last_snapshot = time.monotonic()
         self.published = 0
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self.running = False
-
-    @property
-    def ready(self) -> bool:
-        """True once the model is loaded and partitions are assigned."""
-        return self._ready.is_set()
-
-    def run(self) -> None:
-        self._db.open()
-        self._resume()
-        self._consumer.subscribe(self.topics, on_assign=self._on_assign)
-        log.info("learner consuming %s (group %s)", ", ".join(self.topics), self.group)
-        self.running = True
-        next_check = time.monotonic() + self.interval_s
-        try:
-            while not self._stop.is_set():
-                for message in self._consumer.consume(self.batch_size, timeout=0.1):
-                    self._read(message)
-                if time.monotonic() >= next_check:
-                    self._checkpoint()
-                    next_check = time.monotonic() + self.interval_s
-            self._checkpoint(force=True)
-        finally:
-            self.running = False
-            self._close_consumer()
-            self._dead_letters.close()
-            self._producer.close()
-            self.bandit.close()
-            self._db.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def exit_if_close_hangs(self, deadline_s: float = DEADLINE_S) -> None:
-        self._close_consumer = close_or_exit(
-            self._close_consumer, deadline_s, f"{NAME} {self.group}"
-        )
 
     def metrics(self) -> dict[str, float]:
         return {
             "recaudo_learner_decisions_learned_total": float(self.decisions_learned),
             "recaudo_learner_decisions_pending": float(len(self.ledger.pending)),
             "recaudo_learner_versions_published_total": float(self.published),
-            "recaudo_learner_dead_letters_total": float(self._dead_letters.written),
+            "recaudo_learner_dead_letters_total": float(self.dead_letters_written),
         }
+
+    def open(self) -> None:
+        self._db.open()
+        self._resume()  # before the first assignment: ready means the model is loaded
+
+    def close(self) -> None:
+        self._producer.close()
+        self.bandit.close()
+        self._db.close()
 
     # --- reading --------------------------------------------------------------------
 
-    def _on_assign(self, _consumer: Consumer, _partitions: list[Any]) -> None:
-        self._ready.set()
+    def decode(self, message: Message) -> Input:
+        event = super().decode(message)
+        if not isinstance(event, ContactDecision | ChannelResponse | DebtEvent):
+            raise DecodeError(f"not an input of the learner: {type(event).__name__}")
+        return event
 
-    def _read(self, message: Message) -> None:
-        err = message.error()
-        if err is not None:
-            if err.code() != PARTITION_EOF:
-                log.warning("consumer error: %s", err)
-            return
-        self._uncommitted = True
-        topic = message.topic() or ""
-        self.events.add(topic)
-        try:
-            read_record(message)
-            event = self.serde.deserialize(topic, message.value())
-            if not isinstance(event, ContactDecision | ChannelResponse | DebtEvent):
-                raise DecodeError(f"not an input of the learner: {type(event).__name__}")
-        except DeadLetterError as exc:
-            self._dead_letters.send(message, exc)
-            return
-        if isinstance(event, ContactDecision):
-            self.ledger.add_decision(event)
-        else:
-            for outcome in outcomes_of(event):
-                self.ledger.add_outcome(outcome)
-            self.ledger.see(event.occurred_at)
-        learnt = teach(self.bandit, self.ledger.mature())
-        self.decisions_learned += learnt
-        self._learnt_since_snapshot += learnt
+    def handle(
+        self, batch: list[tuple[ContactDecision | ChannelResponse | DebtEvent, Message]]
+    ) -> None:
+        for event, _ in batch:
+            if isinstance(event, ContactDecision):
+                self.ledger.add_decision(event)
+            else:
+                for outcome in outcomes_of(event):
+                    self.ledger.add_outcome(outcome)
+                self.ledger.see(event.occurred_at)
+            learnt = teach(self.bandit, self.ledger.mature())
+            self.decisions_learned += learnt
+            self._learnt_since_snapshot += learnt
 
     # --- snapshots ------------------------------------------------------------------
 
@@ -201,18 +156,19 @@ class LearnerService:
             self._publish(stored)
         log.info("learner at model %s (%d decisions learnt)", self.version, self.decisions_learned)
 
-    def _checkpoint(self, *, force: bool = False) -> None:
-        """A snapshot when enough was learnt or it is time, then the offsets."""
+    def commit(self, *, force: bool = False) -> CommitOutcome | None:
+        """Offsets are committed only with a snapshot, taken when enough was
+        learnt or it is time (or at stop)."""
         due = self._learnt_since_snapshot >= self.snapshot_every or (
             time.monotonic() - self._last_snapshot >= self.snapshot_interval_s
         )
-        if not self._uncommitted or not (due or force):
-            return
-        self._snapshot()
-        if commit_offsets(self._consumer) == "not in the group":
-            log.warning("learner: offsets not committed: this member's assignment is gone")
-            return
-        self._uncommitted = False
+        if not (due or force):
+            return None
+        return super().commit(force=force)
+
+    def flush(self) -> None:
+        if self._uncommitted:
+            self._snapshot()
 
     def _snapshot(self) -> None:
         model = self.bandit.to_bytes()
