@@ -88,7 +88,8 @@ def cli() -> None:
     help="Replicas of each stream worker and connector.",
 )
 def up(detach: bool, workers: int) -> None:
-    """Start the pipeline: broker, Postgres, topics, stream workers, connectors, dashboard.
+    """Start the pipeline: broker, Postgres, topics, stream workers, connectors, dashboard,
+    debtors' portal and agent desk (the desk once an agent is configured: see docs/desk.md).
 
     Without KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL it starts its own Tansu broker
     and Postgres (data in RECAUDO_STATE_DIR, default ~/.recaudo); with them set
@@ -103,7 +104,8 @@ def up(detach: bool, workers: int) -> None:
     _configure_logging(settings)
     if detach:
         sys.exit(runtime.run_detached(settings, workers=workers, progress=click.echo))
-    sys.exit(runtime.run_up(settings, worker_specs(workers), progress=click.echo))
+    specs = worker_specs(workers, portal=True, desk=True)
+    sys.exit(runtime.run_up(settings, specs, progress=click.echo))
 
 
 @cli.command()
@@ -241,8 +243,8 @@ def status(as_json: bool) -> None:
 
     settings = get_settings()
     report = runtime.run_status(settings)
-    if report.get("running") and "dashboard" in report["workers"]:
-        report["dashboard"] = runtime.dashboard_url(settings)
+    if report.get("running"):
+        report.update(runtime.page_lines(settings, report["workers"]))
     if report.get("running"):
         now = time.time()
         exits = read_worker_exits(settings.state_dir, report["supervisor_pid"])
@@ -252,8 +254,9 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         click.echo(runtime.format_status(report))
-        if report.get("dashboard"):
-            click.echo(f"  dashboard page           {report['dashboard']}")
+        for page in ("dashboard", "portal", "desk"):
+            if report.get(page):
+                click.echo(f"  {page + ' page':<24} {report[page]}")
         if report.get("running"):
             for line in _worker_exit_lines(report, log_dir(settings.state_dir)):
                 click.echo(line)
@@ -743,8 +746,8 @@ def desk_run(port: int | None, host: str | None) -> None:
     \b
     Agents: RECAUDO_DESK_AGENTS='{"ana": "<hash>"}' (hashes from
     `recaudo desk hash-password`), or RECAUDO_DESK_TRUSTED_HEADER behind a
-    reverse proxy that signs agents in. Replies reach debtors only with
-    RECAUDO_CONVERSATIONS=true (the view worker sends them). See docs/desk.md.
+    reverse proxy that signs agents in. Replies reach debtors while
+    RECAUDO_CONVERSATIONS is on, the default (the view worker sends them). See docs/desk.md.
     """
     import signal
 

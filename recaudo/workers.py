@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from recaudo.desk.sessions import desk_has_agents
 from recaudo.embedded.ports import free_port
 from recaudo.embedded.supervisor import ProcessSpec
 from recaudo.events import CHANNELS
@@ -29,6 +30,17 @@ def _spec(name: str, role: str, argv: list[str], health: bool = True) -> Process
 DASHBOARD = "dashboard"
 
 
+#: The debtors' self-service portal's process (its page port serves its probes).
+PORTAL = "portal"
+#: The agent desk's process, started only when an agent can sign in to it.
+DESK = "desk"
+#: What `recaudo up` and `recaudo status` say when the desk is not started.
+DESK_NOT_STARTED = (
+    "not started: no agent configured. Run `recaudo desk hash-password`, then set "
+    'RECAUDO_DESK_AGENTS=\'{"you": "<hash>"}\' and run `recaudo up` again (docs/desk.md)'
+)
+
+
 #: The name of the inbound email receiver's process.
 INBOUND_EMAIL = "inbound-email"
 #: the learner service, with the learner switched on (RECAUDO_LEARNER_ENABLED)
@@ -45,8 +57,17 @@ def _inbound_email_port() -> int:
     return free_port()
 
 
+def _page_spec(name: str, argv: list[str], port: int) -> ProcessSpec:
+    """A web service that serves its probes and metrics on its own page's port."""
+    return ProcessSpec(name, argv, {"OTEL_SERVICE_NAME": f"recaudo-{name}"}, health_port=port)
+
+
 def worker_specs(
-    replicas: int = 1, dashboard: bool = True, inbound_email: bool = True
+    replicas: int = 1,
+    dashboard: bool = True,
+    inbound_email: bool = True,
+    portal: bool = False,
+    desk: bool = False,
 ) -> list[ProcessSpec]:
     """One spec per process; replicas share a consumer group and split partitions.
 
@@ -54,8 +75,11 @@ def worker_specs(
     one learner service when the learner is switched on), one
     simulated-provider connector per channel, one inbound email receiver (SMTP
     on 127.0.0.1: never replicated) and one dashboard (it only reads: never
-    replicated). Workers serve /healthz, /readyz and /metrics on
-    a free port of 127.0.0.1 each.
+    replicated). With ``portal``, the debtors' portal on RECAUDO_PORTAL_PORT;
+    with ``desk``, the agent desk on RECAUDO_DESK_PORT when an agent is
+    configured (:func:`~recaudo.desk.sessions.desk_has_agents`); neither is
+    replicated. Workers serve /healthz, /readyz and /metrics on a free port of
+    127.0.0.1 each; the dashboard, the portal and the desk on their page's port.
     """
     specs: list[ProcessSpec] = []
     for i in range(replicas):
@@ -98,6 +122,11 @@ def worker_specs(
                 _recaudo("inbound-email", "run", "--port", str(_inbound_email_port())),
             )
         )
+    settings = get_settings()
+    if portal:
+        specs.append(_page_spec(PORTAL, _recaudo("portal", "run"), settings.portal_port))
+    if desk and desk_has_agents(settings.desk_agents, settings.desk_trusted_header):
+        specs.append(_page_spec(DESK, _recaudo("desk", "run"), settings.desk_port))
     if dashboard:
         # The dashboard serves its probes and metrics on its own page's port.
         specs.append(_spec(DASHBOARD, DASHBOARD, _recaudo("dashboard"), health=False))

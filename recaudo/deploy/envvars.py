@@ -8,9 +8,10 @@ so the deployment tests check every name against this list.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
@@ -61,6 +62,14 @@ class _MappingOnlySettings(Settings):
         return (init_settings,)
 
 
+def _decoded(field: str, value: str) -> Any:
+    """``value`` as the environment source reads it: JSON for a dict or list field."""
+    annotation = Settings.model_fields[field].annotation
+    if get_origin(annotation) in (dict, list):
+        return json.loads(value)
+    return value
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` as recaudo would read it, without touching ``os.environ``.
 
@@ -75,7 +84,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     for field, names in env_vars_by_field().items():
         for name in names:
             if name in upper:
-                values[field] = upper[name]
+                values[field] = _decoded(field, upper[name])
                 break
     # The process environment (a developer's, CI's) must not fill the gaps.
     return _MappingOnlySettings(**values)

@@ -14,7 +14,8 @@ What ``recaudo deploy k8s`` writes to ``deploy/k8s/``:
   Secret is never overwritten by placeholders);
 - one Deployment per role of :mod:`recaudo.deploy.roles` with probes on
   ``/healthz`` and ``/readyz``, resources, and a HorizontalPodAutoscaler for
-  each connector; Services for the webhooks, the portal and the dashboard.
+  each connector; Services for the webhooks, the portal, the agent desk and the
+  dashboard.
 
 Strimzi's ``kafka.strimzi.io/v1`` API (Strimzi 0.49 or newer) is used
 throughout: it is the only one Strimzi 1.0 accepts.
@@ -308,6 +309,10 @@ def settings_secret(o: K8sOptions) -> list[Manifest]:
                 "DATABASE_URL": "postgresql://recaudo:change-me@postgres:5432/recaudo",
                 # Shared by the stream workers (which mint the links) and the portal.
                 "RECAUDO_PORTAL_KEY": "change-me",
+                # The desk's agents, each hash from `recaudo desk hash-password`.
+                "RECAUDO_DESK_AGENTS": '{"change-me": "<hash from recaudo desk hash-password>"}',
+                # Signs desk sessions: one value for every desk replica.
+                "RECAUDO_DESK_SESSION_KEY": "change-me-to-32-random-characters",
             },
         }
     ]
@@ -335,6 +340,11 @@ _RESOURCES: dict[str, Manifest] = {
     "portal": {
         "requests": {"cpu": "100m", "memory": "192Mi"},
         "limits": {"cpu": "1", "memory": "384Mi"},
+    },
+    # A few Postgres reads per page, a produce per action: mostly waiting.
+    "desk": {
+        "requests": {"cpu": "50m", "memory": "192Mi"},
+        "limits": {"cpu": "500m", "memory": "384Mi"},
     },
     # A few queries per page refresh and one lag sample.
     "dashboard": {
@@ -534,6 +544,10 @@ def portal(o: K8sOptions) -> list[Manifest]:
     return _http_services(o, "portal", 2)
 
 
+def desk(o: K8sOptions) -> list[Manifest]:
+    return _http_services(o, "desk", 2)
+
+
 def dashboard(o: K8sOptions) -> list[Manifest]:
     # It only reads: one replica serves the page, more only repeat the queries.
     return _http_services(o, "dashboard", 1)
@@ -672,6 +686,7 @@ FILES: dict[str, str] = {
     "connectors.yaml": "One connector Deployment per channel, each with a HorizontalPodAutoscaler.",
     "webhooks.yaml": "Inbound provider webhooks: Deployment and Service.",
     "portal.yaml": "The debtors' self-service portal: Deployment and Service.",
+    "desk.yaml": "The agent desk (inside the bank's network only): Deployment and Service.",
     "dashboard.yaml": (
         "The collections dashboard (it reads Postgres and consumer lag): Deployment and Service."
     ),
@@ -693,6 +708,7 @@ def manifests(o: K8sOptions | None = None) -> dict[str, list[Manifest]]:
         "connectors.yaml": connectors(o),
         "webhooks.yaml": webhooks(o),
         "portal.yaml": portal(o),
+        "desk.yaml": desk(o),
         "dashboard.yaml": dashboard(o),
     }
     files["kustomization.yaml"] = [

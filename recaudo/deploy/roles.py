@@ -16,7 +16,7 @@ from recaudo.events import CHANNELS, Channel
 #: ``/metrics`` on this port; Kubernetes probes and Prometheus use it.
 HEALTH_PORT = 8080
 
-Component = Literal["streams", "connector", "webhooks", "portal", "dashboard"]
+Component = Literal["streams", "connector", "webhooks", "portal", "desk", "dashboard"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,17 @@ PORTAL = Role(
     "Debtors' self-service portal: the page a message's link opens; choices onto debt-events.",
 )
 
+#: The agent desk is for the bank's own people: reached inside its network or
+#: behind a proxy that authenticates (RECAUDO_DESK_TRUSTED_HEADER), never
+#: published to the internet. It answers the probes on its page's port, and
+#: starts only once an agent is configured (RECAUDO_DESK_AGENTS, the Secret).
+DESK = Role(
+    "desk",
+    "desk",
+    ("desk", "run", "--host", "0.0.0.0", "--port", str(HEALTH_PORT)),
+    "Agent desk: the open agent tasks; replies, outcomes and closings onto the topics.",
+)
+
 #: The dashboard only reads (Postgres tables, consumer lag); its page, its JSON
 #: and the probes share one port. It listens on 127.0.0.1 unless told otherwise.
 DASHBOARD = Role(
@@ -112,5 +123,6 @@ ROLES: tuple[Role, ...] = (
     *CONNECTORS,
     WEBHOOKS,
     PORTAL,
+    DESK,
     DASHBOARD,
 )

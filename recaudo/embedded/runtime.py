@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +43,7 @@ from recaudo.embedded.state import (
 )
 from recaudo.embedded.supervisor import ProcessSpec, Supervisor
 from recaudo.settings import Settings, env_for_children
-from recaudo.workers import DASHBOARD
+from recaudo.workers import DASHBOARD, DESK, DESK_NOT_STARTED, PORTAL
 
 if TYPE_CHECKING:
     from recaudo.embedded.journal import JournalRecorder
@@ -209,8 +209,8 @@ def _up(
             f"recaudo is up in {record.ready_after_s:.1f} s. "
             f"Kafka {record.bootstrap_servers} · logs {logs} · Ctrl-C to stop."
         )
-        if any(spec.name == DASHBOARD for spec in specs):
-            progress(f"dashboard: {dashboard_url(settings)}")
+        for name, where in page_lines(settings, {spec.name for spec in specs}):
+            progress(f"{name}: {where}")
         keeper = _PostgresKeeper(services.postgres, progress) if services.postgres else None
         recorder_failed = False
         job_thread = _JobThread(job, child_settings, stop, progress) if job else None
@@ -447,12 +447,40 @@ class _PostgresKeeper:
         return True
 
 
-def dashboard_url(settings: Settings) -> str:
-    """Where `recaudo up`'s dashboard answers (on this machine)."""
-    host = settings.dashboard_host
+def _local_url(host: str, port: int) -> str:
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    return f"http://{host}:{settings.dashboard_port}/"
+    return f"http://{host}:{port}/"
+
+
+def dashboard_url(settings: Settings) -> str:
+    """Where `recaudo up`'s dashboard answers (on this machine)."""
+    return _local_url(settings.dashboard_host, settings.dashboard_port)
+
+
+def portal_url(settings: Settings) -> str:
+    """Where `recaudo up`'s portal answers (a link's page is under /p/)."""
+    return _local_url(settings.portal_host, settings.portal_port)
+
+
+def desk_url(settings: Settings) -> str:
+    """Where `recaudo up`'s agent desk answers."""
+    return _local_url(settings.desk_host, settings.desk_port)
+
+
+def page_lines(settings: Settings, workers: Collection[str]) -> list[tuple[str, str]]:
+    """(page, where) for each page among ``workers`` that a person opens; with
+    the portal but no desk, why the desk was not started and how to start it."""
+    lines: list[tuple[str, str]] = []
+    if DASHBOARD in workers:
+        lines.append((DASHBOARD, dashboard_url(settings)))
+    if PORTAL in workers:
+        lines.append((PORTAL, portal_url(settings)))
+    if DESK in workers:
+        lines.append((DESK, desk_url(settings)))
+    elif PORTAL in workers:
+        lines.append((DESK, DESK_NOT_STARTED))
+    return lines
 
 
 # --- up --detach -----------------------------------------------------------------------
@@ -514,8 +542,9 @@ def run_detached(
                     progress(line)
                 progress(
                     f"recaudo is up in {record.ready_after_s} s (pid {proc.pid}). "
-                    f"Kafka {record.bootstrap_servers}; dashboard {dashboard_url(settings)}; "
-                    f"log: {log_path}; `recaudo down` stops it."
+                    f"Kafka {record.bootstrap_servers}; "
+                    + "".join(f"{n} {w}; " for n, w in page_lines(settings, record.children))
+                    + f"log: {log_path}; `recaudo down` stops it."
                 )
                 return 0
             if proc.poll() is not None:

@@ -101,6 +101,7 @@ def test_recaudo_services_run_every_role_with_replicas() -> None:
         *connectors,
         "webhooks",
         "portal",
+        "desk",
         "dashboard",
     ):
         assert services[name]["depends_on"]["topics"] == {
@@ -118,6 +119,7 @@ def test_recaudo_containers_set_only_known_settings() -> None:
         "streams-agent-tasks",
         "webhooks",
         "portal",
+        "desk",
         "dashboard",
         *(f"connector-{c}" for c in CHANNELS),
     }
