@@ -45,6 +45,7 @@ from typing import Final, Literal
 
 from recaudo.conversation.negotiation import (
     Offer,
+    agreement,
     named_amount,
     owed,
     plan_terms,
@@ -66,8 +67,6 @@ from recaudo.events import (
     DebtEvent,
     DebtorView,
     DisputeOpened,
-    PaymentPlanAgreed,
-    PromiseToPay,
     ResponseStatus,
 )
 from recaudo.money import format_money
@@ -741,30 +740,11 @@ class _Dialogue:
         self.say(template, *self.terms(offer))
 
     def accept(self, offer: Offer) -> None:
+        kind, payload = agreement(offer, self.channel, self.dispatch_id, self.state.conversation_id)
+        event = self.debt_event(kind, payload)
         if offer.kind == "plan":
-            payload: PromiseToPay | PaymentPlanAgreed = PaymentPlanAgreed(
-                plan_id=offer.offer_id,
-                instalment_count=offer.instalments,
-                instalment_minor=offer.instalment_minor,
-                currency=offer.currency,
-                first_due_date=offer.due,
-                frequency=offer.frequency,
-                total_minor=offer.total_minor,
-                channel=self.channel,
-                conversation_id=self.state.conversation_id,
-                dispatch_id=self.dispatch_id,
-            )
-            event = self.debt_event("PAYMENT_PLAN_AGREED", payload)
             template = "plan_confirmed"
         else:
-            payload = PromiseToPay(
-                promise_id=offer.offer_id,
-                amount_minor=offer.total_minor,
-                currency=offer.currency,
-                promised_date=offer.due,
-                channel=self.channel,
-            )
-            event = self.debt_event("PROMISE_TO_PAY", payload)
             template = "settlement_confirmed" if offer.kind == "settlement" else "promise_confirmed"
         self.events.append(event)
         self.caused.append(f"{event.type}:{offer.offer_id}")

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Literal
 
-from recaudo.events import AccountView, PlanFrequency
+from recaudo.events import AccountView, PaymentPlanAgreed, PlanFrequency, PromiseToPay
 from recaudo.orchestration.strategy import WHOLE_BP, NegotiationBounds
 from recaudo.understanding.types import Amount
 
@@ -162,4 +162,34 @@ def within_bounds(
         and offer.total_minor + offer.discount_minor == account.balance_minor
         and offer.discount_minor * WHOLE_BP
         <= account.balance_minor * bounds.max_settlement_discount_bp
+    )
+
+
+AgreementKind = Literal["PROMISE_TO_PAY", "PAYMENT_PLAN_AGREED"]
+
+
+def agreement(
+    offer: Offer, channel: str, dispatch_id: str | None, conversation_id: str | None = None
+) -> tuple[AgreementKind, PromiseToPay | PaymentPlanAgreed]:
+    """The debt event type and payload that accepting ``offer`` is, wherever it
+    was accepted (a conversation, the portal, the desk)."""
+    if offer.kind == "plan":
+        return "PAYMENT_PLAN_AGREED", PaymentPlanAgreed(
+            plan_id=offer.offer_id,
+            instalment_count=offer.instalments,
+            instalment_minor=offer.instalment_minor,
+            currency=offer.currency,
+            first_due_date=offer.due,
+            frequency=offer.frequency,
+            total_minor=offer.total_minor,
+            channel=channel,
+            conversation_id=conversation_id,
+            dispatch_id=dispatch_id,
+        )
+    return "PROMISE_TO_PAY", PromiseToPay(
+        promise_id=offer.offer_id,
+        amount_minor=offer.total_minor,
+        currency=offer.currency,
+        promised_date=offer.due,
+        channel=channel,
     )

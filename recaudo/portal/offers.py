@@ -20,6 +20,7 @@ from typing import Final
 
 from recaudo.conversation.negotiation import (
     Offer,
+    agreement,
     latest_date,
     owed,
     plan_terms,
@@ -32,8 +33,6 @@ from recaudo.events import (
     ChannelResponse,
     DebtEvent,
     DebtorView,
-    PaymentPlanAgreed,
-    PromiseToPay,
 )
 from recaudo.orchestration.staleness import local_today
 from recaudo.orchestration.strategy import NegotiationBounds, Strategy
@@ -179,29 +178,7 @@ def choice_event_id(token: PortalToken) -> uuid.UUID:
 
 def choice_event(token: PortalToken, offer: Offer, now: datetime) -> DebtEvent:
     """The debt event a choice is, as a conversation's agreement would be."""
-    payload: PromiseToPay | PaymentPlanAgreed
-    if offer.kind == "plan":
-        payload = PaymentPlanAgreed(
-            plan_id=offer.offer_id,
-            instalment_count=offer.instalments,
-            instalment_minor=offer.instalment_minor,
-            currency=offer.currency,
-            first_due_date=offer.due,
-            frequency=offer.frequency,
-            total_minor=offer.total_minor,
-            channel=token.channel,
-            dispatch_id=token.dispatch_id,
-        )
-        kind = "PAYMENT_PLAN_AGREED"
-    else:
-        payload = PromiseToPay(
-            promise_id=offer.offer_id,
-            amount_minor=offer.total_minor,
-            currency=offer.currency,
-            promised_date=offer.due,
-            channel=token.channel,
-        )
-        kind = "PROMISE_TO_PAY"
+    kind, payload = agreement(offer, token.channel, token.dispatch_id)
     return DebtEvent(
         event_id=choice_event_id(token),
         occurred_at=now,
