@@ -7,9 +7,18 @@ import re
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recaudo.understanding.classifier import normalise
-from recaudo.understanding.corpus import augmented, held_out_groups, load_corpus, split, variants
+from recaudo.understanding.corpus import (
+    Example,
+    augmented,
+    held_out_groups,
+    load_corpus,
+    split,
+    variants,
+)
 from recaudo.understanding.types import INTENTS, LANGUAGES, Language
 
 
@@ -42,6 +51,27 @@ def test_the_split_is_fixed_by_its_seed() -> None:
     examples = load_corpus("es")
     assert held_out_groups(examples) == held_out_groups(examples)
     assert held_out_groups(examples, seed=1) != held_out_groups(examples)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    new=st.lists(
+        st.tuples(st.sampled_from(INTENTS), st.text(min_size=1, max_size=12)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_adding_messages_never_moves_an_existing_one(new: list[tuple[str, str]]) -> None:
+    # The held-out figures before and after a corpus grows are comparable only
+    # if every existing utterance stays on its side of the split.
+    examples = load_corpus("en")
+    added = tuple(
+        Example(text=f"new {k}", intent=intent, group=f"added-{group}-{k}", language="en")  # type: ignore[arg-type]
+        for k, (intent, group) in enumerate(new)
+    )
+    before = held_out_groups(examples)
+    after = held_out_groups(added + examples)
+    assert after - {e.group for e in added} == before
 
 
 def test_variants_are_deterministic_and_keep_the_group() -> None:
