@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -39,8 +39,9 @@ from recaudo.db.migrate import migrate
 from recaudo.db.view_store import write_views
 from recaudo.embedded.ports import free_port
 from recaudo.embedded.postgres import EmbeddedPostgres
-from recaudo.events import DebtEvent, DebtorProfile, DebtorView
+from recaudo.events import DebtorView
 from recaudo.portal.link import PortalLinks
+from recaudo.portal.sample import debtor_in_arrears
 from recaudo.portal.token import Keys
 from recaudo.settings import Settings, env_for_children
 from recaudo.view import apply, snapshot
@@ -52,33 +53,16 @@ TOKEN_FIELD = re.compile(r'name="t" value="([^"]+)"')
 
 
 def debtor_view(debtor_id: str, now: datetime) -> DebtorView:
-    events = [
-        DebtorProfile(
-            occurred_at=now - timedelta(days=50),
-            source="bench",
-            debtor_id=debtor_id,
-            preferred_language="es",
-            time_zone="America/Bogota",
-            country="CO",
-            jurisdiction="co_ley_2300",
-            contact_points=[{"channel": "sms", "address": "+573001234567", "consent": True}],
-        ),
-        DebtEvent(
-            occurred_at=now - timedelta(days=1),
-            source="bench",
-            debtor_id=debtor_id,
-            account_id=f"{debtor_id}-ACC",
-            type="DEBT_OPENED",
-            payload={
-                "principal_minor": 9_000_000,
-                "currency": "COP",
-                "balance_minor": 8_000_000,
-                "product": "card",
-                "days_past_due": 45,
-                "instalment_minor": 2_000_000,
-            },
-        ),
-    ]
+    events = debtor_in_arrears(
+        debtor_id,
+        f"{debtor_id}-ACC",
+        now=now,
+        balance_minor=8_000_000,
+        days_past_due=45,
+        principal_minor=9_000_000,
+        instalment_minor=2_000_000,
+        source="bench",
+    )
     state = None
     for event in events:
         state = apply(state, event).state

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
@@ -29,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from recaudo.health import PROMETHEUS_TEXT, metrics_page
+from recaudo.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,11 @@ def probe_routes(
     ]
 
 
-class HttpService:
+class HttpService(Service):
     """``app`` on uvicorn at ``host:port`` (0: any free port), bound at once so
     the port is known and taken before :meth:`run`; :meth:`run` serves until
-    :meth:`stop` and then calls each of ``on_close`` in turn; ``with`` serves
-    from a thread."""
+    :meth:`stop` and then calls each of ``on_close`` in turn; :meth:`start`
+    (or ``with``) serves from a thread."""
 
     def __init__(
         self,
@@ -186,10 +186,6 @@ class HttpService:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
-    @property
-    def started(self) -> bool:
-        return bool(self._server.started)
-
     def run(self) -> None:
         log.info("%s listening on %s:%d", self.name, self.host, self.port)
         try:
@@ -199,11 +195,8 @@ class HttpService:
             for close in self._on_close:
                 close()
 
-    def stop(self) -> None:
-        """Safe from any thread and from a signal handler."""
-        self._server.should_exit = True
-
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
+        """Serve from a thread of its own; returns once uvicorn has started."""
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
         waiting = threading.Event()
@@ -213,12 +206,10 @@ class HttpService:
             raise RuntimeError(f"the {self.name} did not start: see its log")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-        if self._thread is not None:
-            self._thread.join(15)
+    def stop(self) -> None:
+        """Safe from any thread and from a signal handler; after :meth:`start`,
+        returns once the serving thread has finished."""
+        self._server.should_exit = True
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(15)

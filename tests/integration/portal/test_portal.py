@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -27,10 +27,11 @@ from recaudo.db.migrate import migrate
 from recaudo.db.view_store import read_view
 from recaudo.embedded.broker import EmbeddedBroker
 from recaudo.embedded.postgres import EmbeddedPostgres
-from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile, Event, PaymentPlanAgreed
+from recaudo.events import ChannelResponse, DebtEvent, Event, PaymentPlanAgreed
 from recaudo.money import format_money
 from recaudo.portal.link import PortalLinks
 from recaudo.portal.offers import choice_event_id
+from recaudo.portal.sample import debtor_in_arrears
 from recaudo.portal.server import PortalService
 from recaudo.portal.token import Keys, PortalToken, mint, verify
 from recaudo.producer import RecaudoProducer
@@ -52,33 +53,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def debtor(debtor_id: str, account_id: str, balance: int, overdue_days: int) -> list[Event]:
-    return [
-        DebtorProfile(
-            occurred_at=NOW - timedelta(days=50),
-            source="crm",
-            debtor_id=debtor_id,
-            preferred_language="es",
-            time_zone="America/Bogota",
-            country="CO",
-            jurisdiction="co_ley_2300",
-            contact_points=[{"channel": "sms", "address": "+573001234567", "consent": True}],
-        ),
-        DebtEvent(
-            occurred_at=NOW - timedelta(days=1),
-            source="core-banking",
-            debtor_id=debtor_id,
-            account_id=account_id,
-            type="DEBT_OPENED",
-            payload={
-                "principal_minor": balance,
-                "currency": "COP",
-                "balance_minor": balance,
-                "product": "card",
-                "days_past_due": overdue_days,
-                "instalment_minor": balance // 4,
-            },
-        ),
-    ]
+    return debtor_in_arrears(
+        debtor_id, account_id, now=NOW, balance_minor=balance, days_past_due=overdue_days
+    )
 
 
 class Records(logging.Handler):
