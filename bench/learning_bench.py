@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from recaudo.learning.simulation import MIXES, Metrics, PolicyName, SimConfig, simulate
@@ -58,6 +59,7 @@ def summary(runs: Sequence[Metrics]) -> dict[str, Any]:
         out[f"{name}_ci95"] = list(t_interval(values))
     out["delinquent"] = statistics.fmean(m.delinquent for m in runs)
     out["contacts"] = statistics.fmean(m.contacts for m in runs)
+    out["waits"] = statistics.fmean(m.waits for m in runs)
     decisions = sum(m.decisions for m in runs)
     out["decision_us"] = sum(m.decision_ns for m in runs) / decisions / 1000 if decisions else None
     weeks = min(len(m.weekly_cures) for m in runs)
@@ -116,6 +118,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the learner picks among every channel (default) or only the cadence step's "
         "channels, as the static strategy does",
     )
+    defaults = SimConfig()
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=defaults.learner.epsilon,
+        help=f"the learner's epsilon-greedy exploration (default {defaults.learner.epsilon})",
+    )
+    parser.add_argument(
+        "--exploration",
+        choices=("epsilon", "squarecb"),
+        default=defaults.learner.exploration,
+        help=f"how the learner explores (default {defaults.learner.exploration})",
+    )
+    parser.add_argument(
+        "--gamma-scale",
+        type=float,
+        default=defaults.learner.gamma_scale,
+        help=f"SquareCB's aggressiveness (default {defaults.learner.gamma_scale})",
+    )
+    parser.add_argument(
+        "--contact-cost",
+        type=float,
+        default=defaults.rewards.contact_cost,
+        help="reward charge per contact on top of the channel's cost "
+        f"(default {defaults.rewards.contact_cost})",
+    )
+    parser.add_argument(
+        "--fatigue-cost",
+        type=float,
+        default=defaults.rewards.fatigue_cost,
+        help="reward charge per contact the debtor had in the 7 days before "
+        f"(default {defaults.rewards.fatigue_cost})",
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="do not offer the learner 'no contact now': it always contacts when it may",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="do not tell the learner the static strategy's choice",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of tables"
     )
@@ -132,7 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             days=args.days,
             seed=seed,
             mix=args.mix,
+            learner=replace(
+                defaults.learner,
+                epsilon=args.epsilon,
+                exploration=args.exploration,
+                gamma_scale=args.gamma_scale,
+            ),
+            rewards=replace(
+                defaults.rewards, contact_cost=args.contact_cost, fatigue_cost=args.fatigue_cost
+            ),
             learner_channels=args.learner_channels,
+            learner_wait=not args.no_wait,
+            learner_baseline=not args.no_baseline,
         )
         for policy in policies:
             runs[policy].append(simulate(config, policy))
@@ -146,6 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seeds": args.seeds,
         "mix": args.mix,
         "learner_channels": args.learner_channels,
+        "exploration": args.exploration,
+        "gamma_scale": args.gamma_scale,
+        "epsilon": args.epsilon,
+        "contact_cost": args.contact_cost,
+        "fatigue_cost": args.fatigue_cost,
+        "wait": not args.no_wait,
+        "baseline": not args.no_baseline,
         "interval": "95% Student t over seeds",
         "seconds": round(time.perf_counter() - began, 1),
     }
@@ -165,6 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             cells.append(f"{policy} {r[name]:.4g} [{lo:.4g}, {hi:.4g}]")
         print(f"  {name:<18} " + "   ".join(cells))
     print(f"  learner decision cost: {report['learned']['decision_us']:.0f} µs")
+    print(
+        f"  contacts made: static {report['static']['contacts']:.0f}, learned "
+        f"{report['learned']['contacts']:.0f} (and {report['learned']['waits']:.0f} steps "
+        "the learner passed without a contact)"
+    )
     comparison = report["comparison"]
     lo, hi = comparison["contacts_per_cure_reduction_ci95"]
     print(

@@ -39,19 +39,36 @@ class LearnerConfig:
     probability_floor: float = 0.0
     #: VW's quadratic interactions: shared features crossed with action features
     interactions: str = "sa"
+    #: how VW explores: "epsilon" (greedy, ``epsilon`` of the time uniform) or
+    #: "squarecb" (each action's probability shrinks with how much worse its
+    #: predicted reward is, so clearly bad contacts are rarely tried)
+    exploration: str = "epsilon"
+    #: SquareCB's aggressiveness: higher concentrates on the best action sooner
+    gamma_scale: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("learner_share", "epsilon", "probability_floor"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"LearnerConfig.{name} must be between 0 and 1, got {value}")
+        if self.exploration not in ("epsilon", "squarecb"):
+            raise ValueError(
+                f"LearnerConfig.exploration must be 'epsilon' or 'squarecb', "
+                f"got {self.exploration!r}"
+            )
+        if self.gamma_scale <= 0:
+            raise ValueError(f"LearnerConfig.gamma_scale must be positive, got {self.gamma_scale}")
         if not self.interactions.isalpha():
             raise ValueError(
                 f"LearnerConfig.interactions must be namespace letters, got {self.interactions!r}"
             )
 
     def vw_args(self) -> str:
-        return f"--cb_explore_adf --epsilon {self.epsilon!r} -q {self.interactions} --quiet"
+        if self.exploration == "squarecb":
+            explore = f"--squarecb --gamma_scale {self.gamma_scale!r}"
+        else:
+            explore = f"--epsilon {self.epsilon!r}"
+        return f"--cb_explore_adf {explore} -q {self.interactions} --quiet"
 
 
 def unit_draw(key: str) -> float:

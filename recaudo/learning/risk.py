@@ -94,7 +94,7 @@ class RiskScore:
 class RiskModel:
     """An online logistic regression of rolling against curing."""
 
-    def __init__(self, *, alpha: float = 1e-4, step: float = 0.05, seed: int = 0) -> None:
+    def __init__(self, *, alpha: float = 1e-4, step: float = 0.02, seed: int = 0) -> None:
         self._hasher = FeatureHasher(
             n_features=HASH_FEATURES, input_type="dict", alternate_sign=False
         )

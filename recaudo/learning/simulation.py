@@ -41,6 +41,7 @@ from recaudo.learning.bandit import Bandit, LearnerConfig, Wait
 from recaudo.learning.features import Features, context_features
 from recaudo.learning.rewards import (
     DEFAULT_CHANNEL_COST,
+    DEFAULT_WEIGHTS,
     LoggedDecision,
     Outcome,
     RewardConfig,
@@ -449,6 +450,18 @@ class Metrics:
         return self.decision_ns / self.decisions / 1000 if self.decisions else 0.0
 
 
+#: the learner's reward in the simulator: a reply weighs more than by default
+#: (it is six times likelier than a payment and answers the same preferences, so
+#: it teaches them sooner), and every contact is charged for the attention it
+#: spends and the fatigue it adds, so not contacting can win
+LEARNER_REWARDS: Final = RewardConfig(
+    weights={**DEFAULT_WEIGHTS, "reply": 0.5},
+    attribution_window=ATTRIBUTION,
+    contact_cost=0.05,
+    fatigue_cost=0.05,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     debtors: int = 2000
@@ -457,11 +470,11 @@ class SimConfig:
     mix: Mix = "default"
     start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
     learner: LearnerConfig = field(
-        default_factory=lambda: LearnerConfig(learner_share=1.0, epsilon=0.05)
+        default_factory=lambda: LearnerConfig(
+            learner_share=1.0, epsilon=0.05, exploration="squarecb", gamma_scale=30.0
+        )
     )
-    rewards: RewardConfig = field(
-        default_factory=lambda: RewardConfig(attribution_window=ATTRIBUTION)
-    )
+    rewards: RewardConfig = field(default_factory=lambda: LEARNER_REWARDS)
     #: the channels the learner may pick from: every channel, or the step's only
     #: (then it chooses the order, window and tone within the strategy's channels)
     learner_channels: Literal["all", "step"] = "all"

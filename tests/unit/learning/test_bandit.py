@@ -73,8 +73,12 @@ def test_learning_changes_the_version() -> None:
         assert b.version != before
 
 
-def test_after_learning_a_stationary_problem_the_pmf_favours_the_better_action() -> None:
-    with Bandit(LearnerConfig(learner_share=1.0, epsilon=0.1)) as b:
+@pytest.mark.parametrize("exploration", ["epsilon", "squarecb"])
+def test_after_learning_a_stationary_problem_the_pmf_favours_the_better_action(
+    exploration: str,
+) -> None:
+    config = LearnerConfig(learner_share=1.0, epsilon=0.1, exploration=exploration)
+    with Bandit(config) as b:
         _train(b, 2000, seed=3)
         rng = random.Random(4)  # held-out contexts, never trained on
         mass = {0: 0.0, 1: 0.0}
@@ -136,6 +140,8 @@ def test_choosing_among_no_allowed_action_says_what_to_do() -> None:
 def test_config_out_of_bounds_is_refused() -> None:
     with pytest.raises(ValueError, match="epsilon must be between 0 and 1"):
         LearnerConfig(epsilon=1.5)
+    with pytest.raises(ValueError, match="'epsilon' or 'squarecb'"):
+        LearnerConfig(exploration="thompson")
 
 
 def test_a_choice_explains_itself_with_its_probabilities_and_context() -> None:

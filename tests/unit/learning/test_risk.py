@@ -75,7 +75,7 @@ def _synthetic(n: int, seed: int) -> tuple[list[dict[str, float]], list[bool]]:
 
 
 def test_the_online_model_ranks_and_calibrates_cases_it_never_saw() -> None:
-    train, train_rolled = _synthetic(4000, seed=1)
+    train, train_rolled = _synthetic(10_000, seed=1)
     test, test_rolled = _synthetic(2000, seed=2)
     model = RiskModel()
     assert model.score(test[:1]) == [RiskScore(0.5)]  # untrained: no opinion
