@@ -9,13 +9,18 @@ reading up to it shows everything they produced."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from connectors.webhooks.server import WebhookService
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.embedded.postgres import EmbeddedPostgres
 from recaudo.settings import Settings
+from recaudo.topics_admin import ensure_topics
 from tests.integration.connectors.webhooks import (
     meta_status,
     post_meta,
@@ -25,17 +30,33 @@ from tests.integration.connectors.webhooks import (
     twilio_status_url,
     webhook_settings,
 )
+from tests.integration.fixtures import create_database
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def settings(pg_settings: Settings) -> Settings:
-    return webhook_settings(pg_settings)
+@pytest.fixture(scope="module")
+def settings(
+    broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """Topics and a database for this module: each test has debtors,
+    dispatches and provider messages of its own."""
+    base = Settings(
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        embedded_broker=True,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        topic_partitions=3,
+        state_dir=tmp_path_factory.mktemp("webhooks"),
+        database_url=SecretStr(create_database(postgres)),
+    )
+    ensure_topics(base)
+    return webhook_settings(base)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def service(settings: Settings) -> Iterator[WebhookService]:
+    """One running service for the tests that do not restart it (each
+    counter they assert is moved by that test alone)."""
     with running(settings) as service:
         yield service
 
