@@ -22,7 +22,7 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -90,6 +90,13 @@ def _parse_content_length(value: str | None) -> int | None:
     return int(value)
 
 
+def plain(status: int, text: str, *, close: bool = False) -> Response:
+    """A one-line text answer; ``close`` for a request not read to its end
+    (what is left of its body cannot be told from a next request)."""
+    headers = {"Connection": "close"} if close else None
+    return Response(text + "\n", status, headers, media_type=PLAIN_TEXT)
+
+
 async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     """The body, read as it arrives and refused as soon as it passes ``limit``
     (BodyTooLarge) or is not complete in ``timeout_s`` (TimeoutError); a
@@ -106,11 +113,19 @@ async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     return bytes(body)
 
 
-def plain(status: int, text: str, *, close: bool = False) -> Response:
-    """A one-line text answer; ``close`` for a request not read to its end
-    (what is left of its body cannot be told from a next request)."""
-    headers = {"Connection": "close"} if close else None
-    return Response(text + "\n", status, headers, media_type=PLAIN_TEXT)
+async def body_or_refusal(request: Request, limit: int, timeout_s: float) -> bytes | Response:
+    """The body as :func:`read_body` reads it, or the answer to a body that
+    cannot be read to its end (400, 408, 413; each closes the connection)."""
+    try:
+        return await read_body(request, limit, timeout_s)
+    except ValueError:
+        return plain(400, "Content-Length must be a non-negative integer", close=True)
+    except BodyTooLarge:
+        return plain(413, f"body over {limit} bytes", close=True)
+    except TimeoutError:
+        return plain(408, "request body too slow", close=True)
+    except ClientDisconnect:
+        return plain(400, "client went away before the end of the body", close=True)
 
 
 def probe_routes(

@@ -16,7 +16,6 @@ import threading
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,8 +28,8 @@ from connectors.webhooks.store import CorrelationStore
 from recaudo.http_service import (
     BodyTooLarge,
     HttpService,
+    body_or_refusal,
     header_timeout_protocol,
-    plain,
     probe_routes,
     read_body,
 )
@@ -100,16 +99,9 @@ class WebhookService(HttpService):
         )
 
     async def _callback(self, request: HttpRequest) -> Response:
-        try:
-            body = await read_body(request, MAX_BODY_BYTES, self.settings.webhooks_body_timeout_s)
-        except ValueError:
-            return plain(400, "Content-Length must be a non-negative integer", close=True)
-        except BodyTooLarge:
-            return plain(413, f"body over {MAX_BODY_BYTES} bytes", close=True)
-        except TimeoutError:
-            return plain(408, "request body too slow", close=True)
-        except ClientDisconnect:
-            return plain(400, "client went away before the end of the body", close=True)
+        body = await body_or_refusal(request, MAX_BODY_BYTES, self.settings.webhooks_body_timeout_s)
+        if isinstance(body, Response):
+            return body
         headers = {name.lower(): value for name, value in request.headers.items()}
         # The path as sent, not decoded: Twilio signs the URL it called.
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path

@@ -12,12 +12,11 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
-from recaudo.http_service import BodyTooLarge, HttpService, plain, probe_routes, read_body
+from recaudo.http_service import HttpService, body_or_refusal, plain, probe_routes
 from recaudo.orchestration.strategy import load_strategy
 from recaudo.portal.app import MAX_FORM_BYTES, SECURITY_HEADERS, Page, Portal
 from recaudo.portal.sink import EventSink
@@ -87,16 +86,9 @@ class PortalService(HttpService):
         return _html(page)
 
     async def _choose(self, request: HttpRequest) -> Response:
-        try:
-            body = await read_body(request, MAX_FORM_BYTES, self.settings.webhooks_body_timeout_s)
-        except ValueError:
-            return plain(400, "Content-Length must be a non-negative integer", close=True)
-        except BodyTooLarge:
-            return plain(413, f"body over {MAX_FORM_BYTES} bytes", close=True)
-        except TimeoutError:
-            return plain(408, "request body too slow", close=True)
-        except ClientDisconnect:
-            return plain(400, "client went away before the end of the body", close=True)
+        body = await body_or_refusal(request, MAX_FORM_BYTES, self.settings.webhooks_body_timeout_s)
+        if isinstance(body, Response):
+            return body
         language = request.headers.get("accept-language")
         try:
             page = await run_in_threadpool(self.portal.choose, body, language)
