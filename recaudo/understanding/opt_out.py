@@ -31,13 +31,16 @@ _REQUEST = re.compile(
     r"(?:eliminen|eliminar|borren|borrar|quiten|quitar|supriman) (?:mi|mis) "
     r"(?:numero|telefono|celular|correo|contacto|datos?)|no quiero (?:recibir )?mas "
     r"(?:mensajes|llamadas|correos|sms|whatsapp)|(?:borrenme|saquenme|eliminenme|sacarme) de|"
+    r"(?:dejenme|dejame|dejeme) en paz|olvidense de mi|"
     r"no autorizo (?:que me contacten|el contacto)|retiro (?:mi )?(?:autorizacion|consentimiento)|"
     # pt
     r"(?:pare|parem|para) de me (?:mandar|ligar|enviar|contatar|contactar|incomodar|ligarem)|"
     r"(?:pare|parem|para) de (?:mandar|ligar|enviar) |nao me (?:mandem|liguem|contatem|enviem|"
     r"perturbem|mande|ligue)|me (?:tira|tirem|remova|removam|descadastr\w*) d[aoe]|"
     r"nao quero (?:mais )?receber (?:mais )?(?:mensage\w*|ligac\w*|emails?|sms)|"
-    r"descadastr\w*|nem mais (?:uma|um) (?:mensage\w*|ligac\w*|sms|e-?mail|zap)|"
+    r"(?:me deixa|me deixem|deixa[- ]me|deixem[- ]me) em paz|me esquecam?\b|me esquecem?\b|"
+    r"esquec[ae]m? de mim|descadastr\w*|"
+    r"nem mais (?:uma|um) (?:mensage\w*|ligac\w*|sms|e-?mail|zap)|"
     r"(?:apaguem|apague|apagar|removam|remova|remover|remove|excluam|exclua|excluir|tirem) "
     r"(?:o |os )?(?:meu|meus) (?:numero|telefone|celular|e-?mail|contato|dados)|"
     # en
@@ -61,7 +64,8 @@ _CHANNEL_WORDS: tuple[tuple[Channel, re.Pattern[str]], ...] = (
 # Words asking to stop every contact, on any channel.
 _ALL = re.compile(
     r"\b(contact\w*|contat\w*|molest\w*|perturb\w*|bother\w*|harass\w*|acos\w*|assedi\w*|"
-    r"ningun|nenhum|any means|all communication|leave me alone|base de datos|lista|list|"
+    r"ningun|nenhum|any means|all communication|leave me alone|"
+    r"en paz|em paz|esquec\w*|olvidense|base de datos|lista|list|"
     r"nunca mais|never|nada|nothing|anything|busquen)\b"
 )
 

@@ -50,6 +50,11 @@ STOP_REQUESTS = [
     "not one more message",
     "ni un mensaje más",
     "nem mais uma mensagem",
+    "me esquece",
+    "esqueçam de mim",
+    "me deixem em paz",
+    "déjenme en paz",
+    "olvídense de mí",
 ]
 OTHER_TEXT = [
     "ya pagué ayer",
@@ -71,7 +76,16 @@ def test_explicit_stop_requests(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["pago el viernes", "me pueden llamar?", "call me", "stop by the branch?", "quero pagar", "ok"],
+    [
+        "pago el viernes",
+        "me pueden llamar?",
+        "call me",
+        "stop by the branch?",
+        "quero pagar",
+        "ok",
+        "me esqueci de pagar",
+        "esqueci a senha do app",
+    ],
 )
 def test_messages_that_ask_no_stop(text: str) -> None:
     assert not explicit_opt_out(text)
@@ -129,6 +143,7 @@ def test_a_modest_opt_out_probability_wins(p_opt_out: float, other: Intent) -> N
         ("leave me alone", "all", ()),
         ("sáquenme de su base de datos", "all", ()),
         ("quiero darme de baja", "all", ()),
+        ("me deixa em paz, para de ligar", "all", ()),
     ],
 )
 def test_scope(text: str, scope: OptOutScope, channels: tuple[Channel, ...]) -> None:
