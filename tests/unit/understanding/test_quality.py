@@ -17,7 +17,7 @@ from tests.unit.understanding.fixtures import train_split_model
 
 TARGET_MACRO_F1 = 0.93
 TARGET_OPT_OUT_RECALL = 0.99
-MIN_MACRO_F1: dict[Language, float] = {"es": 0.92, "pt": 0.92, "en": 0.88}
+MIN_MACRO_F1: dict[Language, float] = {"es": 0.92, "pt": 0.90, "en": 0.90}
 MIN_OPT_OUT_RECALL: dict[Language, float] = dict.fromkeys(LANGUAGES, TARGET_OPT_OUT_RECALL)
 
 
