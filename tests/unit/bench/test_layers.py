@@ -1,0 +1,54 @@
+"""bench.layers turns a speed layer off without changing what recaudo writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.layers import LAYERS, parse
+
+# Run in a child: the switches patch the process they run in.
+CHECK = """
+import gc
+from datetime import UTC, datetime
+from bench.layers import turn_off
+from recaudo.events import DebtEvent
+from recaudo.serde import encoder_for
+from streams import runtime
+
+event = DebtEvent(
+    occurred_at=datetime(2026, 11, 18, tzinfo=UTC), source="crm", debtor_id="D-1",
+    account_id="D-1-1", type="PAYMENT_MISSED",
+    payload={"instalment_number": 1, "amount_minor": 100, "currency": "USD",
+             "due_date": "2026-11-17"},
+)
+compiled = encoder_for(event.avro_name, b"H")(event)
+fields = dict(event)
+turn_off(["encoders", "trusted", "gc", "poll", "held", "decode"])
+from recaudo import serde
+plain = serde.encoder_for(event.avro_name, b"H")
+assert plain(event) == compiled, "fastavro writes other bytes than the compiled encoder"
+assert plain.__module__ == "bench.layers"
+assert DebtEvent.trusted(**fields) == event
+runtime.tune_for_streaming()
+assert gc.get_threshold()[0] == 700, gc.get_threshold()
+assert runtime.Application.__module__ == "bench.layers"
+print("ok")
+"""
+
+
+def test_layers_off_write_the_same_bytes_and_records() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")
+
+
+def test_unknown_layers_are_refused_with_the_choices() -> None:
+    assert parse("none") == []
+    assert parse("gc, held") == ["gc", "held"]
+    with pytest.raises(SystemExit, match=", ".join(LAYERS)):
+        parse("gc,jit")
