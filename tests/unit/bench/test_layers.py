@@ -35,6 +35,8 @@ assert DebtEvent.trusted(**fields) == event
 runtime.tune_for_streaming()
 assert gc.get_threshold()[0] == 700, gc.get_threshold()
 assert runtime.Application.__module__ == "bench.layers"
+from recaudo.settings import Settings
+assert Settings().view_held_debtors == 1
 print("ok")
 """
 
