@@ -165,13 +165,12 @@ class Settings(BaseSettings):
         ),
     )
     conversations: bool = Field(
-        default=False,
+        default=True,
         description=(
             "Answer debtors' replies (SMS, WhatsApp, email) with the conversation: understood, "
             "answered on the channel written from, promises, plans, disputes and opt-outs "
-            "recorded, a person called in when needed (docs/conversations.md). Off (the default "
-            "until answers outside allowed hours are held for the next window): a reply starts "
-            "the strategy's `reply_received` cadence and only opt-out keywords are read."
+            "recorded, a person called in when needed (docs/conversations.md). Off: a reply "
+            "starts the strategy's `reply_received` cadence and only opt-out keywords are read."
         ),
     )
     # --- learned contact choice (docs/learning.md) ----------------------------

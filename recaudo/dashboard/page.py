@@ -197,8 +197,8 @@ def _conversations(c: Counters) -> str:
     conversations are off or none has happened."""
     if not (c.messages_read or c.conversations or c.handoffs or c.conversation_promises):
         return (
-            '<p class="empty">No conversation yet (answers to debtors\' messages are on '
-            "with RECAUDO_CONVERSATIONS=true).</p>"
+            '<p class="empty">No conversation yet (answers to debtors\' messages are off '
+            "when RECAUDO_CONVERSATIONS=false).</p>"
         )
     cards = _card_html([(f.key, f.label, escape(f.format(c))) for f in CONVERSATION])
     reasons = sorted(c.handoff_reasons.items(), key=lambda kv: (-kv[1], kv[0]))

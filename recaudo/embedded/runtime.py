@@ -172,6 +172,8 @@ def _up(
                 progress("interrupted while starting; stopping…")
                 return 0
 
+            if workers and child_settings.conversations:
+                _step(progress, "preparing the understanding model", _understanding_model)
             specs = [
                 replace(
                     spec,
@@ -280,6 +282,15 @@ class _Services:
         self.broker: EmbeddedBroker | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.recorder: JournalRecorder | None = None
+
+
+def _understanding_model() -> str:
+    """Built (or loaded) into the model cache once, here, so the workers that
+    read debtors' messages load it instead of each training it at start."""
+    from recaudo.understanding.understand import warm_up
+
+    warm_up()
+    return "ready"
 
 
 def _start_services(

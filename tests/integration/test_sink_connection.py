@@ -28,7 +28,13 @@ from recaudo.settings import Settings
 from recaudo.view import snapshot
 from streams.kpis import KpiProcessor
 from tests.integration.fixtures import create_database
-from tests.integration.streams.kpi_scenario import EXPECTED_TOTAL, publish, story, total_of
+from tests.integration.streams.kpi_scenario import (
+    EXPECTED_TOTAL,
+    publish,
+    story,
+    total_of,
+    without_conversations,
+)
 from tests.integration.streams.test_view_publisher import states, wait_for_views
 from tests.integration.streams.worker_process import view_publisher
 from tests.integration.waiting import wait_until
@@ -137,7 +143,7 @@ def test_the_kpi_sink_writes_across_a_postgres_restart(
     dsn = settings.database_dsn()
     # The processor needs the main thread (signal handlers): the scenario
     # runs beside it and stops it at the end.
-    processor = KpiProcessor(settings, commit_interval=0.5)
+    processor = KpiProcessor(without_conversations(settings), commit_interval=0.5)
     probe = LagProbe(settings)
     outcome: dict[str, object] = {}
     # Postgres started from a thread lives as long as that thread (its

@@ -155,6 +155,12 @@ def total_of(dsn: str, dimension: str = "ALL", member: str = "all") -> Counters 
     return counters_of(found[0]) if found else None
 
 
+def without_conversations(settings: Settings) -> Settings:
+    """The story's figures are the pipeline's with conversations off: its
+    reply is read as a conversation only when a ``read`` is given."""
+    return settings.model_copy(update={"conversations": False})
+
+
 def run_until_total(
     settings: Settings, expected: Counters, timeout_s: float = 45, read: Reader | None = None
 ) -> Counters:
@@ -162,6 +168,8 @@ def run_until_total(
     Postgres holds ``expected`` as the overall total and the processor has
     consumed every input (so duplicates read last were seen too), or the
     timeout passes; the total as it stands after the processor stopped."""
+    if read is None:
+        settings = without_conversations(settings)
     processor = KpiProcessor(settings, commit_interval=0.5, read=read)
     probe = LagProbe(settings)
 

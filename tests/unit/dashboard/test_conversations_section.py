@@ -41,6 +41,6 @@ def test_the_section_shows_each_conversation_figure_and_the_handoff_reasons() ->
     json.dumps(data, allow_nan=False)  # no infinity in the JSON
 
 
-def test_without_conversations_the_section_says_how_to_turn_them_on() -> None:
+def test_without_conversations_the_section_says_what_turns_them_off() -> None:
     html = sections(Snapshot(overall=Counters(contacts=3)), LagReport())["conversations"]
-    assert "RECAUDO_CONVERSATIONS=true" in html and "data-figure" not in html
+    assert "RECAUDO_CONVERSATIONS=false" in html and "data-figure" not in html
