@@ -958,37 +958,17 @@ def conversation_show(debtor_id: str) -> None:
     from datetime import UTC, datetime
 
     from recaudo.cli_inspect import _broker, _records
-    from recaudo.conversation.thread import render, thread
+    from recaudo.conversation.thread import model_reader, render, thread, thread_topics
     from recaudo.events import DebtorProfile
     from recaudo.orchestration.templates import language_of
-    from recaudo.understanding.understand import understand
 
     settings, topics = _broker()
-    names = [
-        topics.channel_responses,
-        topics.debt_events,
-        topics.debtor_profiles,
-        topics.agent_tasks,
-        *(topics.dispatch(c) for c in ("sms", "whatsapp", "email")),
-    ]
-    records = list(_records(settings, names))
+    records = list(_records(settings, thread_topics(topics)))
     profiles = [r for r in records if isinstance(r, DebtorProfile) and r.debtor_id == debtor_id]
     language = language_of(
         max(profiles, key=lambda p: p.occurred_at).preferred_language if profiles else None
     )
-    now = datetime.now(UTC)
-
-    def read(text: str, fallback: str) -> tuple[str, float]:
-        understood = understand(
-            text,
-            language=None,
-            time_zone="UTC",
-            currency="USD",
-            now=now,
-            fallback_language=fallback,  # type: ignore[arg-type]
-        )
-        return understood.intent, understood.confidence
-
+    read = model_reader(datetime.now(UTC))
     click.echo(render(thread(debtor_id, records, language, read)))
 
 

@@ -16,12 +16,44 @@ from recaudo.conversation.dialogue import CONVERSATION_NAMESPACE
 from recaudo.conversation.step import TASK_NAMESPACE
 from recaudo.events import AgentTask, ChannelResponse, DebtEvent, DispatchCommand, Envelope
 from recaudo.orchestration.ids import dispatch_id
+from recaudo.topics import Topics
 
 #: the most events one message causes (an opt-out of every channel is four)
 MAX_CAUSED = 8
 
 #: (text, language) -> (intent, confidence)
 Reader = Callable[[str, str], tuple[str, float]]
+
+
+def thread_topics(topics: Topics) -> list[str]:
+    """The topics a thread is rebuilt from: the messages, the answers on the
+    messaging channels, the debt events, profiles and agent tasks."""
+    return [
+        topics.channel_responses,
+        topics.debt_events,
+        topics.debtor_profiles,
+        topics.agent_tasks,
+        *(topics.dispatch(c) for c in ("sms", "whatsapp", "email")),
+    ]
+
+
+def model_reader(now: datetime) -> Reader:
+    """Each message read by the conversation's own model (the language
+    detected, else the debtor's), for showing threads."""
+    from recaudo.understanding.understand import understand
+
+    def read(text: str, fallback: str) -> tuple[str, float]:
+        understood = understand(
+            text,
+            language=None,
+            time_zone="UTC",
+            currency="USD",
+            now=now,
+            fallback_language=fallback,  # type: ignore[arg-type]
+        )
+        return understood.intent, understood.confidence
+
+    return read
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Final
 
-from recaudo.conversation.thread import Message, render, thread
+from recaudo.conversation.thread import Message, model_reader, render, thread, thread_topics
 from recaudo.events import AgentTask, ChannelResponse, DebtEvent, DebtorProfile, Envelope
 from recaudo.kpis.conversations import CONVERSATION_SOURCE
 from recaudo.orchestration.templates import language_of
@@ -91,14 +91,7 @@ def read_records(settings: Settings) -> list[Envelope]:
     from recaudo.topic_reader import read_topics
 
     serde = Serde(settings)
-    topics = serde.topics
-    names = [
-        topics.channel_responses,
-        topics.debt_events,
-        topics.debtor_profiles,
-        topics.agent_tasks,
-        *(topics.dispatch(c) for c in ("sms", "whatsapp", "email")),
-    ]
+    names = thread_topics(serde.topics)
     out: list[Envelope] = []
     for msg in read_topics(settings, names):
         try:
@@ -110,19 +103,4 @@ def read_records(settings: Settings) -> list[Envelope]:
 
 def example_threads(settings: Settings) -> list[str]:
     """Example threads of the running pipeline, read with the conversation's model."""
-    from recaudo.understanding.understand import understand
-
-    now = datetime.now(UTC)
-
-    def read(text: str, fallback: str) -> tuple[str, float]:
-        understood = understand(
-            text,
-            language=None,
-            time_zone="UTC",
-            currency="USD",
-            now=now,
-            fallback_language=fallback,  # type: ignore[arg-type]
-        )
-        return understood.intent, understood.confidence
-
-    return render_examples(read_records(settings), read)
+    return render_examples(read_records(settings), model_reader(datetime.now(UTC)))
