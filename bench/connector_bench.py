@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from bench.harness import bench_settings
 from connectors.service import Connector, ConnectorConfig
 from connectors.simulator import SimulatedProvider
-from recaudo.events import DispatchCommand
-from recaudo.producer import RecaudoProducer
+from recaudo.contracts.records import DispatchCommand
+from recaudo.kafka.producer import RecaudoProducer
 
 
 def commands(n: int) -> list[DispatchCommand]:

@@ -31,9 +31,9 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from bench.harness import bench_environment, read_dispatch_arrivals
-from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile, Event
+from recaudo.contracts.records import ChannelResponse, DebtEvent, DebtorProfile, Event
+from recaudo.kafka.producer import RecaudoProducer
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import fastavro
 
-from recaudo.events import DebtEvent, DebtorView
-from recaudo.serde import parsed_schema
+from recaudo.contracts.records import DebtEvent, DebtorView
+from recaudo.kafka.serde import parsed_schema
 from recaudo.view import DebtorState, apply, snapshot
 
 _FRAMING = 5  # magic byte and schema id

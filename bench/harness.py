@@ -16,10 +16,10 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
+from recaudo.contracts.records import CHANNELS
 from recaudo.embedded.broker import EmbeddedBroker
-from recaudo.events import CHANNELS
+from recaudo.kafka.topics_admin import ensure_topics
 from recaudo.settings import Settings
-from recaudo.topics_admin import ensure_topics
 
 
 @dataclass(frozen=True)

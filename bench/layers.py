@@ -9,7 +9,7 @@ Each layer is turned off from here, in the benchmark's processes only
 lists them and what each measured:
 
 - ``encoders``: outputs written by fastavro from ``model_dump`` instead of the
-  encoders compiled from the schemas (``recaudo/avro_writer.py``);
+  encoders compiled from the schemas (``recaudo/kafka/avro_writer.py``);
 - ``decode``: inputs read by confluent-kafka's AvroDeserializer instead of
   fastavro with the framing read directly (``Serde.decode``);
 - ``trusted``: records built by pydantic's ``model_construct`` instead of
@@ -17,9 +17,9 @@ lists them and what each measured:
 - ``held``: the view's write-back cache holds one debtor, so each event reads,
   decodes, folds, encodes and writes its debtor (``Folder``);
 - ``gc``: CPython's default collector thresholds, nothing frozen
-  (``recaudo/gc_tuning.py``);
+  (``recaudo/process/gc_tuning.py``);
 - ``poll``: quixstreams' default 1 s batch-read wait instead of 5 ms
-  (``streams/runtime.py``).
+  (``streams/processor.py``).
 
 The layers to turn off travel to the benchmark's child processes in the
 ``BENCH_WITHOUT_LAYERS`` environment variable: a spawned child imports this
@@ -42,7 +42,7 @@ LAYERS = ("encoders", "decode", "trusted", "held", "gc", "poll")
 def _without_encoders() -> None:
     import fastavro
 
-    from recaudo import serde
+    from recaudo.kafka import serde
 
     def plain_encoder_for(record: str, header: bytes = b"") -> Callable[[Any], bytes]:
         schema = serde.parsed_schema(record)
@@ -59,7 +59,7 @@ def _without_encoders() -> None:
 
 
 def _without_decode() -> None:
-    from recaudo.serde import DecodeError, Serde
+    from recaudo.kafka.serde import DecodeError, Serde
 
     def decode(self: Serde, topic: str, data: bytes | None) -> dict[str, Any]:
         if data is None:
@@ -70,7 +70,7 @@ def _without_decode() -> None:
 
 
 def _without_trusted() -> None:
-    from recaudo.events import AvroRecord
+    from recaudo.contracts.records import AvroRecord
 
     def trusted(cls: type[AvroRecord], /, **values: Any) -> AvroRecord:
         return cls.model_construct(**values)
@@ -84,13 +84,13 @@ def _without_held() -> None:
 
 
 def _without_gc() -> None:
-    from streams import runtime
+    from streams import processor as runtime
 
     setattr(runtime, "tune_for_streaming", lambda: None)  # noqa: B010
 
 
 def _without_poll() -> None:
-    from streams import runtime
+    from streams import processor as runtime
 
     base = getattr(runtime, "Application")  # noqa: B009
 

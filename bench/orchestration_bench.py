@@ -40,9 +40,9 @@ from typing import Any
 
 from bench.cpu import CpuMeter
 from bench.harness import bench_environment, read_dispatch_arrivals
-from recaudo.events import DebtEvent, DebtorProfile, Event
+from recaudo.contracts.records import DebtEvent, DebtorProfile, Event
+from recaudo.kafka.producer import RecaudoProducer
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings, ViewSnapshots
 from streams.debtor_view import DebtorViewProcessor
 from streams.view_publisher import ViewPublisher

@@ -35,11 +35,11 @@ import psycopg
 from pydantic import SecretStr
 
 from bench.harness import bench_environment
+from recaudo.contracts.records import DebtorView
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import write_views
 from recaudo.embedded.ports import free_port
 from recaudo.embedded.postgres import EmbeddedPostgres
-from recaudo.events import DebtorView
 from recaudo.portal.link import PortalLinks
 from recaudo.portal.sample import debtor_in_arrears
 from recaudo.portal.token import Keys

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from recaudo.samples import debt_event, debtor_profile
-from recaudo.serde import Serde, fastavro_body
+from recaudo.contracts.samples import debt_event, debtor_profile
+from recaudo.kafka.serde import Serde, fastavro_body
 from recaudo.settings import Settings
 from recaudo.view import apply, snapshot
 

@@ -4,7 +4,7 @@ the same broker, in the same run.
 
     python -m bench.view_bench --events 200000 --debtors 10000
 
-1. generates N debt events over K debtors (recaudo.portfolio) and publishes
+1. generates N debt events over K debtors (recaudo.demo.portfolio) and publishes
    them as Confluent-framed Avro to recaudo's debt-events topic, and the same
    bytes to a topic of their own for the baselines (recaudo writes its derived
    events back to its input topic, the baselines to an output topic);
@@ -49,11 +49,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.equal_work import fold as equal_work_fold
 from bench.harness import bench_settings
+from recaudo.contracts.records import DebtEvent
+from recaudo.demo.portfolio import generate
 from recaudo.embedded.quirks import consumer_overrides
-from recaudo.events import DebtEvent
-from recaudo.portfolio import generate
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 

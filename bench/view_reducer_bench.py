@@ -2,7 +2,7 @@
 
     python -m bench.view_reducer_bench [--debtors 2000] [--days 30]
 
-Builds a realistic book (recaudo.portfolio: profiles, a month of debt events)
+Builds a realistic book (recaudo.demo.portfolio: profiles, a month of debt events)
 plus contacts (dispatch decisions and channel responses, a few dozen per
 debtor), then measures, per event, what the view processor does:
 
@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
-from recaudo.events import ChannelResponse, ContactDecision, DebtorProfile, Event
-from recaudo.portfolio import generate
+from recaudo.contracts.records import ChannelResponse, ContactDecision, DebtorProfile, Event
+from recaudo.demo.portfolio import generate
 from recaudo.view import DebtorState, apply, snapshot
 
 NAMESPACE = uuid.UUID("9f0d7c1e-5b2a-4e8f-a6d3-1c4b7e2f9a50")

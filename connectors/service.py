@@ -56,7 +56,6 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from connectors.hold import hold_until
-from connectors.ledger import LedgerEntry, LedgerWriter, SentLedger, Synchronous
 from connectors.providers.base import (
     Lookup,
     OutboundMessage,
@@ -70,12 +69,13 @@ from connectors.providers.base import (
 )
 from connectors.rate_limit import TokenBucket
 from connectors.retry import RetryPolicy, Unknown, ask_with_retries, send_with_retries
-from recaudo import telemetry
-from recaudo.batch_consumer import BatchConsumer
-from recaudo.cloudevents import ce_headers
-from recaudo.events import Channel, ChannelResponse, DispatchCommand, ResponseStatus
-from recaudo.instruments import provider_send_duration
-from recaudo.serde import DeadLetterError, Serde
+from connectors.sent_ledger import LedgerEntry, LedgerWriter, SentLedger, Synchronous
+from recaudo.contracts.records import Channel, ChannelResponse, DispatchCommand, ResponseStatus
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.serde import DeadLetterError, Serde
+from recaudo.observability import telemetry
+from recaudo.observability.instruments import provider_send_duration
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

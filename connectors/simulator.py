@@ -54,7 +54,7 @@ from connectors.simulator_replies import (
     kind_of,
     reply_to,
 )
-from recaudo.events import CHANNELS, Channel, ResponseStatus
+from recaudo.contracts.records import CHANNELS, Channel, ResponseStatus
 from recaudo.view.contacts import is_opt_out
 
 Clock = Callable[[], datetime]

@@ -37,7 +37,7 @@ from datetime import date
 from functools import cache
 from typing import Final, Literal, get_args
 
-from recaudo.money import MINOR_UNITS
+from recaudo.contracts.money import MINOR_UNITS
 from recaudo.understanding.types import Intent
 
 Disposition = Literal[

@@ -6,8 +6,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
-    from recaudo.producer import RecaudoProducer
+    from recaudo.contracts.records import ChannelResponse, DebtEvent, DebtorProfile
+    from recaudo.kafka.producer import RecaudoProducer
     from recaudo.settings import Settings
 
 try:
@@ -40,10 +40,10 @@ _ignore_authlib_httpx_warning()
 #: stable home of these names is ``recaudo`` itself (``from recaudo import
 #: DebtEvent``), whatever module they move to.
 _PUBLIC = {
-    "ChannelResponse": "recaudo.events",
-    "DebtEvent": "recaudo.events",
-    "DebtorProfile": "recaudo.events",
-    "RecaudoProducer": "recaudo.producer",
+    "ChannelResponse": "recaudo.contracts.records",
+    "DebtEvent": "recaudo.contracts.records",
+    "DebtorProfile": "recaudo.contracts.records",
+    "RecaudoProducer": "recaudo.kafka.producer",
     "Settings": "recaudo.settings",
 }
 

@@ -1,3 +1,3 @@
-from recaudo.cli import main
+from recaudo.cli.main import main
 
 main()

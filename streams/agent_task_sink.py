@@ -21,11 +21,11 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from recaudo.batch_consumer import BatchConsumer
+from recaudo.contracts.records import AgentTask
 from recaudo.db.agent_task_store import write_tasks
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.events import AgentTask
-from recaudo.serde import Serde
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,15 @@ from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
 
-from recaudo import telemetry
-from recaudo.cloudevents import ce_headers
+from recaudo.contracts.records import (
+    AgentTask,
+    ChannelResponse,
+    ContactDecision,
+    DebtEvent,
+    DebtorProfile,
+    Event,
+    Timer,
+)
 from recaudo.conversation.state import ConversationState
 from recaudo.conversation.step import (
     agent_answer,
@@ -48,16 +55,11 @@ from recaudo.conversation.step import (
 )
 from recaudo.conversation.step import wake as wake_conversation
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.events import (
-    AgentTask,
-    ChannelResponse,
-    ContactDecision,
-    DebtEvent,
-    DebtorProfile,
-    Event,
-    Timer,
-)
-from recaudo.instruments import DecisionCounts
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.producer import RecaudoProducer, is_backfill
+from recaudo.kafka.serde import Serde
+from recaudo.observability import telemetry
+from recaudo.observability.instruments import DecisionCounts
 from recaudo.orchestration import (
     Clock,
     OrchestrationState,
@@ -68,8 +70,6 @@ from recaudo.orchestration import (
 )
 from recaudo.orchestration.channel_choice import ContactLearner
 from recaudo.orchestration.clock import clock_from_settings
-from recaudo.producer import RecaudoProducer, is_backfill
-from recaudo.serde import Serde
 from recaudo.settings import Settings, ViewSnapshots
 from recaudo.view import DebtorState, apply, tick
 from recaudo.view.coalesce import Coalescer
@@ -77,7 +77,7 @@ from recaudo.view.derived import SOURCE as DERIVED_SOURCE
 from recaudo.view.outcomes import Send, awaiting_outcome
 from recaudo.view.timebase import from_ms, to_ms
 from streams import quixstreams_internals
-from streams.runtime import Skipped, StreamProcessor
+from streams.processor import Skipped, StreamProcessor
 from streams.timers import TimerService
 from streams.view_publisher import SnapshotWriter
 
@@ -1071,7 +1071,7 @@ class DebtorViewProcessor:
             "recaudo_dispatches_total": float(self.sink.dispatches_written),
         }
         # Decisions by outcome and reason: the OpenTelemetry counter
-        # ``recaudo.decisions`` (recaudo.instruments), on the same page.
+        # ``recaudo.decisions`` (recaudo.observability.instruments), on the same page.
         if self.timer_service is not None:
             out["recaudo_timer_wakeups_total"] = float(self.timer_service.wakeups_sent)
             out["recaudo_timers_pending"] = float(self.timer_service.pending())

@@ -36,10 +36,12 @@ from quixstreams import message_context
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
 
-from recaudo.cloudevents import ce_headers
+from recaudo.contracts.records import Envelope, KpiWindow
 from recaudo.db.kpi_store import write_kpis
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.events import Envelope, KpiWindow
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.kpis import (
     COUNTER_NAMES,
     MAP_NAMES,
@@ -52,10 +54,8 @@ from recaudo.kpis import (
     member_key,
     observe,
 )
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
-from streams.runtime import StreamProcessor
+from streams.processor import StreamProcessor
 
 log = logging.getLogger(__name__)
 

@@ -31,18 +31,18 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from recaudo.batch_consumer import BatchConsumer
-from recaudo.cloudevents import ce_headers
+from recaudo.contracts.records import ChannelResponse, ContactDecision, DebtEvent, LearnerModel
 from recaudo.db.learner_model_store import StoredModel, latest_model, write_model
 from recaudo.db.sink_connection import SinkConnection
-from recaudo.events import ChannelResponse, ContactDecision, DebtEvent, LearnerModel
-from recaudo.group_commit import CommitOutcome
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.group_commit import CommitOutcome
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import DecodeError, Serde
 from recaudo.learning.bandit import Bandit
 from recaudo.learning.configuration import learner_config, reward_config
 from recaudo.learning.model_topic import MODEL_KEY
 from recaudo.learning.online import RewardLedger, outcomes_of, teach
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import DecodeError, Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from confluent_kafka import Consumer, TopicPartition
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import truncate
 from recaudo.embedded.partition_end import FetchedEnds
+from recaudo.kafka.topics import Topics
 from recaudo.settings import Settings
-from recaudo.topics import Topics
 from streams.debtor_view import INPUTS, DebtorViewProcessor
 
 

@@ -25,11 +25,11 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
-from recaudo.batch_consumer import BatchConsumer
-from recaudo.cloudevents import ce_headers
-from recaudo.events import Timer
+from recaudo.contracts.records import Timer
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration.clock import Clock
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view.timebase import from_ms, to_ms
 

@@ -35,13 +35,13 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from recaudo.batch_consumer import BatchConsumer
-from recaudo.cloudevents import ce_headers
+from recaudo.contracts.records import DebtorView
 from recaudo.db.sink_connection import SinkConnection
 from recaudo.db.view_store import write_views
-from recaudo.events import DebtorView
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import DecodeError, Serde, read_record
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import DecodeError, Serde, read_record
 from recaudo.settings import Settings
 from recaudo.view import DebtorState, snapshot
 

@@ -1,5 +1,5 @@
 """Fixtures for pure tests: settings with no services, and the sample records
-(:mod:`recaudo.samples`) under the names the tests use."""
+(:mod:`recaudo.contracts.samples`) under the names the tests use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from recaudo.samples import T0, debt_event, debtor_profile
+from recaudo.contracts.samples import T0, debt_event, debtor_profile
 from recaudo.settings import Settings, reset_settings_cache
 
 __all__ = ["T0", "debt_event", "debtor_profile", "offline_settings"]

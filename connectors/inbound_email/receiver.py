@@ -47,10 +47,10 @@ from connectors.inbound_email.threads import thread_key
 from connectors.webhooks.app import FORGET_EVERY, Deliveries
 from connectors.webhooks.sink import ResponseSink
 from connectors.webhooks.store import CorrelationStore
-from recaudo.cloudevents import ce_headers
+from recaudo.contracts.records import ChannelResponse, DeadLetter, DeadLetterErrorType
 from recaudo.embedded.ports import free_port
-from recaudo.events import ChannelResponse, DeadLetter, DeadLetterErrorType
-from recaudo.serde import Serde
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

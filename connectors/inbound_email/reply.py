@@ -25,7 +25,7 @@ from connectors.inbound_email.quotes import html_text, strip_reply
 from connectors.inbound_email.threads import Thread, find_thread, message_ids
 from connectors.service import response_id
 from connectors.webhooks.mapping import is_opt_out
-from recaudo.events import ChannelResponse, DeadLetter, DeadLetterErrorType
+from recaudo.contracts.records import ChannelResponse, DeadLetter, DeadLetterErrorType
 
 SOURCE = "recaudo.inbound-email"
 #: What a dead letter of an email received over SMTP names as where it came from.

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from recaudo.secret_keys import installation_key
+from recaudo.process.secret_keys import installation_key
 from recaudo.settings import Settings
 
 #: Bytes of HMAC-SHA256 kept: 48 bits, enough that a guessed token fails.

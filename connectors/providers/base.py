@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 
 SendStatus = Literal["ACCEPTED", "SENT", "FAILED", "BOUNCED"]
 

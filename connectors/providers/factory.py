@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from connectors.providers.base import ProviderAdapter
-from recaudo.events import CHANNELS, Channel
+from recaudo.contracts.records import CHANNELS, Channel
 from recaudo.settings import Settings
 
 ProviderName = Literal["simulator", "smtp", "twilio", "meta", "webhook"]

@@ -36,7 +36,7 @@ from connectors.providers.base import (
     TransientProviderError,
 )
 from connectors.providers.redact import redact
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.settings import Settings
 
 #: Throttling: the request was refused and nothing sent (Meta's error codes

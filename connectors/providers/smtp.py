@@ -39,7 +39,7 @@ from connectors.providers.base import (
     TransientProviderError,
 )
 from connectors.providers.redact import redact
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.settings import Settings
 
 

@@ -33,7 +33,7 @@ from connectors.providers.base import (
     TransientProviderError,
 )
 from connectors.providers.redact import redact
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.settings import Settings
 
 #: The recipient's number is invalid, not a mobile, or not reachable by voice:

@@ -44,7 +44,7 @@ from connectors.providers.base import (
 )
 from connectors.providers.redact import redact
 from connectors.webhooks.signatures import webhook_signature
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.settings import Settings
 
 #: What the receiver answers when it did not process a POST (see above).

@@ -50,7 +50,7 @@ from connectors.service import response_id
 from connectors.webhooks import mapping, signatures
 from connectors.webhooks.mapping import Observation
 from connectors.webhooks.store import Correlation
-from recaudo.events import Channel, ChannelResponse, DeadLetter
+from recaudo.contracts.records import Channel, ChannelResponse, DeadLetter
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

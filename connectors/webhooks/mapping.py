@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connectors.providers.meta_whatsapp import parse_callback_data
-from recaudo.events import Channel, ResponseStatus
+from recaudo.contracts.records import Channel, ResponseStatus
 
 #: A whole message that is one of these (any case, punctuation around it
 #: ignored) is an opt-out. Whole-message only: "quiero cancelar la deuda" is a

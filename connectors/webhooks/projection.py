@@ -19,9 +19,9 @@ import logging
 from confluent_kafka import Message
 
 from connectors.webhooks.store import Contact, CorrelationStore, SentMessage
-from recaudo.batch_consumer import BatchConsumer
-from recaudo.events import Channel, ChannelResponse, DispatchCommand
-from recaudo.serde import Serde
+from recaudo.contracts.records import Channel, ChannelResponse, DispatchCommand
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

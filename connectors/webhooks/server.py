@@ -1,5 +1,5 @@
 """``recaudo webhooks run``: :class:`WebhookApp` on the hardened HTTP service
-(:mod:`recaudo.http_service`), with the correlation projection beside it and
+(:mod:`recaudo.process.http_service`), with the correlation projection beside it and
 the probes on the same port (``/healthz``, ``/readyz``, ``/metrics``), as the
 deployment expects.
 
@@ -25,7 +25,8 @@ from connectors.webhooks.app import MAX_BODY_BYTES, Reply, Request, WebhookApp
 from connectors.webhooks.projection import CorrelationProjection
 from connectors.webhooks.sink import ResponseSink
 from connectors.webhooks.store import CorrelationStore
-from recaudo.http_service import (
+from recaudo.kafka.serde import Serde
+from recaudo.process.http_service import (
     BodyTooLarge,
     HttpService,
     body_or_refusal,
@@ -33,7 +34,6 @@ from recaudo.http_service import (
     probe_routes,
     read_body,
 )
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 
 __all__ = ["BodyTooLarge", "WebhookService", "header_timeout_protocol", "read_body"]

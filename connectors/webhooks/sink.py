@@ -4,8 +4,8 @@ so the webhook service answers a provider 200 only for what is on the topic
 
 from __future__ import annotations
 
-from recaudo.acknowledged_producer import AcknowledgedProducer
-from recaudo.serde import Serde
+from recaudo.kafka.acknowledged_producer import AcknowledgedProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 

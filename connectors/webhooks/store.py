@@ -23,8 +23,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from recaudo.contracts.records import Channel
 from recaudo.db.service_pool import PooledStore
-from recaudo.events import Channel
 
 # Created here rather than in recaudo/db/migrations: the tables belong to the
 # webhook service alone and are a disposable projection, so idempotent DDL at

@@ -43,6 +43,17 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Final, Literal
 
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import (
+    CHANNELS,
+    AccountView,
+    Channel,
+    ChannelResponse,
+    DebtEvent,
+    DebtorView,
+    DisputeOpened,
+    ResponseStatus,
+)
 from recaudo.conversation.negotiation import (
     Offer,
     agreement,
@@ -59,17 +70,6 @@ from recaudo.conversation.state import (
     Slot,
     TurnRecord,
 )
-from recaudo.events import (
-    CHANNELS,
-    AccountView,
-    Channel,
-    ChannelResponse,
-    DebtEvent,
-    DebtorView,
-    DisputeOpened,
-    ResponseStatus,
-)
-from recaudo.money import format_money
 from recaudo.orchestration.staleness import local_today
 from recaudo.orchestration.strategy import NegotiationBounds, Strategy
 from recaudo.understanding.types import Intent, Understanding

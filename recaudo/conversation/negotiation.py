@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Literal
 
-from recaudo.events import AccountView, PaymentPlanAgreed, PlanFrequency, PromiseToPay
+from recaudo.contracts.records import AccountView, PaymentPlanAgreed, PlanFrequency, PromiseToPay
 from recaudo.orchestration.strategy import WHOLE_BP, NegotiationBounds
 from recaudo.understanding.types import Amount
 

@@ -2,7 +2,7 @@
 the orchestrator's template format (``[<reply>.<tone>.<language>]``) and
 rendered by the same :class:`~recaudo.orchestration.templates.Templates`
 (sandboxed Jinja2, undefined variables are errors, English fallback).
-Amounts arrive formatted by :func:`recaudo.money.format_money`, dates as ISO
+Amounts arrive formatted by :func:`recaudo.contracts.money.format_money`, dates as ISO
 dates, as in every other message recaudo sends."""
 
 from __future__ import annotations

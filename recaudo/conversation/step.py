@@ -12,6 +12,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, cast
 
+from recaudo.contracts.records import (
+    AgentTask,
+    AgentTaskPriority,
+    AgentTaskReason,
+    Channel,
+    ChannelResponse,
+    ConversationTurn,
+    DebtEvent,
+    DebtorView,
+)
 from recaudo.conversation.dialogue import (
     Handoff,
     HandoffReason,
@@ -25,16 +35,6 @@ from recaudo.conversation.dialogue import (
     silence_due,
 )
 from recaudo.conversation.state import ConversationState, HeldAnswer, TurnRecord
-from recaudo.events import (
-    AgentTask,
-    AgentTaskPriority,
-    AgentTaskReason,
-    Channel,
-    ChannelResponse,
-    ConversationTurn,
-    DebtEvent,
-    DebtorView,
-)
 from recaudo.orchestration.engine import Orchestrator, Outputs, answer_key
 from recaudo.orchestration.state import OrchestrationState
 from recaudo.orchestration.templates import language_of

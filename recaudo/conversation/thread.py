@@ -12,11 +12,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from recaudo.contracts.records import (
+    AgentTask,
+    ChannelResponse,
+    DebtEvent,
+    DispatchCommand,
+    Envelope,
+)
 from recaudo.conversation.dialogue import CONVERSATION_NAMESPACE
 from recaudo.conversation.step import TASK_NAMESPACE
-from recaudo.events import AgentTask, ChannelResponse, DebtEvent, DispatchCommand, Envelope
+from recaudo.kafka.topics import Topics
 from recaudo.orchestration.ids import dispatch_id
-from recaudo.topics import Topics
 
 #: the most events one message causes (an opt-out of every channel is four)
 MAX_CAUSED = 8

@@ -15,11 +15,11 @@ from typing import Any
 
 import jinja2
 
+from recaudo.contracts.records import CHANNELS
 from recaudo.dashboard import svg
 from recaudo.dashboard.data import TIMELINE_WINDOWS, Snapshot
 from recaudo.dashboard.lag import LagReport
 from recaudo.embedded.state import CRASH_LOOP_WINDOW_S
-from recaudo.events import CHANNELS
 from recaudo.kpis import Counters
 from recaudo.kpis.conversations import OVERFLOW
 from recaudo.kpis.figures import (

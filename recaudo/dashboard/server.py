@@ -17,8 +17,8 @@ import orjson
 from recaudo.dashboard.data import Snapshot, read_snapshot
 from recaudo.dashboard.lag import LagProbe, LagReport
 from recaudo.dashboard.page import figures, render_page, sections
-from recaudo.health import HealthServer
-from recaudo.lifecycle import Service
+from recaudo.observability.health import HealthServer
+from recaudo.process.lifecycle import Service
 from recaudo.settings import Settings
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from recaudo.events import AgentTask
+from recaudo.contracts.records import AgentTask
 
 COLUMNS = (
     "task_id",

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from recaudo.events import Bucket, DebtorView
-from recaudo.view_today import as_of
+from recaudo.contracts.records import Bucket, DebtorView
+from recaudo.view.today import as_of
 
 VIEW_COLUMNS = (
     "debtor_id",
@@ -178,7 +178,7 @@ def read_view(
     conn: psycopg.Connection[Any], debtor_id: str, now: datetime | None = None
 ) -> DebtorView | None:
     """One debtor's view, its days past due as of ``now`` (default: the wall
-    clock; :mod:`recaudo.view_today`)."""
+    clock; :mod:`recaudo.view.today`)."""
     row = conn.execute(
         "SELECT snapshot FROM debtor_view WHERE debtor_id = %s", (debtor_id,)
     ).fetchone()
@@ -190,7 +190,7 @@ def read_view(
 
 #: Debtors by their highest days past due as of ``today``: the stored figure
 #: aged by the UTC days since the view's "as of", as
-#: :func:`recaudo.view_today.as_of` does; ``lowest``/``highest`` bound it.
+#: :func:`recaudo.view.today.as_of` does; ``lowest``/``highest`` bound it.
 _LIST_TODAY = """
 SELECT snapshot
 FROM debtor_view,

@@ -118,7 +118,7 @@ def run_demo(
     from recaudo.embedded import runtime
     from recaudo.embedded.runtime import dashboard_url
     from recaudo.embedded.state import live_record
-    from recaudo.workers import worker_specs
+    from recaudo.embedded.workers import worker_specs
 
     if live_record(state_dir) is not None:
         echo(

@@ -40,14 +40,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from connectors.simulator_replies import simulated_intent
-from recaudo.events import (
+from recaudo.contracts.records import (
     ChannelResponse,
     DebtEvent,
     DebtorProfile,
     PaymentPlanAgreed,
     PromiseToPay,
 )
-from recaudo.portfolio import (
+from recaudo.demo.portfolio import (
     AccountTerms,
     Debtor,
     accounts_of,

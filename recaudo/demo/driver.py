@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from recaudo.contracts.records import ChannelResponse, DebtEvent
 from recaudo.dashboard.lag import LagProbe
 from recaudo.demo.bank import Bank
-from recaudo.events import ChannelResponse, DebtEvent
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.kpis.conversations import CONVERSATION_SOURCE
 from recaudo.orchestration.clock import Clock
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

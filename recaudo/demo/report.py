@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from recaudo.contracts.money import format_amounts
+from recaudo.contracts.records import CHANNELS
 from recaudo.dashboard.data import Snapshot
 from recaudo.dashboard.lag import LagReport
 from recaudo.dashboard.page import render_page
 from recaudo.demo.driver import DemoPlan, DemoStats
-from recaudo.events import CHANNELS
 from recaudo.kpis import figures as fig
-from recaudo.money import format_amounts
 
 
 def _counts(items: dict[str, int], limit: int = 5) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Final
 
+from recaudo.contracts.records import AgentTask, ChannelResponse, DebtEvent, DebtorProfile, Envelope
 from recaudo.conversation.thread import Message, model_reader, render, thread, thread_topics
-from recaudo.events import AgentTask, ChannelResponse, DebtEvent, DebtorProfile, Envelope
 from recaudo.kpis.conversations import CONVERSATION_SOURCE
 from recaudo.orchestration.templates import language_of
 from recaudo.settings import Settings
@@ -87,8 +87,8 @@ def render_examples(
 def read_records(settings: Settings) -> list[Envelope]:
     """What the threads are rebuilt from: messages, answers on the messaging
     channels, the debt events, profiles and agent tasks, from the beginning."""
-    from recaudo.serde import Serde
-    from recaudo.topic_reader import read_topics
+    from recaudo.kafka.serde import Serde
+    from recaudo.kafka.topic_reader import read_topics
 
     serde = Serde(settings)
     names = thread_topics(serde.topics)

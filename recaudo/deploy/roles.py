@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from recaudo.events import CHANNELS, Channel
+from recaudo.contracts.records import CHANNELS, Channel
 
 #: Every role serves ``/healthz`` (liveness), ``/readyz`` (readiness) and
 #: ``/metrics`` on this port; Kubernetes probes and Prometheus use it.

@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Final, Literal, get_args
 
-from recaudo.conversation.dialogue import WRONG_PARTY
-from recaudo.events import (
+from recaudo.contracts.money import MINOR_UNITS
+from recaudo.contracts.records import (
     AccountView,
     AgentReply,
     AgentTask,
@@ -28,7 +28,7 @@ from recaudo.events import (
     DebtorView,
     PlanFrequency,
 )
-from recaudo.money import MINOR_UNITS
+from recaudo.conversation.dialogue import WRONG_PARTY
 
 SOURCE: Final = "recaudo.desk"
 DESK_NAMESPACE: Final = uuid.UUID("0c6f4a3e-27d1-4b8e-9f5a-d3e1b7c20a94")

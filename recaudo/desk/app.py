@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import AgentTask
 from recaudo.desk import actions
 from recaudo.desk.actions import DeskError
 from recaudo.desk.masking import mask_id
@@ -33,10 +35,8 @@ from recaudo.desk.passwords import verify_password
 from recaudo.desk.publisher import DeskPublisher
 from recaudo.desk.sessions import LOGIN_COOKIE, SESSION_COOKIE, Identity, Signer, identify
 from recaudo.desk.store import DeskStore
-from recaudo.events import AgentTask
-from recaudo.http_service import BodyTooLarge, probe_routes, read_body
-from recaudo.money import format_money
-from recaudo.producer import DeliveryError
+from recaudo.kafka.producer import DeliveryError
+from recaudo.process.http_service import BodyTooLarge, probe_routes, read_body
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from recaudo.events import AgentTask, Envelope
-from recaudo.producer import RecaudoProducer
+from recaudo.contracts.records import AgentTask, Envelope
+from recaudo.kafka.producer import RecaudoProducer
 from recaudo.settings import Settings
 
 

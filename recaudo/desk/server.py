@@ -1,5 +1,5 @@
 """``recaudo desk run``: :class:`~recaudo.desk.app.DeskApp` on the hardened
-HTTP service (:mod:`recaudo.http_service`): URLs carry task ids, so no access
+HTTP service (:mod:`recaudo.process.http_service`): URLs carry task ids, so no access
 line is written; agents' requests are audited by the app instead."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from recaudo.desk.app import DeskApp
 from recaudo.desk.publisher import DeskPublisher
 from recaudo.desk.sessions import desk_has_agents
 from recaudo.desk.store import DeskStore
-from recaudo.http_service import HttpService
+from recaudo.process.http_service import HttpService
 from recaudo.settings import Settings
 
 NO_AGENT = (

@@ -11,11 +11,11 @@ from typing import Any, Final
 
 from psycopg.types.json import Jsonb
 
+from recaudo.contracts.records import AgentTask, DebtorView
 from recaudo.db.agent_task_store import open_tasks, read_task
 from recaudo.db.migrate import migrate
 from recaudo.db.service_pool import PooledStore
 from recaudo.db.view_store import read_view
-from recaudo.events import AgentTask, DebtorView
 
 AUDIT_TABLE: Final = """
 CREATE TABLE IF NOT EXISTS agent_audit (

@@ -13,7 +13,7 @@ from typing import IO
 
 from recaudo.embedded.ports import free_port
 from recaudo.embedded.supervisor import child_setup
-from recaudo.lifecycle import Service
+from recaudo.process.lifecycle import Service
 
 START_TIMEOUT_S = 20.0
 

@@ -31,9 +31,9 @@ from typing import IO, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from recaudo.librdkafka_codes import PARTITION_EOF
+from recaudo.kafka.librdkafka_codes import PARTITION_EOF
+from recaudo.kafka.topics import Topics
 from recaudo.settings import Settings
-from recaudo.topics import Topics
 from recaudo.view.derived import SOURCE as DERIVED_SOURCE
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, TopicPartition
 
-from recaudo.librdkafka_codes import PARTITION_EOF
+from recaudo.kafka.librdkafka_codes import PARTITION_EOF
 
 #: quixstreams names its changelog topics ``changelog__<group>--<topic>--<store>``.
 CHANGELOG_PREFIX = "changelog__"

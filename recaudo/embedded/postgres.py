@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from recaudo.embedded.supervisor import child_setup
-from recaudo.lifecycle import Service
+from recaudo.process.lifecycle import Service
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0

@@ -42,8 +42,8 @@ from recaudo.embedded.state import (
     write_record,
 )
 from recaudo.embedded.supervisor import ProcessSpec, Supervisor
+from recaudo.embedded.workers import DASHBOARD, DESK, DESK_NOT_STARTED, PORTAL
 from recaudo.settings import Settings, env_for_children
-from recaudo.workers import DASHBOARD, DESK, DESK_NOT_STARTED, PORTAL
 
 if TYPE_CHECKING:
     from recaudo.embedded.journal import JournalRecorder
@@ -159,7 +159,7 @@ def _up(
                 return 0
 
             def topics() -> str:
-                from recaudo.topics_admin import ensure_topics
+                from recaudo.kafka.topics_admin import ensure_topics
 
                 created = ensure_topics(child_settings)
                 return f"{len(created)} created" if created else "all present"

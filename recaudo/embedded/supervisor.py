@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from recaudo.embedded.state import WorkerExits, write_worker_exits
-from recaudo.lifecycle import Service
+from recaudo.process.lifecycle import Service
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, get_args
 
 import orjson
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     CHANNELS,
     AgentTask,
     BucketChanged,

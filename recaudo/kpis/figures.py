@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recaudo.contracts.money import format_money
 from recaudo.kpis.conversations import format_duration, latency_percentile
 from recaudo.kpis.counters import Counters, ratio
-from recaudo.money import format_money
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from recaudo.events import LearningArm
+from recaudo.contracts.records import LearningArm
 from recaudo.learning.bandit import unit_draw
 
 #: the segment of a debtor with no risk segment in its profile

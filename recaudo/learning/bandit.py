@@ -22,8 +22,8 @@ import vowpalwabbit  # type: ignore[import-untyped]
 
 from recaudo.learning.actions import Action, AllowedAction
 from recaudo.learning.features import Features, adf_example, labelled_example
-from recaudo.lifecycle import Closeable
 from recaudo.policy import Channel
+from recaudo.process.lifecycle import Closeable
 
 
 @dataclass(frozen=True, slots=True)

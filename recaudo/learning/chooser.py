@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
-from recaudo.events import Channel, DebtorView, LearningArm
+from recaudo.contracts.records import Channel, DebtorView, LearningArm
 from recaudo.learning.actions import (
     DEFAULT_VARIANTS,
     DEFAULT_WINDOWS,
@@ -26,9 +26,9 @@ from recaudo.learning.arms import ArmPlan, assign_arm
 from recaudo.learning.bandit import Bandit, Choice, LearnerConfig, model_version
 from recaudo.learning.decision_record import choice_record
 from recaudo.learning.features import Features, context_features
-from recaudo.lifecycle import Closeable
 from recaudo.orchestration.channel_choice import LearnedContact
 from recaudo.policy import PolicyContext, RuleSet
+from recaudo.process.lifecycle import Closeable
 
 
 class ModelSlot(Closeable):

@@ -1,4 +1,4 @@
-"""The learner's part of a logged :class:`~recaudo.events.ContactDecision`,
+"""The learner's part of a logged :class:`~recaudo.contracts.records.ContactDecision`,
 to and from the bandit's own types: a decision carries everything needed to
 explain it, replay it from its model version and learn from its reward."""
 
@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from recaudo.events import PPB, ContactDecision, LearningArm, LearningChoice, LearningFeature
+from recaudo.contracts.records import (
+    PPB,
+    ContactDecision,
+    LearningArm,
+    LearningChoice,
+    LearningFeature,
+)
 from recaudo.learning.actions import DEFAULT_WINDOWS, Action, AllowedAction, SendWindow
 from recaudo.learning.bandit import Bandit, Choice
 from recaudo.learning.features import Features, Value

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from recaudo.events import CHANNELS, AccountView, Channel, DebtorView
+from recaudo.contracts.records import CHANNELS, AccountView, Channel, DebtorView
 from recaudo.learning.actions import Action
 from recaudo.policy.model import as_utc
 from recaudo.policy.quiet_hours import zone_for

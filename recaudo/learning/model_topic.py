@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
-from recaudo.dlq import DeadLetterWriter
-from recaudo.events import LearnerModel, LearnerSwitch
+from recaudo.contracts.records import LearnerModel, LearnerSwitch
+from recaudo.kafka.dead_letters import DeadLetterWriter
+from recaudo.kafka.librdkafka_codes import PARTITION_EOF
+from recaudo.kafka.serde import DeadLetterError, DecodeError, Serde, read_record
 from recaudo.learning.chooser import LearnedChooser, ModelSlot
 from recaudo.learning.configuration import arm_plan, learner_config
-from recaudo.librdkafka_codes import PARTITION_EOF
-from recaudo.lifecycle import Closeable
-from recaudo.serde import DeadLetterError, DecodeError, Serde, read_record
+from recaudo.process.lifecycle import Closeable
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

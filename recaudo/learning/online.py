@@ -20,7 +20,13 @@ from typing import Any, Final
 
 import orjson
 
-from recaudo.events import ChannelResponse, ContactDecision, DebtEvent, Envelope, LearningChoice
+from recaudo.contracts.records import (
+    ChannelResponse,
+    ContactDecision,
+    DebtEvent,
+    Envelope,
+    LearningChoice,
+)
 from recaudo.learning.bandit import Bandit
 from recaudo.learning.decision_record import actions_of, features_of
 from recaudo.learning.evaluate import LoggedStep

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.feature_extraction import FeatureHasher  # type: ignore[import-untyped]
 from sklearn.linear_model import SGDClassifier  # type: ignore[import-untyped]
 
-from recaudo.events import CHANNELS, DebtorView
+from recaudo.contracts.records import CHANNELS, DebtorView
 from recaudo.learning.features import balance_band
 
 #: the hashed feature space: far more slots than features, so collisions are rare

@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, TypeVar, get_args
 
-from recaudo.events import CHANNELS, AccountView, Bucket, Channel, ChannelView, DebtorView
+from recaudo.contracts.records import (
+    CHANNELS,
+    AccountView,
+    Bucket,
+    Channel,
+    ChannelView,
+    DebtorView,
+)
+from recaudo.demo.portfolio import accounts_of, debtors
 from recaudo.learning.actions import (
     DEFAULT_VARIANTS,
     DEFAULT_WINDOWS,
@@ -50,7 +58,6 @@ from recaudo.learning.rewards import (
 from recaudo.orchestration.channel_choice import EngagementChooser
 from recaudo.orchestration.strategy import Cadence, Step, Strategy, TriggerKind, load_strategy
 from recaudo.policy import PRESETS, Candidate, Contact, DebtState, PolicyContext, evaluate
-from recaudo.portfolio import accounts_of, debtors
 from recaudo.view import ChannelEngagement
 
 K = TypeVar("K")
@@ -212,7 +219,7 @@ def _usable(table: Mapping[Channel, float], reachable: Sequence[Channel]) -> dic
 
 
 def build_book(n: int, seed: int, mix: Mix, start: datetime) -> list[SimDebtor]:
-    """``n`` debtors from :mod:`recaudo.portfolio`'s markets and accounts, each
+    """``n`` debtors from :mod:`recaudo.demo.portfolio`'s markets and accounts, each
     with a hidden persona drawn for ``mix``."""
     if mix not in MIXES:
         raise ValueError(f"unknown persona mix {mix!r}: use one of {MIXES}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from recaudo.events import Channel, DebtorView, LearningArm, LearningChoice
+from recaudo.contracts.records import Channel, DebtorView, LearningArm, LearningChoice
 from recaudo.policy import PolicyContext, RuleSet
 from recaudo.view import ChannelEngagement
 

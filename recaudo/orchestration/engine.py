@@ -38,7 +38,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from recaudo.events import (
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import (
     AccountView,
     Bucket,
     ChannelResponse,
@@ -52,7 +53,6 @@ from recaudo.events import (
     LearningChoice,
     RuleHit,
 )
-from recaudo.money import format_money
 from recaudo.orchestration.channel_choice import (
     ChannelChooser,
     ContactLearner,

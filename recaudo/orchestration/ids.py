@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 
 DISPATCH_NAMESPACE: Final = uuid.UUID("3f1d9c62-7b0e-4c55-9a8e-2d6b1f0e7c41")
 DECISION_NAMESPACE: Final = uuid.UUID("a4e7f2c8-5b19-4d3e-8f60-9c1b2e7d5a33")

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from recaudo.events import AccountView, Bucket, DebtorView, RuleHit
+from recaudo.contracts.records import AccountView, Bucket, DebtorView, RuleHit
 from recaudo.orchestration.strategy import TriggerKind
 from recaudo.view.timebase import from_ms, to_ms
 

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.orchestration.strategy import Arm, TriggerKind
 
 Phase = Literal["step", "await", "profile"]

@@ -27,8 +27,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final, Literal, get_args
 
-from recaudo.events import CHANNELS, Bucket, Channel, PlanFrequency
-from recaudo.money import MINOR_UNITS
+from recaudo.contracts.money import MINOR_UNITS
+from recaudo.contracts.records import CHANNELS, Bucket, Channel, PlanFrequency
 
 TriggerKind = Literal[
     "instalment_due", "payment_missed", "bucket_changed", "promise_broken", "reply_received"

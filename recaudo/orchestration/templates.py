@@ -21,7 +21,7 @@ from typing import Final
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 
 TEMPLATE_FILE: Final = "messages.toml"
 FALLBACK_LANGUAGE: Final = "en"

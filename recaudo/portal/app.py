@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 from urllib.parse import parse_qs
 
-from recaudo.events import ChannelResponse, DebtEvent, DebtorView
-from recaudo.money import format_money
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import ChannelResponse, DebtEvent, DebtorView
 from recaudo.orchestration.strategy import Strategy
 from recaudo.orchestration.templates import language_of
 from recaudo.portal import offers as offer_rules

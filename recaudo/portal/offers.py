@@ -18,6 +18,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Final
 
+from recaudo.contracts.records import (
+    AccountView,
+    ChannelResponse,
+    DebtEvent,
+    DebtorView,
+)
 from recaudo.conversation.negotiation import (
     Offer,
     agreement,
@@ -27,12 +33,6 @@ from recaudo.conversation.negotiation import (
     promise_terms,
     settlement_terms,
     within_bounds,
-)
-from recaudo.events import (
-    AccountView,
-    ChannelResponse,
-    DebtEvent,
-    DebtorView,
 )
 from recaudo.orchestration.staleness import local_today
 from recaudo.orchestration.strategy import NegotiationBounds, Strategy

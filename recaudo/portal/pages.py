@@ -10,8 +10,8 @@ from typing import Final
 
 import jinja2
 
+from recaudo.contracts.money import format_money
 from recaudo.conversation.negotiation import Offer
-from recaudo.money import format_money
 from recaudo.portal.offers import AccountOffers
 from recaudo.portal.texts import TEXTS
 

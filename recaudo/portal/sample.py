@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from recaudo.events import DebtEvent, DebtorProfile, Event
+from recaudo.contracts.records import DebtEvent, DebtorProfile, Event
 
 
 def debtor_in_arrears(

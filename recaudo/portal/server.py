@@ -1,5 +1,5 @@
 """``recaudo portal run``: :class:`~recaudo.portal.app.Portal` on the hardened
-HTTP service (:mod:`recaudo.http_service`), with the probes on the same port
+HTTP service (:mod:`recaudo.process.http_service`), with the probes on the same port
 (``/healthz``, ``/readyz``, ``/metrics``): a deadline on each request's headers
 (``webhooks_header_timeout_s``) and on its body (``webhooks_body_timeout_s``),
 a body bounded while it is read (:data:`~recaudo.portal.app.MAX_FORM_BYTES`),
@@ -16,13 +16,13 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
-from recaudo.http_service import HttpService, body_or_refusal, plain, probe_routes
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration.strategy import load_strategy
 from recaudo.portal.app import MAX_FORM_BYTES, SECURITY_HEADERS, Page, Portal
 from recaudo.portal.sink import EventSink
 from recaudo.portal.store import PortalStore
 from recaudo.portal.token import Keys, portal_key
-from recaudo.serde import Serde
+from recaudo.process.http_service import HttpService, body_or_refusal, plain, probe_routes
 from recaudo.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,8 @@ to acknowledge them, so a debtor is told "done" only for what is on the topic.""
 
 from __future__ import annotations
 
-from recaudo.acknowledged_producer import AcknowledgedProducer
-from recaudo.serde import Serde
+from recaudo.kafka.acknowledged_producer import AcknowledgedProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 

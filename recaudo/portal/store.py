@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from recaudo.contracts.records import DebtEvent, DebtorView
 from recaudo.db.service_pool import PooledStore
 from recaudo.db.view_store import read_view
-from recaudo.events import DebtEvent, DebtorView
 
 # Created here rather than in recaudo/db/migrations: the table belongs to the
 # portal alone, so idempotent DDL at start is all it needs.

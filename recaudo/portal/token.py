@@ -29,7 +29,7 @@ from typing import Final, Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from recaudo.secret_keys import installation_key
+from recaudo.process.secret_keys import installation_key
 from recaudo.settings import Settings
 
 #: ``open``: the link in a message (see the page); ``choose``: one offer's

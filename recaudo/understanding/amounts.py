@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from recaudo.money import MINOR_UNITS
+from recaudo.contracts.money import MINOR_UNITS
 from recaudo.understanding.corpus import strip_accents
 from recaudo.understanding.types import Amount, Language
 

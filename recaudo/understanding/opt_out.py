@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.understanding.corpus import strip_accents
 from recaudo.understanding.types import OptOutScope
 

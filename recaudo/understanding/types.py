@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, get_args
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 
 Intent = Literal[
     "ask_balance",

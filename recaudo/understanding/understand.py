@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from recaudo.money import check_currency
+from recaudo.contracts.money import check_currency
 from recaudo.understanding.amounts import extract_amounts, extract_instalments
 from recaudo.understanding.classifier import IntentModel, default_model
 from recaudo.understanding.dates import extract_dates

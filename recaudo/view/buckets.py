@@ -5,7 +5,7 @@ CURRENT is 0 days past due; then 1-30, 31-60, 61-90 and over 90.
 
 from __future__ import annotations
 
-from recaudo.events import Bucket
+from recaudo.contracts.records import Bucket
 
 BUCKETS: tuple[Bucket, ...] = ("CURRENT", "DPD_1_30", "DPD_31_60", "DPD_61_90", "DPD_90_PLUS")
 RANK: dict[Bucket, int] = {b: i for i, b in enumerate(BUCKETS)}

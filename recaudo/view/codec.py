@@ -27,7 +27,7 @@ from __future__ import annotations
 from struct import Struct
 from typing import cast
 
-from recaudo.events import CHANNELS, DisputeOutcome
+from recaudo.contracts.records import CHANNELS, DisputeOutcome
 from recaudo.view.facts import (
     AccountFacts,
     ChannelFacts,

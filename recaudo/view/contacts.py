@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     CHANNELS,
     Channel,
     ChannelResponse,

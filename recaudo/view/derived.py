@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 
-from recaudo.events import BucketChanged, DebtCured, DebtEvent, PromiseBroken
+from recaudo.contracts.records import BucketChanged, DebtCured, DebtEvent, PromiseBroken
 from recaudo.view.facts import AccountFacts, Promise
 from recaudo.view.ledger import Milestone
 from recaudo.view.timebase import from_day, from_ms

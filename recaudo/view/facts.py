@@ -65,7 +65,7 @@ import calendar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from recaudo.events import Channel, DisputeOutcome
+from recaudo.contracts.records import Channel, DisputeOutcome
 from recaudo.view.timebase import DAY_MS, from_day, to_day
 
 if TYPE_CHECKING:

@@ -71,7 +71,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from recaudo.events import AccountStatus, Bucket, PromiseStatus
+from recaudo.contracts.records import AccountStatus, Bucket, PromiseStatus
 from recaudo.view.buckets import BUCKETS, LOWEST_DPD, RANK, bucket_for
 from recaudo.view.facts import (
     BASE,

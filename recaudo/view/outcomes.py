@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.view.contacts import FAILED_MASK, SENT_MASK, STATUS_BIT
 from recaudo.view.state import DebtorState
 from recaudo.view.timebase import key64

@@ -47,7 +47,7 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     DERIVED_TYPES,
     ChannelResponse,
     ContactDecision,

@@ -1,13 +1,13 @@
-"""A debtor's state as the published :class:`~recaudo.events.DebtorView`.
+"""A debtor's state as the published :class:`~recaudo.contracts.records.DebtorView`.
 
 Everything in it is a function of the state: accounts, promises and disputes
-sorted by id, channels in :data:`~recaudo.events.CHANNELS` order. Totals, the
+sorted by id, channels in :data:`~recaudo.contracts.records.CHANNELS` order. Totals, the
 worst bucket and the highest days past due are over open debts (OPEN and
 CURED: not paid, settled or written off). The debtor's last payment is the
 latest over all accounts. ``occurred_at`` is the latest event time applied,
 or, once a tick has moved the state's clock into a later UTC day, the start of
 that day: days past due are as of that day (readers age them from it:
-:mod:`recaudo.view_today`).
+:mod:`recaudo.view.today`).
 
 The models are built with ``AvroRecord.trusted``: every value comes from the
 state, not from outside, and validating them was about a tenth of a
@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     AccountView,
     DebtorFlags,
     DebtorView,

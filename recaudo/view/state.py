@@ -26,7 +26,7 @@ from datetime import datetime
 from struct import Struct
 from typing import TYPE_CHECKING
 
-from recaudo.events import CHANNELS, Channel
+from recaudo.contracts.records import CHANNELS, Channel
 from recaudo.view.codec import (
     PROFILE_KEY,
     Reader,
@@ -42,7 +42,7 @@ from recaudo.view.facts import AccountFacts, ChannelFacts, Profile
 from recaudo.view.timebase import from_ms
 
 if TYPE_CHECKING:
-    from recaudo.events import ChannelView
+    from recaudo.contracts.records import ChannelView
     from recaudo.view.contacts import ChannelEngagement
 
 LAYOUT = 1

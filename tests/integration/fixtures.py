@@ -53,7 +53,7 @@ def kafka_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def topics_ready(kafka_settings: Settings) -> Settings:
-    from recaudo.topics_admin import ensure_topics
+    from recaudo.kafka.topics_admin import ensure_topics
 
     ensure_topics(kafka_settings)
     return kafka_settings

@@ -17,11 +17,11 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from recaudo.contracts.records import CHANNELS, Timer
 from recaudo.embedded.partition_end import FetchedEnds, Partition
-from recaudo.events import CHANNELS, Timer
-from recaudo.serde import Serde
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics import Topics
 from recaudo.settings import Settings
-from recaudo.topics import Topics
 from tests.integration import waiting
 
 

@@ -1,4 +1,4 @@
-"""The consume loop every non-stream consumer shares (recaudo.batch_consumer),
+"""The consume loop every non-stream consumer shares (recaudo.kafka.batch_consumer),
 on the real broker: records decoded or dead-lettered in the order read,
 offsets committed only after the batch is durable, and nothing committed when
 making it durable fails."""
@@ -12,11 +12,11 @@ from contextlib import contextmanager
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from recaudo.batch_consumer import BatchConsumer
-from recaudo.cloudevents import ce_headers
-from recaudo.events import DebtEvent
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.contracts.records import DebtEvent
+from recaudo.kafka.batch_consumer import BatchConsumer
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.fixtures import debt_event
 from tests.integration.waiting import wait_until

@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from recaudo import telemetry
-from recaudo.cloudevents import header_value
-from recaudo.events import (
+from recaudo.contracts.records import (
     ChannelResponse,
     ContactDecision,
     DeadLetter,
@@ -18,11 +16,13 @@ from recaudo.events import (
     Envelope,
     RuleHit,
 )
-from recaudo.producer import RecaudoProducer, topic_for
-from recaudo.serde import Serde
+from recaudo.kafka.cloudevents import header_value
+from recaudo.kafka.producer import RecaudoProducer, topic_for
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics import Topics
+from recaudo.kafka.topics_admin import ensure_topics
+from recaudo.observability import telemetry
 from recaudo.settings import Settings
-from recaudo.topics import Topics
-from recaudo.topics_admin import ensure_topics
 from tests.fixtures import T0, debt_event, debtor_profile
 from tests.integration.kafka_io import consume_all
 

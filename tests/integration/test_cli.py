@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from recaudo.serde import Serde
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics import CATALOGUE
 from recaudo.settings import Settings
-from recaudo.topics import CATALOGUE
 from tests.integration.kafka_io import consume_all
 
 pytestmark = pytest.mark.integration

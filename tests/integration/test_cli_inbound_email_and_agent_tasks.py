@@ -17,8 +17,8 @@ from email.message import EmailMessage
 import pytest
 
 from connectors.inbound_email.threads import message_id, reply_token
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from tests.integration.connectors.webhooks import responses_until
 from tests.integration.streams.test_agent_task_sink import row_when, task

@@ -13,13 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from recaudo.dashboard.data import read_snapshot
-from recaudo.dashboard.lag import LagReport
-from recaudo.dashboard.page import figures
-from recaudo.db.kpi_store import write_kpis
-from recaudo.db.migrate import migrate
-from recaudo.db.view_store import write_views
-from recaudo.events import (
+from recaudo.contracts.records import (
     AccountView,
     ChannelResponse,
     ContactDecision,
@@ -29,11 +23,17 @@ from recaudo.events import (
     RuleHit,
     Total,
 )
+from recaudo.dashboard.data import read_snapshot
+from recaudo.dashboard.lag import LagReport
+from recaudo.dashboard.page import figures
+from recaudo.db.kpi_store import write_kpis
+from recaudo.db.migrate import migrate
+from recaudo.db.view_store import write_views
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.kpis import Counters, KpiRow
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
-from streams.runtime import StreamProcessor
+from streams.processor import StreamProcessor
 from tests.fixtures import T0, debt_event
 from tests.integration.kafka_io import read_to_end
 from tests.integration.test_cli import recaudo

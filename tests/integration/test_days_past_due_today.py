@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from recaudo.contracts.records import AccountView, Bucket, DebtorView, Total
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import list_views, read_view, write_views
-from recaudo.events import AccountView, Bucket, DebtorView, Total
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,12 @@ import fastavro
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from recaudo.events import DeadLetter, DebtEvent
-from recaudo.producer import RecaudoProducer
-from recaudo.schemas import schema_json
-from recaudo.serde import Serde
+from recaudo.contracts.records import DeadLetter, DebtEvent
+from recaudo.contracts.schemas import schema_json
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
-from streams.runtime import StreamProcessor
+from streams.processor import StreamProcessor
 from tests.fixtures import debt_event
 from tests.integration.kafka_io import consume_all
 

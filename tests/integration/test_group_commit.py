@@ -7,8 +7,8 @@ import time
 import pytest
 from confluent_kafka import Consumer
 
-from recaudo.group_commit import commit_offsets
-from recaudo.producer import RecaudoProducer
+from recaudo.kafka.group_commit import commit_offsets
+from recaudo.kafka.producer import RecaudoProducer
 from recaudo.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from recaudo.contracts.records import DebtEvent
 from recaudo.embedded.partition_end import FetchedEnds
-from recaudo.events import DebtEvent
-from recaudo.serde import Serde
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.kafka_io import consume_all
 

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from recaudo.dashboard.lag import LagProbe
 from recaudo.db.sink_connection import SinkConnection
 from recaudo.embedded.postgres import EmbeddedPostgres
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view import snapshot
 from streams.kpis import KpiProcessor

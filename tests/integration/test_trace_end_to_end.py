@@ -22,11 +22,11 @@ from opentelemetry.trace import SpanKind
 import connectors.simulator as simulator
 from connectors.service import Connector, ConnectorConfig, response_id
 from connectors.simulator import SimulatedProvider
-from recaudo import telemetry
-from recaudo.events import DebtEvent, DebtorProfile
-from recaudo.health import HealthServer
+from recaudo.contracts.records import DebtEvent, DebtorProfile
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.observability import telemetry
+from recaudo.observability.health import HealthServer
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 

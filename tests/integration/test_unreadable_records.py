@@ -20,10 +20,10 @@ from connectors.service import Connector, ConnectorConfig
 from connectors.simulator import SimulatedProvider
 from connectors.webhooks.projection import CorrelationProjection
 from connectors.webhooks.store import CorrelationStore
-from recaudo.cloudevents import ce_headers
-from recaudo.events import ChannelResponse, DeadLetter, DispatchCommand, Envelope, Timer
+from recaudo.contracts.records import ChannelResponse, DeadLetter, DispatchCommand, Envelope, Timer
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration.clock import clock_from_settings
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view import apply
 from streams.debtor_view import DebtorViewProcessor

@@ -8,9 +8,9 @@ from datetime import date
 import psycopg
 import pytest
 
+from recaudo.contracts.records import AccountView, ChannelView, DebtorView, PromiseView, Total
 from recaudo.db.migrate import available, migrate
 from recaudo.db.view_store import all_views, list_views, read_view, write_views
-from recaudo.events import AccountView, ChannelView, DebtorView, PromiseView, Total
 from tests.fixtures import T0
 
 pytestmark = pytest.mark.integration

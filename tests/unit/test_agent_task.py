@@ -10,9 +10,9 @@ import fastavro
 import pytest
 from pydantic import ValidationError
 
-from recaudo.avro_writer import encoder_for
-from recaudo.events import AgentTask, ConversationTurn
-from recaudo.schemas import schema_json
+from recaudo.contracts.records import AgentTask, ConversationTurn
+from recaudo.contracts.schemas import schema_json
+from recaudo.kafka.avro_writer import encoder_for
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 

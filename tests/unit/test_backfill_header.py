@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recaudo.producer import BACKFILL_HEADER, is_backfill
+from recaudo.kafka.producer import BACKFILL_HEADER, is_backfill
 
 
 @pytest.mark.parametrize("value", [b"true", b"TRUE", b" True ", b"1", "true"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from recaudo.cli import cli
+from recaudo.cli.main import cli
 
 
 def test_a_misspelled_header_is_refused_before_a_broker_is_needed(tmp_path: Path) -> None:

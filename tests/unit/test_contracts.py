@@ -13,9 +13,9 @@ import fastavro
 import pytest
 from pydantic import AwareDatetime, BaseModel
 
-from recaudo import events
-from recaudo.events import AvroRecord
-from recaudo.schemas import SCHEMA_FILES, schema_dir, schema_json
+from recaudo.contracts import records as events
+from recaudo.contracts.records import AvroRecord
+from recaudo.contracts.schemas import SCHEMA_FILES, schema_dir, schema_json
 from tests.fixtures import debt_event, debtor_profile
 
 MODELS: dict[str, type[AvroRecord]] = {

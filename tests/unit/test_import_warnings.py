@@ -27,7 +27,9 @@ def test_cli_commands_print_no_authlib_warning(tmp_path: Path, command: list[str
     assert "Warning" not in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("module", ["recaudo.producer", "recaudo.publish", "recaudo.serde"])
+@pytest.mark.parametrize(
+    "module", ["recaudo.kafka.producer", "recaudo.contracts.bank_files", "recaudo.kafka.serde"]
+)
 def test_importing_recaudo_prints_no_authlib_warning(tmp_path: Path, module: str) -> None:
     result = run(tmp_path, "-c", f"import {module}")
     assert result.returncode == 0, result.stderr

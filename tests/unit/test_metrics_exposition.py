@@ -9,9 +9,9 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from recaudo import prometheus
-from recaudo.events import ContactDecision, RuleHit
-from recaudo.instruments import ConsumerLag, DecisionCounts, EventCounts
+from recaudo.contracts.records import ContactDecision, RuleHit
+from recaudo.observability import prometheus
+from recaudo.observability.instruments import ConsumerLag, DecisionCounts, EventCounts
 from tests.fixtures import T0
 
 

@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from recaudo.events import DebtEvent, DebtorProfile
-from recaudo.publish import (
+from recaudo.contracts.bank_files import (
     EventFile,
     FileError,
     RejectsFile,
@@ -23,6 +22,7 @@ from recaudo.publish import (
     read_jsonl,
     rejects_path_for,
 )
+from recaudo.contracts.records import DebtEvent, DebtorProfile
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from opentelemetry.trace import get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from recaudo.cloudevents import ce_headers
-from recaudo.dlq import dead_letter_for
-from recaudo.serde import DecodeError, check_header, read_key, read_record, valid_traceparent
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.dead_letters import dead_letter_for
+from recaudo.kafka.serde import DecodeError, check_header, read_key, read_record, valid_traceparent
 from tests.fixtures import debt_event
 
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

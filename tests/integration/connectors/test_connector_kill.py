@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from recaudo.events import ChannelResponse, DispatchCommand
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.contracts.records import ChannelResponse, DispatchCommand
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from tests.fakes import providers as fake
 

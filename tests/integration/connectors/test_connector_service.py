@@ -11,9 +11,9 @@ import pytest
 
 from connectors.service import Connector, ConnectorConfig
 from connectors.simulator import SimulatedProvider
-from recaudo.events import ChannelResponse, DispatchCommand
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.contracts.records import ChannelResponse, DispatchCommand
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.kafka_io import consume_all
 

@@ -19,9 +19,9 @@ from connectors.providers.meta_whatsapp import MetaWhatsAppProvider
 from connectors.providers.webhook import WebhookProvider
 from connectors.retry import RetryPolicy
 from connectors.service import Connector, ConnectorConfig
-from recaudo.events import Channel, ChannelResponse, DispatchCommand
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.contracts.records import Channel, ChannelResponse, DispatchCommand
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.fakes import providers as fake
 from tests.fakes.providers import Answer, FakeProviders, Fault, meta_error

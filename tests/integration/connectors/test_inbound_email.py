@@ -25,8 +25,8 @@ from connectors.inbound_email.receiver import InboundEmailService
 from connectors.providers.base import OutboundMessage
 from connectors.providers.smtp import SmtpProvider
 from connectors.webhooks.server import WebhookService
-from recaudo.events import ChannelResponse, DeadLetter
-from recaudo.serde import Serde
+from recaudo.contracts.records import ChannelResponse, DeadLetter
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.fakes.smtp import FakeSmtp
 from tests.integration.connectors.webhooks import responses_until, running

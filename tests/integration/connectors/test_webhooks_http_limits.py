@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from connectors.webhooks.server import WebhookService
 from recaudo.embedded.broker import EmbeddedBroker
 from recaudo.embedded.postgres import EmbeddedPostgres
+from recaudo.kafka.topics_admin import ensure_topics
 from recaudo.settings import Settings
-from recaudo.topics_admin import ensure_topics
 from tests.integration.connectors.webhooks import (
     responses_until,
     running,

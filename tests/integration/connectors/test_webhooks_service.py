@@ -14,9 +14,9 @@ import pytest
 
 from connectors.webhooks.server import WebhookService
 from connectors.webhooks.signatures import twilio_signature
-from recaudo.events import ChannelResponse, DispatchCommand
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.contracts.records import ChannelResponse, DispatchCommand
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.connectors.webhooks import TOKEN, running, webhook_settings
 from tests.integration.kafka_io import consume_all

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from connectors.providers.meta_whatsapp import callback_data
 from connectors.webhooks.server import WebhookService
 from connectors.webhooks.signatures import meta_signature, twilio_signature
-from recaudo.events import ChannelResponse
-from recaudo.serde import Serde
+from recaudo.contracts.records import ChannelResponse
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 TOKEN = "twilio-auth-token"

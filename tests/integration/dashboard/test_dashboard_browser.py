@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from recaudo.contracts.records import AgentTask, ChannelResponse, ContactDecision, Envelope, RuleHit
 from recaudo.dashboard.server import Dashboard
-from recaudo.events import AgentTask, ChannelResponse, ContactDecision, Envelope, RuleHit
 from recaudo.kpis import Counters
 from recaudo.settings import Settings, env_for_children
 from tests.fixtures import T0, debt_event

@@ -11,11 +11,17 @@ from typing import Any
 
 import psycopg
 
+from recaudo.contracts.records import (
+    ChannelResponse,
+    DebtEvent,
+    DebtorProfile,
+    DispatchCommand,
+    Event,
+)
 from recaudo.db.agent_task_store import read_task
-from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile, DispatchCommand, Event
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.agent_task_sink import AgentTaskSink
 from streams.debtor_view import DebtorViewProcessor

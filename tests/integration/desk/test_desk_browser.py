@@ -17,12 +17,12 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from recaudo.contracts.records import DebtorView, DispatchCommand
 from recaudo.db.agent_task_store import write_tasks
 from recaudo.db.view_store import read_view
 from recaudo.desk.passwords import hash_password
 from recaudo.desk.server import DeskService
-from recaudo.events import DebtorView, DispatchCommand
-from recaudo.serde import Serde
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.dashboard import chromium
 from tests.integration.desk.cdp import Browser

@@ -21,11 +21,11 @@ import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from recaudo.contracts.records import CHANNELS, DispatchCommand
 from recaudo.embedded.ports import free_port
 from recaudo.embedded.runtime import run_down
 from recaudo.embedded.state import RuntimeRecord, live_record, pid_alive
-from recaudo.events import CHANNELS, DispatchCommand
-from recaudo.serde import Serde
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.environment import cli_env
 from tests.integration.kafka_io import caught_up, no_timer_due, worker_groups

@@ -36,10 +36,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import SecretStr
 
-from recaudo.db.view_store import all_views
-from recaudo.embedded.broker import EmbeddedBroker
-from recaudo.embedded.postgres import EmbeddedPostgres
-from recaudo.events import (
+from recaudo.contracts.records import (
     CHANNELS,
     ChannelResponse,
     ContactDecision,
@@ -47,12 +44,15 @@ from recaudo.events import (
     DispatchCommand,
     Timer,
 )
+from recaudo.db.view_store import all_views
+from recaudo.demo.portfolio import generate
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.embedded.postgres import EmbeddedPostgres
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics_admin import ensure_topics
 from recaudo.orchestration import strategy as strategy_module
-from recaudo.portfolio import generate
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
-from recaudo.topics_admin import ensure_topics
 from tests.integration.fixtures import create_database
 from tests.integration.kafka_io import caught_up, no_timer_due, read_to_end, worker_groups
 
@@ -78,7 +78,7 @@ UP = """
 import sys
 from recaudo.embedded.runtime import run_up
 from recaudo.settings import Settings
-from recaudo.workers import worker_specs
+from recaudo.embedded.workers import worker_specs
 
 specs = [
     spec

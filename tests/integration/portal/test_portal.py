@@ -23,21 +23,21 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import ChannelResponse, DebtEvent, Event, PaymentPlanAgreed
 from recaudo.db.migrate import migrate
 from recaudo.db.view_store import read_view
 from recaudo.embedded.broker import EmbeddedBroker
 from recaudo.embedded.postgres import EmbeddedPostgres
-from recaudo.events import ChannelResponse, DebtEvent, Event, PaymentPlanAgreed
-from recaudo.money import format_money
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics_admin import ensure_topics
 from recaudo.portal.link import PortalLinks
 from recaudo.portal.offers import choice_event_id
 from recaudo.portal.sample import debtor_in_arrears
 from recaudo.portal.server import PortalService
 from recaudo.portal.token import Keys, PortalToken, mint, verify
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
-from recaudo.topics_admin import ensure_topics
 from tests.integration.dashboard import chromium
 from tests.integration.fixtures import create_database
 from tests.integration.kafka_io import read_to_end

@@ -12,11 +12,11 @@ from typing import Any
 
 import psycopg
 
+from recaudo.contracts.records import ChannelResponse, ContactDecision, Envelope, RuleHit
 from recaudo.dashboard.lag import LagProbe
 from recaudo.db.kpi_store import counters_of, read_kpis
-from recaudo.events import ChannelResponse, ContactDecision, Envelope, RuleHit
+from recaudo.kafka.producer import RecaudoProducer
 from recaudo.kpis import Counters, Reader
-from recaudo.producer import RecaudoProducer
 from recaudo.settings import Settings
 from streams.kpis import KpiProcessor
 from tests.fixtures import T0, debt_event

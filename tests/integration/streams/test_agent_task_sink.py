@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from recaudo.contracts.records import AgentTask, ConversationTurn, DeadLetter
 from recaudo.db.agent_task_store import open_tasks, read_task
-from recaudo.events import AgentTask, ConversationTurn, DeadLetter
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from streams.agent_task_sink import AgentTaskSink
 from tests.integration.kafka_io import consume_all

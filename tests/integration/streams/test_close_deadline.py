@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from recaudo.close_deadline import EXIT_CODE
+from recaudo.kafka.close_deadline import EXIT_CODE
 from recaudo.settings import Settings, env_for_children
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from confluent_kafka import Message, Producer
 
-from recaudo.embedded.broker import EmbeddedBroker
-from recaudo.events import (
+from recaudo.contracts.records import (
     AgentTask,
     Channel,
     ChannelResponse,
@@ -36,11 +35,12 @@ from recaudo.events import (
     Event,
     PaymentPlanAgreed,
 )
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics_admin import ensure_topics
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
-from recaudo.topics_admin import ensure_topics
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import read_to_end
 from tests.integration.test_cli_inspect import run

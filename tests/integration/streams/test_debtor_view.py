@@ -10,11 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from recaudo.contracts.records import DebtEvent, DebtorView, Envelope
 from recaudo.db.view_store import all_views
-from recaudo.events import DebtEvent, DebtorView, Envelope
-from recaudo.portfolio import generate
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.demo.portfolio import generate
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from recaudo.view import DebtorState, apply, snapshot
 from streams.debtor_view import NAME, DebtorViewProcessor

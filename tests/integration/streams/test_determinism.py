@@ -31,8 +31,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from connectors import simulator
 from connectors.service import Connector, ConnectorConfig
 from connectors.simulator import SimulatedProvider
-from recaudo.embedded.broker import EmbeddedBroker
-from recaudo.events import (
+from recaudo.contracts.records import (
     CHANNELS,
     Channel,
     ChannelResponse,
@@ -40,12 +39,13 @@ from recaudo.events import (
     DispatchCommand,
     Event,
 )
+from recaudo.demo.portfolio import generate
+from recaudo.embedded.broker import EmbeddedBroker
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
+from recaudo.kafka.topics_admin import ensure_topics
 from recaudo.orchestration.clock import clock_from_settings
-from recaudo.portfolio import generate
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
-from recaudo.topics_admin import ensure_topics
 from streams.debtor_view import DebtorViewProcessor
 
 pytestmark = pytest.mark.integration

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from recaudo.events import ContactDecision, DebtEvent, DebtorView
+from recaudo.contracts.records import ContactDecision, DebtEvent, DebtorView
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration import FixedClock
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import no_timer_due, read_to_end

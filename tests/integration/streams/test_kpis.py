@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from recaudo.contracts.records import KpiWindow
 from recaudo.db.kpi_store import counters_of, read_kpis
-from recaudo.events import KpiWindow
+from recaudo.kafka.serde import Serde
 from recaudo.kpis import Counters
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from tests.integration.kafka_io import consume_all
 from tests.integration.streams.kpi_scenario import (

@@ -16,12 +16,18 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from recaudo.cloudevents import ce_headers
+from recaudo.contracts.records import (
+    ChannelResponse,
+    ContactDecision,
+    DeadLetter,
+    Event,
+    LearnerModel,
+)
 from recaudo.db.learner_model_store import latest_model
-from recaudo.events import ChannelResponse, ContactDecision, DeadLetter, Event, LearnerModel
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.learning.model_topic import MODEL_KEY
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 from streams.learner import LearnerService

@@ -11,10 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recaudo.events import ContactDecision, DebtEvent, DebtorProfile, DispatchCommand, Event
+from recaudo.contracts.records import (
+    ContactDecision,
+    DebtEvent,
+    DebtorProfile,
+    DispatchCommand,
+    Event,
+)
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration import FixedClock
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
 from recaudo.settings import Settings, env_for_children
 from streams.debtor_view import NAME, DebtorViewProcessor
 from tests.integration import waiting

@@ -13,7 +13,7 @@ from quixstreams.state.rocksdb import RocksDBStore
 from recaudo.settings import Settings
 from streams import quixstreams_internals
 from streams.debtor_view import DebtorViewProcessor
-from streams.runtime import STATE_OPTIONS
+from streams.processor import STATE_OPTIONS
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import time
 import psycopg
 import pytest
 
+from recaudo.contracts.records import DeadLetter, DebtorView
 from recaudo.db.view_store import all_views
-from recaudo.events import DeadLetter, DebtorView
-from recaudo.producer import RecaudoProducer
-from recaudo.serde import Serde
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 from recaudo.view import DebtorState, apply, snapshot
 from streams.view_publisher import ViewPublisher

@@ -11,8 +11,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from recaudo import telemetry
-from recaudo.producer import RecaudoProducer
+from recaudo.kafka.producer import RecaudoProducer
+from recaudo.observability import telemetry
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 from tests.fixtures import debt_event

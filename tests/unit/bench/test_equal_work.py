@@ -8,9 +8,9 @@ import io
 import fastavro
 
 from bench.equal_work import fold
-from recaudo.events import DebtEvent, DebtorView
-from recaudo.portfolio import generate
-from recaudo.serde import fastavro_body, parsed_schema
+from recaudo.contracts.records import DebtEvent, DebtorView
+from recaudo.demo.portfolio import generate
+from recaudo.kafka.serde import fastavro_body, parsed_schema
 from recaudo.view import DebtorState, apply, snapshot
 
 FRAMING = b"\x00\x00\x00\x00\x01"

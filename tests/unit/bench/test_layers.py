@@ -14,9 +14,9 @@ CHECK = """
 import gc
 from datetime import UTC, datetime
 from bench.layers import turn_off
-from recaudo.events import DebtEvent
-from recaudo.serde import encoder_for
-from streams import runtime
+from recaudo.contracts.records import DebtEvent
+from recaudo.kafka.serde import encoder_for
+from streams import processor as runtime
 
 event = DebtEvent(
     occurred_at=datetime(2026, 11, 18, tzinfo=UTC), source="crm", debtor_id="D-1",
@@ -27,7 +27,7 @@ event = DebtEvent(
 compiled = encoder_for(event.avro_name, b"H")(event)
 fields = dict(event)
 turn_off(["encoders", "trusted", "gc", "poll", "held", "decode"])
-from recaudo import serde
+from recaudo.kafka import serde
 plain = serde.encoder_for(event.avro_name, b"H")
 assert plain(event) == compiled, "fastavro writes other bytes than the compiled encoder"
 assert plain.__module__ == "bench.layers"

@@ -29,7 +29,7 @@ from connectors.providers.twilio import TwilioProvider
 from connectors.providers.webhook import WebhookProvider
 from connectors.retry import RetryPolicy, Unknown
 from connectors.retry import send_with_retries as retrying
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.settings import Settings
 from tests.fakes import providers as fake
 from tests.fakes.providers import Answer, FakeProviders, meta_error, twilio_error

@@ -17,7 +17,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.ledger import INTENT, LedgerEntry, LedgerWriter, SentLedger
+from connectors.sent_ledger import INTENT, LedgerEntry, LedgerWriter, SentLedger
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,7 +43,7 @@ def test_intent_and_outcome_survive_the_process_killed_right_after(tmp_path: Pat
         f"""
         import os, signal
         from pathlib import Path
-        from connectors.ledger import LedgerEntry, SentLedger
+        from connectors.sent_ledger import LedgerEntry, SentLedger
         ledger = SentLedger(Path({str(path)!r}))
         ledger.begin("sent")
         ledger.record(LedgerEntry("sent", "ACCEPTED", "wh-1", None, None))

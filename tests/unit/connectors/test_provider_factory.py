@@ -14,7 +14,7 @@ from connectors.providers.smtp import SmtpProvider
 from connectors.providers.twilio import TwilioProvider
 from connectors.providers.webhook import WebhookProvider
 from connectors.simulator import SimulatedProvider
-from recaudo.cli import cli
+from recaudo.cli.main import cli
 from recaudo.settings import Settings
 
 

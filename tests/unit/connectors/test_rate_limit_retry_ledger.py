@@ -6,9 +6,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.ledger import LedgerEntry, SentLedger
 from connectors.rate_limit import TokenBucket
 from connectors.retry import RetryPolicy
+from connectors.sent_ledger import LedgerEntry, SentLedger
 
 
 class FakeClock:

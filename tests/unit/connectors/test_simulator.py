@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from connectors.providers.base import OutboundMessage, PermanentProviderError
 from connectors.simulator import SimulatedProvider, persona_for
 from connectors.simulator_replies import simulated_intent
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.view.contacts import is_opt_out
 
 T0 = datetime(2026, 11, 3, 15, tzinfo=UTC)

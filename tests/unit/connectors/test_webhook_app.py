@@ -21,7 +21,7 @@ from connectors.webhooks.app import FORGET_EVERY, Request, WebhookApp
 from connectors.webhooks.mapping import is_opt_out
 from connectors.webhooks.signatures import meta_signature, twilio_signature
 from connectors.webhooks.store import Correlation
-from recaudo.events import Channel, ChannelResponse
+from recaudo.contracts.records import Channel, ChannelResponse
 from recaudo.settings import Settings
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)

@@ -19,9 +19,9 @@ from typing import Any
 import fastavro
 import pytest
 
-from recaudo import events
-from recaudo.schemas import schema_dir
-from recaudo.serde import Serde
+from recaudo.contracts import records as events
+from recaudo.contracts.schemas import schema_dir
+from recaudo.kafka.serde import Serde
 from recaudo.settings import Settings
 
 PREVIOUS = Path(__file__).parent / "previous"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from recaudo.contracts.records import Channel, DebtorView, Event
 from recaudo.conversation import ConversationState, Turn, respond
 from recaudo.conversation.dialogue import Limits
-from recaudo.events import Channel, DebtorView, Event
 from recaudo.orchestration.strategy import Strategy, load_strategy
 from recaudo.understanding.types import Amount, Entities, Intent, Language, Understanding
 from recaudo.view import DebtorState, apply, snapshot

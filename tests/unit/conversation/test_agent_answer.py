@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaudo.contracts.records import AgentReply, AgentTask, ChannelResponse
 from recaudo.conversation.state import ConversationState
 from recaudo.conversation.step import agent_answer, conversation_due, wake
-from recaudo.events import AgentReply, AgentTask, ChannelResponse
 from recaudo.orchestration.state import OrchestrationState
 from recaudo.view import apply
 from recaudo.view.timebase import from_ms

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import ChannelResponse, DebtEvent, PaymentPlanAgreed, PromiseToPay
 from recaudo.conversation import ConversationState, load_replies, respond
 from recaudo.conversation.dialogue import deadline, lapse
-from recaudo.events import ChannelResponse, DebtEvent, PaymentPlanAgreed, PromiseToPay
-from recaudo.money import format_money
 from recaudo.orchestration.staleness import local_today
 from recaudo.understanding.types import Amount
 from tests.unit.conversation.fixtures import Chat, u

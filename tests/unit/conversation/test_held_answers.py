@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaudo.contracts.records import ChannelResponse, DebtEvent, DispatchCommand
 from recaudo.conversation.dialogue import Reply
 from recaudo.conversation.state import ConversationState
 from recaudo.conversation.step import (
@@ -20,7 +21,6 @@ from recaudo.conversation.step import (
     send,
     wake,
 )
-from recaudo.events import ChannelResponse, DebtEvent, DispatchCommand
 from recaudo.orchestration.engine import Outputs, answer_key
 from recaudo.orchestration.state import OrchestrationState
 from recaudo.view import DebtorState, apply

@@ -10,9 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recaudo.conversation import ConversationState, answer_expires_at, respond
-from recaudo.conversation.negotiation import within_bounds
-from recaudo.events import (
+from recaudo.contracts.money import format_money
+from recaudo.contracts.records import (
     AccountView,
     Bucket,
     DebtEvent,
@@ -20,7 +19,8 @@ from recaudo.events import (
     PaymentPlanAgreed,
     PromiseToPay,
 )
-from recaudo.money import format_money
+from recaudo.conversation import ConversationState, answer_expires_at, respond
+from recaudo.conversation.negotiation import within_bounds
 from recaudo.orchestration.strategy import NegotiationBounds
 from recaudo.understanding.types import INTENTS, Amount, Intent
 from recaudo.view.timebase import to_ms

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
+from recaudo.contracts.records import ChannelResponse, DebtEvent, PaymentPlanAgreed, PromiseToPay
 from recaudo.conversation import load_replies
 from recaudo.conversation.dialogue import on_silence
-from recaudo.events import ChannelResponse, DebtEvent, PaymentPlanAgreed, PromiseToPay
 from recaudo.orchestration.staleness import local_today
 from recaudo.understanding.types import Language
 from tests.unit.conversation.fixtures import Chat, u

@@ -6,10 +6,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from recaudo.contracts.records import (
+    AgentTask,
+    ChannelResponse,
+    DebtEvent,
+    DispatchCommand,
+    Envelope,
+)
 from recaudo.conversation.dialogue import CONVERSATION_NAMESPACE
 from recaudo.conversation.step import TASK_NAMESPACE
 from recaudo.conversation.thread import render, thread
-from recaudo.events import AgentTask, ChannelResponse, DebtEvent, DispatchCommand, Envelope
 from recaudo.orchestration.ids import dispatch_id
 
 AT = datetime(2026, 11, 18, 16, tzinfo=UTC)

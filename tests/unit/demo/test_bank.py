@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.simulator_replies import DISPOSITIONS, REPLY_LANGUAGES, Speaker, reply_to
-from recaudo.demo.bank import Account, Bank, intent_of
-from recaudo.events import (
+from recaudo.contracts.records import (
     ChannelResponse,
     DaysPastDueUpdated,
     DebtEvent,
     PaymentReceived,
     PromiseToPay,
 )
+from recaudo.demo.bank import Account, Bank, intent_of
 from recaudo.view.reducer import apply
 from recaudo.view.snapshot import snapshot
 

@@ -8,12 +8,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from recaudo.contracts.records import AgentTask, ChannelResponse, DebtEvent, Envelope
 from recaudo.dashboard.data import Snapshot
 from recaudo.demo.bank import Bank
 from recaudo.demo.driver import DemoPlan, DemoStats
 from recaudo.demo.report import summary
 from recaudo.demo.threads import pick_examples
-from recaudo.events import AgentTask, ChannelResponse, DebtEvent, Envelope
 from recaudo.kpis import Counters
 
 START = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from recaudo.contracts.records import CHANNELS
 from recaudo.deploy.envvars import compose_recaudo_env, known_env_vars, settings_from_env
 from recaudo.deploy.roles import HEALTH_PORT, ROLES
 from recaudo.deploy.yamlio import load_documents
-from recaudo.events import CHANNELS
 
 from .files import COMPOSE_DIR, compose
 

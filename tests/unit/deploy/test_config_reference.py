@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from recaudo.cli_deploy import deploy
+from recaudo.cli.deploy import deploy
 from recaudo.deploy.config_reference import config_reference_markdown
 from recaudo.deploy.envvars import env_vars_by_field
 from recaudo.settings import Settings

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from recaudo.cli_deploy import deploy
+from recaudo.cli.deploy import deploy
+from recaudo.contracts.records import CHANNELS
 from recaudo.deploy.envvars import k8s_recaudo_env, known_env_vars, settings_from_env
 from recaudo.deploy.k8s import (
     FILES,
@@ -23,8 +24,7 @@ from recaudo.deploy.k8s import (
 )
 from recaudo.deploy.roles import HEALTH_PORT, ROLES
 from recaudo.deploy.yamlio import load_documents
-from recaudo.events import CHANNELS
-from recaudo.topics import CATALOGUE, Topics
+from recaudo.kafka.topics import CATALOGUE, Topics
 
 from .files import K8S, k8s_docs, k8s_files
 

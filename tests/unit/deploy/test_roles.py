@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from recaudo.cli import cli
+from recaudo.cli.main import cli
 from recaudo.deploy.roles import HEALTH_PORT, ROLES, Role
 
 #: Roles the manifests already describe whose command does not exist yet.

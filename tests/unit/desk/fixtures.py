@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from recaudo.events import AgentTask, ConversationTurn, DebtorView
+from recaudo.contracts.records import AgentTask, ConversationTurn, DebtorView
 
 T0 = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)
 TODAY = T0.date()

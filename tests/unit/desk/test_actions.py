@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recaudo.avro_writer import encoder_for
+from recaudo.contracts.records import AgentTask, ChannelResponse, DebtEvent, PaymentPlanAgreed
+from recaudo.contracts.schemas import schema_json
 from recaudo.desk import actions
 from recaudo.desk.actions import DeskError, Outcome
-from recaudo.events import AgentTask, ChannelResponse, DebtEvent, PaymentPlanAgreed
-from recaudo.schemas import schema_json
+from recaudo.kafka.avro_writer import encoder_for
 from tests.unit.desk.fixtures import FORM, T0, TODAY, a_task, a_view
 
 LATER = T0 + timedelta(minutes=5)

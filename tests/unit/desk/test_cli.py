@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from recaudo.cli import cli
+from recaudo.cli.main import cli
 from recaudo.desk.passwords import verify_password
 
 

@@ -7,8 +7,15 @@ from __future__ import annotations
 import pytest
 
 from recaudo.embedded.runtime import page_lines
+from recaudo.embedded.workers import (
+    DESK,
+    DESK_NOT_STARTED,
+    INBOUND_EMAIL,
+    LEARNER,
+    PORTAL,
+    worker_specs,
+)
 from recaudo.settings import get_settings, reset_settings_cache
-from recaudo.workers import DESK, DESK_NOT_STARTED, INBOUND_EMAIL, LEARNER, PORTAL, worker_specs
 
 
 def _port_of(argv: list[str]) -> int:
@@ -19,7 +26,7 @@ def test_agent_tasks_per_replica_and_one_inbound_email_receiver(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("RECAUDO_INBOUND_EMAIL_PORT", raising=False)
-    monkeypatch.setattr("recaudo.workers.free_port", lambda: 40123)
+    monkeypatch.setattr("recaudo.embedded.workers.free_port", lambda: 40123)
     reset_settings_cache()
     specs = {s.name: s for s in worker_specs(2, dashboard=False)}
     assert {"streams-agent-tasks-0", "streams-agent-tasks-1"} <= specs.keys()

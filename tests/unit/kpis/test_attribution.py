@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from recaudo.events import ChannelResponse, ContactDecision, RuleHit
+from recaudo.contracts.records import ChannelResponse, ContactDecision, RuleHit
 from recaudo.kpis import Counters, DebtorKpiState, Touch, observe
 from tests.fixtures import T0, debt_event
 

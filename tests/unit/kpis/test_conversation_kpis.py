@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import AgentTask, ChannelResponse, ContactDecision, Envelope
+from recaudo.contracts.records import AgentTask, ChannelResponse, ContactDecision, Envelope
 from recaudo.kpis import Counters, DebtorKpiState, observe
 from recaudo.kpis.conversations import (
     CONVERSATION_SOURCE,

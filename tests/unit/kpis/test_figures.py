@@ -10,12 +10,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaudo.contracts.records import ContactDecision, Envelope
 from recaudo.dashboard.data import Snapshot
 from recaudo.dashboard.lag import LagReport
 from recaudo.dashboard.page import figures, sections
 from recaudo.demo.driver import DemoPlan, DemoStats
 from recaudo.demo.report import summary
-from recaudo.events import ContactDecision, Envelope
 from recaudo.kpis import Counters, DebtorKpiState, observe
 from recaudo.kpis import figures as fig
 from tests.fixtures import T0, debt_event

@@ -10,9 +10,9 @@ from typing import Any
 
 import fastavro
 
-from recaudo import events
+from recaudo.contracts import records as events
+from recaudo.contracts.schemas import schema_dir
 from recaudo.kpis import COUNTER_NAMES, MAP_NAMES
-from recaudo.schemas import schema_dir
 from tests.unit.contracts.test_backward_compatibility import PREVIOUS, backward_incompatibilities
 
 NEW = (

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from recaudo.events import CHANNELS, AccountView, ChannelView, DebtorView, DisputeView, PromiseView
+from recaudo.contracts.records import (
+    CHANNELS,
+    AccountView,
+    ChannelView,
+    DebtorView,
+    DisputeView,
+    PromiseView,
+)
 from recaudo.learning.actions import Action, candidate_actions
 from recaudo.learning.features import Features
 from recaudo.policy import PRESETS, Contact, DebtState, Flag, PolicyContext

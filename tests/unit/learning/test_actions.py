@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import DebtorView
+from recaudo.contracts.records import DebtorView
 from recaudo.learning.actions import (
     MIN_SEND,
     SendWindow,

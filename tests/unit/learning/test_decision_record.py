@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from recaudo.avro_writer import encoder_for
-from recaudo.events import ContactDecision
+from recaudo.contracts.records import ContactDecision
+from recaudo.contracts.schemas import schema_json
+from recaudo.kafka.avro_writer import encoder_for
 from recaudo.learning.actions import DEFAULT_WINDOWS, AllowedAction, candidate_actions
 from recaudo.learning.bandit import Bandit, LearnerConfig
 from recaudo.learning.decision_record import (
@@ -24,7 +25,6 @@ from recaudo.learning.decision_record import (
     parse_action,
 )
 from recaudo.learning.features import Features
-from recaudo.schemas import schema_json
 
 NOW = datetime(2026, 12, 1, 15, tzinfo=UTC)
 FEATURES = Features(

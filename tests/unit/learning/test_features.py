@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from recaudo.events import DebtorView
+from recaudo.contracts.records import DebtorView
 from recaudo.learning.bandit import Bandit, LearnerConfig
 from recaudo.learning.features import (
     WAIT_LINE,

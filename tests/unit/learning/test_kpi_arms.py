@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from recaudo.events import ChannelResponse, ContactDecision, LearningChoice
+from recaudo.contracts.records import ChannelResponse, ContactDecision, LearningChoice
 from recaudo.kpis import DebtorKpiState, observe
 from tests.fixtures import T0
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     ChannelResponse,
     ContactDecision,
     DebtEvent,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import CHANNELS
+from recaudo.contracts.records import CHANNELS
 from recaudo.learning.actions import (
     DEFAULT_VARIANTS,
     DEFAULT_WINDOWS,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from recaudo.events import ContactDecision, DebtEvent, DispatchCommand, Event
+from recaudo.contracts.records import ContactDecision, DebtEvent, DispatchCommand, Event
 from recaudo.orchestration import OrchestrationState, Orchestrator, Templates, load_strategy
 from recaudo.orchestration.strategy import Strategy
 from recaudo.orchestration.templates import TEMPLATE_FILE

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaudo.contracts.records import ChannelResponse, DebtEvent, DebtorProfile
 from recaudo.conversation.dialogue import Reply
-from recaudo.events import ChannelResponse, DebtEvent, DebtorProfile
 from recaudo.orchestration import Orchestrator, Templates, load_strategy
 from recaudo.orchestration.state import Contact, OrchestrationState
 from recaudo.view import DebtorState, apply

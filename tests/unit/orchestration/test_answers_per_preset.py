@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaudo.contracts.records import DebtEvent, DebtorProfile
 from recaudo.conversation.dialogue import Reply
-from recaudo.events import DebtEvent, DebtorProfile
 from recaudo.orchestration import Orchestrator, Templates, load_strategy
 from recaudo.orchestration.engine import answer_key
 from recaudo.orchestration.state import Contact, OrchestrationState

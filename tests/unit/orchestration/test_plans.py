@@ -3,8 +3,8 @@ a broken promise and the promise_broken cadence takes over (pure: no Kafka)."""
 
 from __future__ import annotations
 
+from recaudo.contracts.records import DebtEvent, PromiseBroken
 from recaudo.conversation import respond
-from recaudo.events import DebtEvent, PromiseBroken
 from recaudo.orchestration import load_strategy
 from recaudo.understanding.types import Entities, Understanding
 from recaudo.view import snapshot

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import DispatchCommand
+from recaudo.contracts.records import DispatchCommand
 from recaudo.orchestration import Strategy, strategy_from_mapping
 from recaudo.policy import Candidate, Contact, preset
 from recaudo.policy.quiet_hours import holiday_calendar, zone_for

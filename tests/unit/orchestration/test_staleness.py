@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import Event
-from recaudo.publish import EventFile, RowError
+from recaudo.contracts.bank_files import EventFile, RowError
+from recaudo.contracts.records import Event
 from recaudo.view.ledger import Ledger, ledger_at
 from tests.unit.orchestration.driver import Driver
 from tests.unit.view.builders import (

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaudo.contracts.records import DebtEvent, DebtorView, PaymentPlanAgreed, PromiseToPay
 from recaudo.conversation.negotiation import within_bounds
-from recaudo.events import DebtEvent, DebtorView, PaymentPlanAgreed, PromiseToPay
 from recaudo.portal.offers import (
     ChoiceRefused,
     choice_event,

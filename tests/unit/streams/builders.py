@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recaudo.events import Event
+from recaudo.contracts.records import Event
 from recaudo.view import DebtorState, apply
 from streams.debtor_view import Folder
 from tests.unit.view.builders import dpd, missed, opened, paid, profile

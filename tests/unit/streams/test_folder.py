@@ -25,7 +25,7 @@ from streams.debtor_view import (
     Folder,
     build_orchestrator,
 )
-from streams.runtime import SKIPPED
+from streams.processor import SKIPPED
 from tests.unit.streams.builders import DictState, feed, folded, history
 from tests.unit.view.builders import DEBTOR, T, dpd, opened, paid
 

@@ -17,9 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import ChannelResponse, ContactDecision, DispatchCommand, Event, Timer
+from recaudo.contracts.records import (
+    ChannelResponse,
+    ContactDecision,
+    DispatchCommand,
+    Event,
+    Timer,
+)
+from recaudo.demo.portfolio import generate
 from recaudo.orchestration.clock import FixedClock
-from recaudo.portfolio import generate
 from recaudo.settings import Settings
 from streams.debtor_view import HEARD_KEY, OUTCOME_WAIT_MS, Folder, build_orchestrator
 from tests.unit.streams.builders import DictState

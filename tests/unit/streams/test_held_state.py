@@ -10,10 +10,10 @@ from pathlib import Path
 
 from quixstreams.state.rocksdb import RocksDBStore
 
-from recaudo.events import Event
+from recaudo.contracts.records import Event
 from recaudo.orchestration.clock import FixedClock
 from streams.debtor_view import STATE_KEY, Folder
-from streams.runtime import STATE_OPTIONS
+from streams.processor import STATE_OPTIONS
 from tests.unit.streams.builders import folded
 from tests.unit.view.builders import DEBTOR, T, dpd, opened, paid
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from quixstreams.models import SerializationContext
 
-from recaudo.cloudevents import ce_headers
-from recaudo.serde import DecodeError, Serde
+from recaudo.kafka.cloudevents import ce_headers
+from recaudo.kafka.serde import DecodeError, Serde
 from recaudo.settings import Settings
-from streams.runtime import SKIPPED, AvroEventDeserializer
+from streams.processor import SKIPPED, AvroEventDeserializer
 from tests.fixtures import debt_event
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recaudo.serde import DecodeError
+from recaudo.kafka.serde import DecodeError
 from streams.view_publisher import decode_state
 from tests.unit.streams.builders import folded, history
 

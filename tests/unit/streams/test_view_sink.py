@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 import streams.debtor_view as debtor_view
+from recaudo.kafka.serde import Serde
 from recaudo.orchestration.clock import FixedClock
-from recaudo.serde import Serde
 from recaudo.settings import Settings
 from streams.debtor_view import STATE_KEY, DebtorViewSink, Folder
 from tests.unit.streams.builders import DictState, folded, history

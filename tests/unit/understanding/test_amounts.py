@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recaudo.money import MINOR_UNITS
+from recaudo.contracts.money import MINOR_UNITS
 from recaudo.understanding.amounts import extract_amounts, extract_instalments
 from recaudo.understanding.types import Amount, Language
 

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from recaudo.cli import cli
+from recaudo.cli.main import cli
 
 
 def test_one_message() -> None:

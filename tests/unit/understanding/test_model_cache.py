@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sklearn.pipeline import Pipeline  # type: ignore[import-untyped]
 
-from recaudo.cli import cli
+from recaudo.cli.main import cli
 from recaudo.settings import reset_settings_cache
 from recaudo.understanding import classifier, language
 from recaudo.understanding.classifier import cached_model

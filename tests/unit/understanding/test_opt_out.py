@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recaudo.events import Channel
+from recaudo.contracts.records import Channel
 from recaudo.understanding.opt_out import (
     OPT_OUT_THRESHOLD,
     explicit_opt_out,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     ChannelResponse,
     ContactDecision,
     DebtEvent,

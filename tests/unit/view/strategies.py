@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from recaudo.events import (
+from recaudo.contracts.records import (
     ChannelResponse,
     ContactDecision,
     DebtEvent,

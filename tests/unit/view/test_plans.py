@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-from recaudo.events import DebtEvent, Event, PromiseView
+from recaudo.contracts.records import DebtEvent, Event, PromiseView
 from recaudo.view import DebtorState, snapshot, tick
 from recaudo.view.facts import FREQUENCIES, Plan
 from recaudo.view.timebase import from_ms, promise_deadline, to_day

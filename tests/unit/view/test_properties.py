@@ -20,7 +20,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaudo.events import DebtEvent, DebtorView, Event
+from recaudo.contracts.records import DebtEvent, DebtorView, Event
 from recaudo.view import DebtorState, apply, implied, snapshot
 from recaudo.view.ledger import fold
 from recaudo.view.timebase import tie64

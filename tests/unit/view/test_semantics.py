@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from recaudo.events import ChannelView, DebtEvent, DebtorView, PromiseBroken
+from recaudo.contracts.records import ChannelView, DebtEvent, DebtorView, PromiseBroken
 from recaudo.view import DebtorState, apply, bucket_for, snapshot, tick
 from tests.unit.view.builders import (
     DEBTOR,

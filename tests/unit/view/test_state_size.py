@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from recaudo.events import DebtorProfile, Event
-from recaudo.portfolio import generate
+from recaudo.contracts.records import DebtorProfile, Event
+from recaudo.demo.portfolio import generate
 from recaudo.view import DebtorState, apply
 from tests.unit.view.builders import (
     decision,

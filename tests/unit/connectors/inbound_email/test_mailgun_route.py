@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from connectors.inbound_email.threads import message_id, reply_token
 from connectors.webhooks.app import Request, WebhookApp
-from recaudo.events import ChannelResponse, DeadLetter
+from recaudo.contracts.records import ChannelResponse, DeadLetter
 from recaudo.settings import Settings
 from tests.unit.connectors.inbound_email.mailgun_forms import (
     SIGNING_KEY,

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from connectors.inbound_email.receiver import DEAD_LETTER_MAX_BYTES, InboundEmails
 from connectors.inbound_email.threads import message_id, reply_token
-from recaudo.events import ChannelResponse, DeadLetter
+from recaudo.contracts.records import ChannelResponse, DeadLetter
 from recaudo.settings import Settings
 from tests.unit.connectors.inbound_email.test_mailgun_route import Memory
 

@@ -1,0 +1,1 @@
+"""The records recaudo reads and writes: their models, schemas, money, bank files and samples."""

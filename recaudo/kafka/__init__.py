@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic catalogue, serde, producer, dead letters, the shared consume loop."""
