@@ -2,7 +2,7 @@
 what each buys against the straightforward implementation of the same work.
 
     python -m bench.layers --without encoders -- orchestration --rate 2000 --seconds 15
-    python -m bench.layers --without gc,held -- view --events 60000 --debtors 5000
+    python -m bench.layers --without held,decode -- view --events 60000 --debtors 5000
 
 Each layer is turned off from here, in the benchmark's processes only
 (production code has no switch for it); docs/performance.md ("Speed layers")
@@ -12,12 +12,8 @@ lists them and what each measured:
   encoders compiled from the schemas (``recaudo/kafka/avro_writer.py``);
 - ``decode``: inputs read by confluent-kafka's AvroDeserializer instead of
   fastavro with the framing read directly (``Serde.decode``);
-- ``trusted``: records built by pydantic's ``model_construct`` instead of
-  ``AvroRecord.trusted``;
 - ``held``: the view's write-back cache holds one debtor, so each event reads,
   decodes, folds, encodes and writes its debtor (``Folder``);
-- ``gc``: CPython's default collector thresholds, nothing frozen
-  (``recaudo/process/gc_tuning.py``);
 - ``poll``: quixstreams' default 1 s batch-read wait instead of 5 ms
   (``streams/processor.py``).
 
@@ -36,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 ENV = "BENCH_WITHOUT_LAYERS"
-LAYERS = ("encoders", "decode", "trusted", "held", "gc", "poll")
+LAYERS = ("encoders", "decode", "held", "poll")
 
 
 def _without_encoders() -> None:
@@ -69,24 +65,9 @@ def _without_decode() -> None:
     setattr(Serde, "decode", decode)  # noqa: B010
 
 
-def _without_trusted() -> None:
-    from recaudo.contracts.records import AvroRecord
-
-    def trusted(cls: type[AvroRecord], /, **values: Any) -> AvroRecord:
-        return cls.model_construct(**values)
-
-    setattr(AvroRecord, "trusted", classmethod(trusted))  # noqa: B010
-
-
 def _without_held() -> None:
     # Read by Settings, so by every process the benchmark starts.
     os.environ["RECAUDO_VIEW_HELD_DEBTORS"] = "1"
-
-
-def _without_gc() -> None:
-    from streams import processor as runtime
-
-    setattr(runtime, "tune_for_streaming", lambda: None)  # noqa: B010
 
 
 def _without_poll() -> None:
@@ -104,9 +85,7 @@ def _without_poll() -> None:
 _SWITCHES: dict[str, Callable[[], None]] = {
     "encoders": _without_encoders,
     "decode": _without_decode,
-    "trusted": _without_trusted,
     "held": _without_held,
-    "gc": _without_gc,
     "poll": _without_poll,
 }
 

@@ -23,7 +23,6 @@ from recaudo.kafka.dead_letters import DeadLetterWriter
 from recaudo.kafka.serde import DeadLetterError, Serde, read_record
 from recaudo.kafka.topics import Topic, Topics
 from recaudo.observability.instruments import ConsumerLag, EventCounts
-from recaudo.process.gc_tuning import tune_for_streaming
 from recaudo.settings import Settings
 from streams import quixstreams_internals
 
@@ -308,7 +307,6 @@ class StreamProcessor:
 
     def run(self) -> None:
         log.info("stream processor %s starting (group %s)", self.name, self.group)
-        tune_for_streaming()
         try:
             self.app.run()
         finally:

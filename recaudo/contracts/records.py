@@ -30,8 +30,6 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from recaudo.contracts.money import check_amount, check_currency
 
-_object_setattr = object.__setattr__
-
 NAMESPACE = "recaudo.v1"
 
 Channel = Literal["sms", "email", "whatsapp", "voice"]
@@ -150,27 +148,6 @@ class AvroRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     avro_name: ClassVar[str]
-
-    @classmethod
-    def trusted(cls, **values: Any) -> Self:
-        """An instance of values that are already valid, every field given:
-        nothing validated, no defaults filled in. For records recaudo builds
-        itself on a hot path (the view's snapshots), where ``model_construct``
-        would walk every field for aliases and defaults.
-
-        Raises TypeError if a field is missing or unknown."""
-        if values.keys() != cls.__pydantic_fields__.keys():
-            fields = cls.__pydantic_fields__.keys()
-            raise TypeError(
-                f"{cls.__name__}.trusted needs every field: missing "
-                f"{sorted(fields - values.keys())}, unknown {sorted(values.keys() - fields)}"
-            )
-        obj = cls.__new__(cls)
-        _object_setattr(obj, "__dict__", values)
-        _object_setattr(obj, "__pydantic_fields_set__", set(values))
-        _object_setattr(obj, "__pydantic_extra__", None)
-        _object_setattr(obj, "__pydantic_private__", None)
-        return obj
 
     def to_avro(self) -> dict[str, Any]:
         """The dict fastavro writes (logical types left to fastavro): for the

@@ -1,1 +1,1 @@
-"""What a long-running recaudo process sets up: lifecycles and garbage-collector tuning."""
+"""What a long-running recaudo process sets up: lifecycles, HTTP services, secret keys."""

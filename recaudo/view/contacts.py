@@ -247,7 +247,7 @@ def channel_views(state: DebtorState) -> list[ChannelView]:
         )
         n = counts(facts)
         views.append(
-            ChannelView.trusted(
+            ChannelView.model_construct(
                 channel=channel,
                 address=point.address if point else None,
                 consent=point.consent if point else False,

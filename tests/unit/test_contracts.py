@@ -289,14 +289,3 @@ def test_json_examples_in_docs_parse() -> None:
     # The schema docs promise that `type` names the payload branch.
     doc = schema_json("DebtEvent")["doc"]
     assert "payload" in doc and json.dumps(doc)
-
-
-def test_a_trusted_record_equals_the_validated_one_and_needs_every_field() -> None:
-    values: dict[str, Any] = {"currency": "USD", "balance_minor": 5, "overdue_minor": 2}
-    trusted = events.Total.trusted(**values)
-    assert trusted == events.Total(**values)
-    assert trusted.model_dump() == values and trusted.model_fields_set == set(values)
-    with pytest.raises(TypeError, match=r"missing \['overdue_minor'\]"):
-        events.Total.trusted(currency="USD", balance_minor=5)
-    with pytest.raises(TypeError, match=r"unknown \['extra'\]"):
-        events.Total.trusted(**values, extra=1)
