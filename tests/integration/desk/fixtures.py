@@ -13,7 +13,6 @@ import psycopg
 
 from recaudo.contracts.records import (
     ChannelResponse,
-    DebtEvent,
     DebtorProfile,
     DispatchCommand,
     Event,
@@ -26,6 +25,7 @@ from recaudo.settings import Settings
 from streams.agent_task_sink import AgentTaskSink
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import consume_all
+from tests.integration.stories import open_debt_with_a_missed_instalment
 from tests.integration.waiting import wait_until
 
 # A Wednesday, 11:00 in Bogotá: inside Ley 2300's Monday-Friday 07:00-19:00.
@@ -37,7 +37,6 @@ PHONE = "+573001234567"
 def arrears(debtor: str) -> list[Event]:
     """A profile, an open debt and its missed payment (which starts an outreach)."""
     account = f"{debtor}-ACC-0001"
-    due = (NOON - timedelta(days=3)).date()
     profile = DebtorProfile(
         occurred_at=NOON - timedelta(days=50),
         source="crm",
@@ -48,35 +47,7 @@ def arrears(debtor: str) -> list[Event]:
         jurisdiction="co_ley_2300",
         contact_points=[{"channel": "sms", "address": PHONE, "consent": True}],
     )
-    opened = DebtEvent(
-        occurred_at=NOON - timedelta(days=40),
-        source="core-banking",
-        debtor_id=debtor,
-        account_id=account,
-        type="DEBT_OPENED",
-        payload={
-            "principal_minor": 50_000_000,
-            "currency": "COP",
-            "balance_minor": 40_000_000,
-            "product": "card",
-            "instalment_minor": 2_000_000,
-            "next_due_date": due,
-        },
-    )
-    missed = DebtEvent(
-        occurred_at=NOON - timedelta(minutes=30),
-        source="core-banking",
-        debtor_id=debtor,
-        account_id=account,
-        type="PAYMENT_MISSED",
-        payload={
-            "instalment_number": 3,
-            "amount_minor": 2_000_000,
-            "currency": "COP",
-            "due_date": due,
-        },
-    )
-    return [profile, opened, missed]
+    return [profile, *open_debt_with_a_missed_instalment(debtor, account, NOON)]
 
 
 def message(debtor: str, text: str, dispatch: str | None, minute: int = 1) -> ChannelResponse:
@@ -131,27 +102,6 @@ def view_worker(settings: Settings, tasks_read: TasksRead) -> DebtorViewProcesso
         snapshots="inline",
         on_processed=tasks_read,
     )
-
-
-def run_with(processor: DebtorViewProcessor, scenario: Callable[[], None]) -> None:
-    """The processor in the main thread (its signal handlers need it), the
-    scenario beside it; the processor stops when the scenario ends."""
-    failure: list[BaseException] = []
-
-    def drive() -> None:
-        try:
-            scenario()
-        except BaseException as exc:  # surfaced in the main thread below
-            failure.append(exc)
-        finally:
-            processor.stop()
-
-    thread = threading.Thread(target=drive)
-    thread.start()
-    processor.run()
-    thread.join()
-    if failure:
-        raise failure[0]
 
 
 @contextmanager

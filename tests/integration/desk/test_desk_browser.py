@@ -34,12 +34,12 @@ from tests.integration.desk.fixtures import (
     arrears,
     message,
     publish,
-    run_with,
     sms_sent,
     task_row,
     task_sink,
     view_worker,
 )
+from tests.integration.running import run_with
 from tests.integration.waiting import wait_until
 from tests.unit.desk.fixtures import a_task
 

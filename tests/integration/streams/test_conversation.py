@@ -43,6 +43,7 @@ from recaudo.orchestration import FixedClock
 from recaudo.settings import Settings
 from streams.debtor_view import DebtorViewProcessor
 from tests.integration.kafka_io import read_to_end
+from tests.integration.stories import open_debt_with_a_missed_instalment
 from tests.integration.test_cli_inspect import run
 from tests.integration.waiting import wait_until
 
@@ -75,36 +76,7 @@ def profile(debtor: str, language: str) -> DebtorProfile:
 def arrears(debtor: str, language: str) -> list[Event]:
     """A profile, an open debt and its missed payment (which starts an outreach)."""
     account = f"{debtor}-ACC-0001"
-    due = (NOON - timedelta(days=3)).date()
-    opened = DebtEvent(
-        occurred_at=NOON - timedelta(days=40),
-        source="core-banking",
-        debtor_id=debtor,
-        account_id=account,
-        type="DEBT_OPENED",
-        payload={
-            "principal_minor": 50_000_000,
-            "currency": "COP",
-            "balance_minor": 40_000_000,
-            "product": "card",
-            "instalment_minor": 2_000_000,
-            "next_due_date": due,
-        },
-    )
-    missed = DebtEvent(
-        occurred_at=NOON - timedelta(minutes=30),
-        source="core-banking",
-        debtor_id=debtor,
-        account_id=account,
-        type="PAYMENT_MISSED",
-        payload={
-            "instalment_number": 3,
-            "amount_minor": 2_000_000,
-            "currency": "COP",
-            "due_date": due,
-        },
-    )
-    return [profile(debtor, language), opened, missed]
+    return [profile(debtor, language), *open_debt_with_a_missed_instalment(debtor, account, NOON)]
 
 
 def reply(

@@ -3,7 +3,6 @@ trigger, one dispatch; redelivery, restarts and payments never make a second."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from recaudo.settings import Settings, env_for_children
 from streams.debtor_view import NAME, DebtorViewProcessor
 from tests.integration import waiting
 from tests.integration.kafka_io import read_to_end, wait_caught_up
+from tests.integration.running import run_with
 from tests.integration.streams.worker_process import streams_worker
 
 pytestmark = pytest.mark.integration
@@ -140,27 +140,6 @@ def view_caught_up(settings: Settings, serde: Serde) -> None:
 def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
     """Each check reads the topics from their beginning."""
     return waiting.wait_until(check, timeout_s, every_s=0.2)
-
-
-def run_with(processor: DebtorViewProcessor, scenario: Callable[[], None]) -> None:
-    """The processor in the main thread (its signal handlers need it), the
-    scenario beside it; the processor stops when the scenario ends."""
-    failure: list[BaseException] = []
-
-    def drive() -> None:
-        try:
-            scenario()
-        except BaseException as exc:  # surfaced in the main thread below
-            failure.append(exc)
-        finally:
-            processor.stop()
-
-    thread = threading.Thread(target=drive)
-    thread.start()
-    processor.run()
-    thread.join()
-    if failure:
-        raise failure[0]
 
 
 def test_one_trigger_one_dispatch_and_a_payer_is_suppressed(topics_ready: Settings) -> None:
