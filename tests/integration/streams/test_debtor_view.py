@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from recaudo.view import DebtorState, apply, snapshot
 from streams.debtor_view import NAME, DebtorViewProcessor
 from tests.integration.kafka_io import consume_all, wait_caught_up
 from tests.integration.streams.worker_process import streams_worker, view_publisher
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +42,19 @@ def publish(settings: Settings, events: list[Envelope]) -> None:
 
 
 def wait_for(dsn: str, expected: dict[str, dict[str, Any]], timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
+    """The views in Postgres once they are ``expected``, or as they stand at the deadline."""
     got: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def arrived() -> bool:
+        nonlocal got
         try:
             with psycopg.connect(dsn) as conn:
                 got = {d: comparable(v) for d, v in all_views(conn).items()}
         except psycopg.errors.UndefinedTable:
             pass  # the worker applies the migrations when it starts
-        if got == expected:
-            return got
-        time.sleep(0.2)
+        return got == expected
+
+    wait_until(arrived, timeout_s, every_s=0.2)
     return got
 
 

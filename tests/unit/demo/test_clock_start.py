@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from recaudo.orchestration.clock import FileStartedClock, clock_from_settings
+from recaudo.orchestration.clock import LOOK_EVERY_S, FileStartedClock, clock_from_settings
 from recaudo.settings import Settings
 
 ORIGIN = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
@@ -23,12 +23,17 @@ def test_the_clock_stands_at_its_origin_until_the_start_file_is_written(tmp_path
     )
     clock = clock_from_settings(settings)
     assert isinstance(clock, FileStartedClock)
+    looked = [1_000.0]
+    clock.monotonic = lambda: looked[0]  # the looks at the file, spaced by hand
     assert clock.now() == ORIGIN
     start.write_text("not yet a number", encoding="utf-8")  # being written
-    time.sleep(0.03)  # past the 20 ms between looks at the file
+    looked[0] += 2 * LOOK_EVERY_S
     assert clock.now() == ORIGIN
     start.write_text(repr(time.time() - 120.0), encoding="utf-8")
-    time.sleep(0.03)
+    # Within 20 ms of the last look the file is not read again.
+    looked[0] += LOOK_EVERY_S / 2
+    assert clock.now() == ORIGIN
+    looked[0] += 2 * LOOK_EVERY_S
     # Two real minutes ago at 60x: two simulated hours on.
     assert ORIGIN + timedelta(hours=2) <= clock.now() < ORIGIN + timedelta(hours=3)
     # A second process reading the same settings agrees.
